@@ -1,0 +1,58 @@
+# R1-Zero "aha" kit. `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RECIPE ?= recipes/cpu_countdown_tiny.yaml
+ARGS ?=
+OUTPUT_ROOT ?= outputs
+# A CPU-only torch (no multi-GB CUDA download). On a GPU machine: make setup TORCH_SPEC=torch
+# On a laptop whose pip would pull CUDA: make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+# Multi-process launch: make train ACCELERATE_CONFIG=recipes/accelerate/ddp.yaml NPROC=8
+ACCELERATE_CONFIG ?=
+NPROC ?=
+
+export PYTHONUNBUFFERED := 1
+export TOKENIZERS_PARALLELISM := false
+
+ifeq ($(ACCELERATE_CONFIG),)
+LAUNCH := $(PY) -m
+else
+LAUNCH := $(VENV)/bin/accelerate launch --config_file $(ACCELERATE_CONFIG) $(if $(NPROC),--num_processes $(NPROC)) -m
+endif
+
+.PHONY: help setup train tensorboard test test-slow clean
+
+help:
+	@echo "make setup        create $(VENV) and install the kit (CPU torch unless TORCH_SPEC says otherwise)"
+	@echo "make train        train RECIPE=$(RECIPE) (extra flags: ARGS=\"--max_steps 50\")"
+	@echo "make tensorboard  TensorBoard over every run in $(OUTPUT_ROOT)/"
+	@echo "make test         the offline test suite"
+	@echo "make clean        remove $(OUTPUT_ROOT)/ and caches (keeps $(VENV))"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+
+setup: $(PY)
+	$(PY) -m pip install "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PY) -m pip install -e ".[dev]"
+	@echo "setup done: next, make train"
+
+train:
+	$(LAUNCH) scripts.train --config $(RECIPE) $(ARGS)
+
+tensorboard:
+	$(VENV)/bin/tensorboard --logdir $(OUTPUT_ROOT) --port $${PORT:-6006}
+
+# pytest exits 5 when it collects nothing: that is a failure, not a pass.
+test:
+	@$(PY) -m pytest -q; code=$$?; if [ $$code -eq 5 ]; then echo "no tests were collected"; fi; exit $$code
+
+test-slow:
+	$(PY) -m pytest -q -m slow
+
+clean:
+	rm -rf $(OUTPUT_ROOT) .pytest_cache build *.egg-info
+	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +

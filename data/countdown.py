@@ -1,0 +1,139 @@
+"""Countdown: reach a target with each given number used once and + - * /.
+
+Problems are generated from a random expression over the numbers, so every one is solvable; the
+expression is kept as ``solution``. The hub dataset ``Jiayi-Pan/Countdown-Tasks-3to4`` (TinyZero)
+has the same ``{"target", "nums"}`` shape and is read by ``load_countdown``.
+
+>>> rows = generate_countdown(2, seed=0, n_numbers=3)
+>>> sorted(rows[0])
+['nums', 'solution', 'target']
+>>> countdown_question([3, 2, 3], 18)
+'Using the numbers [3, 2, 3], create an equation that equals 18. Use + - * / and each number exactly once.'
+"""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+
+from data.prompts import build_r1_zero_prompt
+
+OPS = "+-*/"
+
+
+def countdown_question(nums, target) -> str:
+    listed = ", ".join(str(n) for n in nums)
+    return (f"Using the numbers [{listed}], create an equation that equals {target}. "
+            "Use + - * / and each number exactly once.")
+
+
+def _apply(a: Fraction, op: str, b: Fraction) -> Fraction | None:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    return a / b if b != 0 else None
+
+
+def _random_expression(rng: random.Random, nums: list[int], ops: str, chain: bool):
+    """A random full expression over ``nums`` (each once); returns (text, value) or None.
+
+    ``chain`` builds ``((a o b) o c) o d``; otherwise any binary tree shape.
+    """
+    items = [(str(n), Fraction(n)) for n in nums]
+    rng.shuffle(items)
+    while len(items) > 1:
+        if chain:
+            i, j = 0, 1
+        else:
+            i, j = sorted(rng.sample(range(len(items)), 2))
+        (ta, va), (tb, vb) = items[i], items[j]
+        if rng.random() < 0.5 and not chain:
+            (ta, va), (tb, vb) = (tb, vb), (ta, va)
+        op = rng.choice(ops)
+        value = _apply(va, op, vb)
+        if value is None:
+            return None
+        text = f"({ta} {op} {tb})" if len(items) > 2 else f"{ta} {op} {tb}"
+        items = [it for k, it in enumerate(items) if k not in (i, j)]
+        items.insert(0 if chain else i, (text, value))
+    return items[0]
+
+
+def generate_countdown(n: int, seed: int = 0, n_numbers: int | tuple[int, int] = (3, 4),
+                       number_range: tuple[int, int] = (1, 99), target_range: tuple[int, int] = (1, 100),
+                       ops: str = OPS, chain: bool = False, exclude: set | None = None) -> list[dict]:
+    """``n`` solvable problems ``{"nums", "target", "solution"}``, deterministic for a seed.
+
+    Targets are integers in ``target_range``; problems whose key (sorted nums, target) is in
+    ``exclude`` are skipped, which keeps a held-out split disjoint from training.
+    """
+    rng = random.Random(seed)
+    lo_n, hi_n = (n_numbers, n_numbers) if isinstance(n_numbers, int) else n_numbers
+    exclude = exclude or set()
+    rows: list[dict] = []
+    attempts = 0
+    while len(rows) < n:
+        attempts += 1
+        if attempts > 200 * n + 10_000:
+            raise ValueError("could not generate enough Countdown problems: widen target_range or number_range")
+        nums = [rng.randint(*number_range) for _ in range(rng.randint(lo_n, hi_n))]
+        made = _random_expression(rng, nums, ops, chain)
+        if made is None:
+            continue
+        text, value = made
+        if value.denominator != 1 or not target_range[0] <= value <= target_range[1]:
+            continue
+        target = int(value)
+        if countdown_key(nums, target) in exclude:
+            continue
+        rows.append({"nums": nums, "target": target, "solution": text})
+    return rows
+
+
+def countdown_key(nums, target) -> tuple:
+    return tuple(sorted(int(n) for n in nums)), int(target)
+
+
+def countdown_splits(train_size: int, test_size: int, seed: int = 0, **kwargs) -> tuple[list[dict], list[dict]]:
+    """A seeded held-out set first, then a training set that never contains a held-out problem."""
+    test = generate_countdown(test_size, seed=seed + 10_007, **kwargs)
+    held_out = {countdown_key(r["nums"], r["target"]) for r in test}
+    train = generate_countdown(train_size, seed=seed, exclude=held_out, **kwargs)
+    return train, test
+
+
+def countdown_to_r1_zero(rows, template: str = "r1_zero", system_prompt: str | None = None,
+                         on_bad_row: str = "skip", source: str = "countdown") -> tuple[list[dict], int]:
+    """Turn ``{"nums", "target"}`` rows into ``{"prompt", "nums", "target"}`` rows."""
+    out, skipped = [], 0
+    for index, row in enumerate(rows):
+        try:
+            nums = [int(n) for n in row["nums"]]
+            target = int(row["target"])
+            if not nums:
+                raise ValueError
+        except (KeyError, TypeError, ValueError):
+            if on_bad_row == "fail":
+                raise ValueError(f"{source}: row {index + 1} needs integer 'target' and a list of integer 'nums'")
+            skipped += 1
+            continue
+        item = {
+            "prompt": build_r1_zero_prompt(countdown_question(nums, target), template, system_prompt),
+            "nums": nums,
+            "target": target,
+        }
+        if "solution" in row:
+            item["solution"] = str(row["solution"])
+        out.append(item)
+    return out, skipped
+
+
+def load_countdown(path_or_id: str = "Jiayi-Pan/Countdown-Tasks-3to4", split: str = "train",
+                   **kwargs) -> tuple[list[dict], int]:
+    from data.loading import read_rows
+
+    rows = read_rows(path_or_id, split=split)
+    return countdown_to_r1_zero(rows, source=path_or_id, **kwargs)

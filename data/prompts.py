@@ -1,0 +1,76 @@
+"""The R1-Zero prompt: the model thinks inside <think> </think>, then answers inside <answer> </answer>.
+
+Two shapes, as in the DeepSeek-R1 paper and TRL:
+
+* plain text for **base** models (the DeepSeek-R1-Zero template, Table 1 of the paper): the prompt
+  ends with ``Assistant:`` and the completion is expected to open ``<think>`` itself;
+* a conversation (system + user messages) for **instruct** models: TRL applies the model's chat
+  template, and the system prompt asks for the same tags.
+
+A recipe names a template (``prompt_template: r1_zero``) or gives its own text with a ``{question}``
+placeholder. If a template ends with ``<think>`` (a "prefill", as TinyZero does), the format reward
+reads the prefill from the prompt, so the completion is not expected to repeat it.
+
+>>> build_r1_zero_prompt("What is 2+3?", "compact")
+'User: What is 2+3? Think inside <think> </think>, answer inside <answer> </answer>. Assistant:'
+>>> build_r1_zero_prompt("What is 2+3?", "chat")[1]
+{'role': 'user', 'content': 'What is 2+3?'}
+"""
+
+from __future__ import annotations
+
+R1_ZERO_SYSTEM = (
+    "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. "
+    "The assistant first thinks about the reasoning process in the mind and then provides the user with "
+    "the answer. The reasoning process and answer are enclosed within <think> </think> and "
+    "<answer> </answer> tags, respectively, i.e., <think> reasoning process here </think> "
+    "<answer> answer here </answer>."
+)
+
+PROMPT_TEMPLATES: dict[str, str] = {
+    # DeepSeek-R1-Zero, verbatim, for base models.
+    "r1_zero": R1_ZERO_SYSTEM + " User: {question} Assistant:",
+    # TinyZero's variant: pre-fills the opening tag, so completions start inside the thinking.
+    "r1_zero_prefill": R1_ZERO_SYSTEM + " User: {question} Assistant: Let me solve this step by step.\n<think>",
+    # The same contract in few tokens, for the tiny CPU model: every prompt token costs compute.
+    "compact": "User: {question} Think inside <think> </think>, answer inside <answer> </answer>. Assistant:",
+    # Conversational: rendered by the model's chat template (instruct models).
+    "chat": "{question}",
+}
+
+CHAT_TEMPLATES = {"chat"}
+
+
+def build_r1_zero_prompt(question: str, template: str = "r1_zero", system_prompt: str | None = None):
+    """Render one question as a prompt: a string, or a list of chat messages for ``chat``.
+
+    ``template`` is a name from ``PROMPT_TEMPLATES`` or a literal string containing ``{question}``.
+    """
+    text = resolve_template(template)
+    if template in CHAT_TEMPLATES:
+        return [
+            {"role": "system", "content": system_prompt or R1_ZERO_SYSTEM},
+            {"role": "user", "content": text.replace("{question}", question)},
+        ]
+    # str.replace, not str.format: questions and user templates may contain braces (LaTeX, sets).
+    return text.replace("{question}", question)
+
+
+def resolve_template(template: str) -> str:
+    if template in PROMPT_TEMPLATES:
+        return PROMPT_TEMPLATES[template]
+    if "{question}" in template:
+        return template
+    raise ValueError(
+        f"unknown prompt_template {template!r}: use one of {sorted(PROMPT_TEMPLATES)} "
+        "or a string containing '{question}'"
+    )
+
+
+def prompt_text(prompt) -> str:
+    """The text of a prompt as a reward sees it: the string, or the last message's content."""
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, list) and prompt and isinstance(prompt[-1], dict):
+        return str(prompt[-1].get("content", ""))
+    return ""

@@ -1,0 +1,75 @@
+"""Reward functions, registered by name in one place.
+
+Every reward has TRL's signature ``fn(completions, **kwargs) -> list[float | None]``: dataset
+columns (``solution``, ``nums``, ``target``) arrive as keyword arguments, ``None`` means "cannot be
+checked, skip", and no reward raises on any string or executes model text.
+
+A recipe lists names from ``REWARDS`` (or dotted import paths to your own functions):
+
+    reward_funcs: [format_reward, countdown_reward]
+    reward_weights: [0.5, 1.0]
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+from rewards.accuracy_rewards import GSM8KAccuracyReward, gsm8k_accuracy_reward
+from rewards.countdown_rewards import CountdownReward, countdown_reward
+from rewards.format_rewards import format_reward, format_shaped_reward
+
+# name -> reward function, or a class whose keyword arguments come from the recipe.
+REWARDS = {
+    "format_reward": format_reward,
+    "format_shaped_reward": format_shaped_reward,
+    "gsm8k_accuracy_reward": GSM8KAccuracyReward,
+    "countdown_reward": CountdownReward,
+}
+
+# Which reward answers "is it correct?" for each task (used by evaluation and the tracker).
+ACCURACY_REWARD_FOR_TASK = {"gsm8k": "gsm8k_accuracy_reward", "countdown": "countdown_reward"}
+
+
+class UnknownRewardError(ValueError):
+    pass
+
+
+def get_reward(name: str, **settings):
+    """The reward called ``name``, built with the ``settings`` its constructor accepts.
+
+    Unknown names fall back to a dotted import path (``my_pkg.my_module.my_reward``); if that fails
+    too, the error lists every registered name.
+    """
+    entry = REWARDS.get(name)
+    if entry is None and "." in name:
+        module_name, _, attr = name.rpartition(".")
+        try:
+            entry = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError):
+            entry = None
+    if entry is None:
+        raise UnknownRewardError(
+            f"unknown reward {name!r}: use one of {sorted(REWARDS)} or a dotted import path to your function"
+        )
+    if inspect.isclass(entry):
+        accepted = inspect.signature(entry).parameters
+        return entry(**{k: v for k, v in settings.items() if k in accepted})
+    return entry
+
+
+def get_rewards(names, **settings) -> list:
+    return [get_reward(name, **settings) for name in names]
+
+
+__all__ = [
+    "ACCURACY_REWARD_FOR_TASK",
+    "REWARDS",
+    "UnknownRewardError",
+    "countdown_reward",
+    "format_reward",
+    "format_shaped_reward",
+    "get_reward",
+    "get_rewards",
+    "gsm8k_accuracy_reward",
+]

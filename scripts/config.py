@@ -1,0 +1,244 @@
+"""Recipe parsing: YAML + CLI flags -> (R1ZeroArguments, GRPOConfig, ModelConfig), the TRL way.
+
+Precedence is TRL's: dataclass defaults < recipe YAML (``--config``) < command-line flags. Every
+mistake a user can make in a recipe becomes one ``RecipeError`` line naming the problem (and, for a
+mistyped key, the closest valid key); ``scripts/train.py`` prints it and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from rewards import ACCURACY_REWARD_FOR_TASK, REWARDS
+from rewards.reflection import DEFAULT_REFLECTION_PHRASES
+
+
+class RecipeError(ValueError):
+    """A problem with the user's recipe or command line, explained in one line."""
+
+
+@dataclass
+class R1ZeroArguments:
+    """What `trl grpo` leaves to the script: the task, its data, its prompt, its rewards."""
+
+    # Task and data
+    task: str = field(default="countdown", metadata={"help": "Task: `countdown` or `gsm8k`."})
+    dataset_name: str | None = field(
+        default=None,
+        metadata={"help": "Hub id (`openai/gsm8k`, `Jiayi-Pan/Countdown-Tasks-3to4`), a local .jsonl file, or a "
+                  "folder with {split}.jsonl. Countdown without it is generated."},
+    )
+    dataset_train_split: str = field(default="train", metadata={"help": "Split to train on."})
+    dataset_test_split: str = field(default="test", metadata={"help": "Held-out split (hub or folder)."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use at most this many training rows."})
+    holdout_size: int = field(
+        default=0,
+        metadata={"help": "Held-out prompts scored before and after training (0: skip the before/after table)."},
+    )
+    on_bad_row: str = field(
+        default="skip", metadata={"help": "A row with no gold answer: `skip` (and count) or `fail`."}
+    )
+    # Countdown generator (used when dataset_name is not set)
+    countdown_min_numbers: int = field(default=3, metadata={"help": "Fewest numbers per problem."})
+    countdown_max_numbers: int = field(default=4, metadata={"help": "Most numbers per problem."})
+    countdown_max_number: int = field(default=99, metadata={"help": "Numbers are drawn from 1..this."})
+    countdown_min_target: int = field(default=1, metadata={"help": "Smallest target."})
+    countdown_max_target: int = field(default=100, metadata={"help": "Largest target."})
+    countdown_ops: str = field(default="+-*/", metadata={"help": "Operators the generator uses."})
+    countdown_chain: bool = field(
+        default=False, metadata={"help": "Targets from `((a o b) o c)` chains only (easier), not any tree."}
+    )
+    # Prompt
+    prompt_template: str = field(
+        default="r1_zero",
+        metadata={"help": "`r1_zero` (base models), `r1_zero_prefill`, `compact`, `chat` (instruct models), or a "
+                  "string with `{question}`."},
+    )
+    system_prompt: str | None = field(
+        default=None, metadata={"help": "System message for the `chat` template (default: the R1-Zero one)."}
+    )
+    # Rewards
+    reward_funcs: list[str] | None = field(
+        default=None,
+        metadata={"help": f"Reward names from {sorted(REWARDS)} or dotted import paths. Default: format_reward "
+                  "and the task's accuracy reward."},
+    )
+    countdown_allow_subset: bool = field(
+        default=False, metadata={"help": "countdown_reward: allow equations that leave numbers unused."}
+    )
+    gsm8k_fallback_last_number: bool = field(
+        default=False,
+        metadata={"help": "gsm8k_accuracy_reward: with no <answer> block, use the last number in the completion."},
+    )
+    # Tiny offline base model
+    tiny_base_recipe: str | None = field(
+        default=None,
+        metadata={"help": "Build the tiny CPU base model from this recipe into model_name_or_path if it is missing "
+                  "or its recipe changed."},
+    )
+    # Monitoring
+    reflection_phrases: list[str] = field(
+        default_factory=lambda: list(DEFAULT_REFLECTION_PHRASES),
+        metadata={"help": "Phrases that count as a self-check in the logged reflection share."},
+    )
+
+    def countdown_settings(self) -> dict:
+        """Keyword arguments for ``data.countdown.generate_countdown``."""
+        return {
+            "n_numbers": (self.countdown_min_numbers, self.countdown_max_numbers),
+            "number_range": (1, self.countdown_max_number),
+            "target_range": (self.countdown_min_target, self.countdown_max_target),
+            "ops": self.countdown_ops,
+            "chain": self.countdown_chain,
+        }
+
+    def reward_names(self) -> list[str]:
+        return list(self.reward_funcs or ["format_reward", ACCURACY_REWARD_FOR_TASK.get(self.task, "")])
+
+    def reward_settings(self) -> dict:
+        return {"allow_subset": self.countdown_allow_subset,
+                "fallback_to_last_number": self.gsm8k_fallback_last_number}
+
+
+def _dataclass_types():
+    from trl import GRPOConfig, ModelConfig
+
+    return (R1ZeroArguments, GRPOConfig, ModelConfig)
+
+
+def valid_keys() -> set[str]:
+    return {f.name for cls in _dataclass_types() for f in fields(cls) if f.init}
+
+
+def _closest(key: str, keys) -> str:
+    match = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+    return f" (did you mean `{match[0]}`?)" if match else ""
+
+
+def load_recipe_yaml(path: str) -> dict:
+    import yaml
+
+    recipe = Path(path)
+    if not recipe.is_file():
+        raise RecipeError(f"recipe file not found: {path} (recipes live in recipes/, e.g. recipes/cpu_countdown_tiny.yaml)")
+    try:
+        data = yaml.safe_load(recipe.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as err:
+        line = err.problem_mark.line + 1 if err.problem_mark else "?"
+        raise RecipeError(f"{path}:{line}: YAML syntax error: {err.problem}") from None
+    except yaml.YAMLError as err:
+        raise RecipeError(f"{path}: YAML syntax error: {err}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: a recipe must be a YAML mapping of `key: value` lines")
+    return data
+
+
+def check_keys(recipe: dict, path: str) -> None:
+    keys = valid_keys()
+    for key in recipe:
+        if key != "env" and key not in keys:
+            raise RecipeError(f"{path}: unknown recipe key `{key}`{_closest(key, keys)}")
+
+
+def _check_cli_flags(argv: list[str]) -> None:
+    keys = valid_keys()
+    for arg in argv:
+        if arg.startswith("--") and arg != "--config":
+            key = arg[2:].split("=", 1)[0].replace("-", "_")
+            if key not in keys:
+                raise RecipeError(f"unknown flag `--{key}`{_closest(key, keys)}")
+
+
+def parse_recipe(argv: list[str] | None = None):
+    """(R1ZeroArguments, GRPOConfig, ModelConfig) from ``--config recipe.yaml`` and flags, or RecipeError."""
+    from trl import TrlParser
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--config" in argv:
+        index = argv.index("--config")
+        if index + 1 >= len(argv):
+            raise RecipeError("--config needs a recipe path")
+        path = argv[index + 1]
+        check_keys(load_recipe_yaml(path), path)
+    _check_cli_flags(argv)
+    _check_gpu_settings(argv)
+
+    parser = TrlParser(_dataclass_types())
+    try:
+        script_args, training_args, model_args = parser.parse_args_and_config(argv)
+    except SystemExit as exit_:
+        # argparse already printed its one-line usage error (a bad value for a typed flag).
+        raise RecipeError("invalid command line or recipe value (see the message above)") from exit_
+    except (ValueError, TypeError) as err:
+        raise RecipeError(_first_line(err)) from None
+    validate(script_args, training_args, model_args)
+    return script_args, training_args, model_args
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _merged_value(argv: list[str], key: str):
+    """A setting as the parser will see it: CLI flag over recipe, or None if neither sets it."""
+    for i, arg in enumerate(argv):
+        if arg == f"--{key}" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(f"--{key}="):
+            return arg.split("=", 1)[1]
+    if "--config" in argv:
+        return load_recipe_yaml(argv[argv.index("--config") + 1]).get(key)
+    return None
+
+
+def _truthy(value) -> bool:
+    return value is True or str(value).lower() in {"true", "1", "yes"}
+
+
+def _check_gpu_settings(argv: list[str]) -> None:
+    """GPU-only settings on a machine without a GPU: one line instead of a CUDA traceback."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    bf16 = _merged_value(argv, "bf16")
+    wanted = []
+    if _truthy(bf16) or (bf16 is None and not _truthy(_merged_value(argv, "fp16"))):
+        wanted.append("bf16" if bf16 is not None else "bf16 (GRPOConfig's default when the recipe is silent)")
+    if _truthy(_merged_value(argv, "use_vllm")):
+        wanted.append("use_vllm")
+    if wanted:
+        raise RecipeError(
+            f"this machine has no GPU, but the recipe asks for {', '.join(wanted)}: run the CPU recipe "
+            "(make train RECIPE=recipes/cpu_countdown_tiny.yaml) or override with ARGS=\"--bf16 false --use_vllm false\""
+        )
+
+
+def validate(script_args, training_args, model_args) -> None:
+    """Checks TRL would only hit mid-run (or never), as one-line errors before anything loads."""
+    if script_args.task not in ACCURACY_REWARD_FOR_TASK:
+        raise RecipeError(f"unknown task `{script_args.task}`: use one of {sorted(ACCURACY_REWARD_FOR_TASK)}")
+    if script_args.on_bad_row not in ("skip", "fail"):
+        raise RecipeError(f"on_bad_row must be `skip` or `fail`, not `{script_args.on_bad_row}`")
+    for name in script_args.reward_names():
+        if name not in REWARDS and "." not in name:
+            raise RecipeError(f"unknown reward `{name}`{_closest(name, REWARDS)}: valid rewards are {sorted(REWARDS)}")
+    weights = training_args.reward_weights
+    if weights is not None and len(weights) != len(script_args.reward_names()):
+        raise RecipeError(
+            f"reward_weights has {len(weights)} values but reward_funcs has {len(script_args.reward_names())}"
+        )
+    if training_args.learning_rate <= 0:
+        raise RecipeError(f"learning_rate must be positive, got {training_args.learning_rate}")
+    if training_args.beta < 0:
+        raise RecipeError(f"beta must be >= 0, got {training_args.beta}")
+    if not model_args.model_name_or_path:
+        raise RecipeError("model_name_or_path is not set (a hub id like Qwen/Qwen2.5-0.5B-Instruct or a local folder)")
+    if script_args.countdown_min_numbers > script_args.countdown_max_numbers:
+        raise RecipeError("countdown_min_numbers is larger than countdown_max_numbers")

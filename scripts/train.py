@@ -1,0 +1,210 @@
+"""R1-Zero GRPO training: a base model learns <think>/<answer> and accuracy from rule-based rewards.
+
+Reads top to bottom: recipe -> seed -> (tiny base) -> model + tokenizer -> data -> rewards ->
+held-out "before" -> GRPOTrainer -> train -> held-out "after" -> save.
+
+    make train                                   # the CPU default: recipes/cpu_countdown_tiny.yaml
+    make train RECIPE=recipes/qwen2.5-0.5b-instruct_gsm8k.yaml
+    python -m scripts.train --config recipes/cpu_countdown_tiny.yaml --max_steps 50   # flags override the YAML
+
+TensorBoard curves go to ``<output_dir>/runs/``, checkpoints to ``<output_dir>/checkpoint-N``.
+A recipe mistake prints one line and exits with code 2 (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+from scripts.config import RecipeError, load_recipe_yaml, parse_recipe
+
+logger = logging.getLogger("r1zero")
+
+
+def build_base_if_needed(script_args, model_args, training_args) -> None:
+    """Build (or rebuild, if its recipe changed) the tiny offline base model the recipe points to."""
+    from trl import TrlParser
+
+    from scripts.tiny_base import TinyBaseConfig, build_tiny_base, is_built
+
+    recipe = script_args.tiny_base_recipe
+    base_cfg = TrlParser((TinyBaseConfig,)).parse_dict(load_recipe_yaml(recipe), allow_extra_keys=False)[0] \
+        if _keys_ok(recipe) else None
+    task = tiny_base_task(script_args, training_args)
+    if is_built(model_args.model_name_or_path, base_cfg, task):
+        print(f"tiny base model: cached at {model_args.model_name_or_path}")
+        return
+    print(f"tiny base model: building into {model_args.model_name_or_path} from {recipe} (once; cached after)")
+    build_tiny_base(model_args.model_name_or_path, base_cfg, task, progress=not training_args.disable_tqdm)
+
+
+def _keys_ok(recipe: str) -> bool:
+    from dataclasses import fields
+
+    from scripts.tiny_base import TinyBaseConfig
+
+    allowed = {f.name for f in fields(TinyBaseConfig)}
+    for key in load_recipe_yaml(recipe):
+        if key not in allowed:
+            import difflib
+
+            close = difflib.get_close_matches(key, allowed, n=1)
+            raise RecipeError(f"{recipe}: unknown key `{key}`" + (f" (did you mean `{close[0]}`?)" if close else ""))
+    return True
+
+
+def tiny_base_task(script_args, training_args) -> dict:
+    """The training recipe's settings that the base model must share (same problems, same prompt)."""
+    return {"countdown": script_args.countdown_settings(), "template": script_args.prompt_template,
+            "test_size": script_args.holdout_size, "seed": training_args.seed}
+
+
+def load_model_and_tokenizer(model_args, training_args):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    name = model_args.model_name_or_path
+    looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).exists()
+    if looks_local and not Path(name).expanduser().is_dir():
+        raise RecipeError(f"model path not found: {name} (a local folder with config.json, or a hub id like Qwen/Qwen2.5-0.5B)")
+    dtype = model_args.dtype if model_args.dtype not in (None, "auto") else "auto"
+    if isinstance(dtype, str) and dtype != "auto":
+        dtype = getattr(torch, dtype)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name, revision=model_args.model_revision,
+                                                  trust_remote_code=training_args.trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            name, revision=model_args.model_revision, trust_remote_code=training_args.trust_remote_code,
+            dtype=dtype, attn_implementation=model_args.attn_implementation,
+        )
+    except OSError as err:
+        raise RecipeError(
+            f"could not load model {name!r} ({_first_line(err)}). If the hub is unreachable, run "
+            "`make download RECIPE=...` where it is, or set model_name_or_path to a local folder"
+        ) from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else type(err).__name__
+
+
+def last_complete_checkpoint(output_dir: str) -> str | None:
+    """The newest checkpoint-N folder that holds a trainer state (i.e. finished saving)."""
+    root = Path(output_dir)
+    if not root.is_dir():
+        return None
+    checkpoints = sorted((p for p in root.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                         key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    for checkpoint in checkpoints:
+        if (checkpoint / "trainer_state.json").is_file():
+            return str(checkpoint)
+        print(f"warning: skipping incomplete checkpoint {checkpoint} (no trainer_state.json)")
+    return None
+
+
+def main(argv=None) -> int:
+    script_args, training_args, model_args = parse_recipe(argv)
+
+    import torch
+    from datasets import Dataset
+    from transformers import set_seed
+    from trl import GRPOTrainer, get_peft_config
+
+    from data import build_dataset
+    from rewards import get_rewards
+    from scripts.callbacks import AhaTracker
+    from scripts.evaluation import before_after_table, sample_completions, score_completions
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    set_seed(training_args.seed)
+
+    if script_args.tiny_base_recipe:
+        build_base_if_needed(script_args, model_args, training_args)
+    model, tokenizer = load_model_and_tokenizer(model_args, training_args)
+
+    train_rows, holdout_rows, skipped = build_dataset(
+        script_args.task, script_args.dataset_name, script_args.dataset_train_split,
+        script_args.dataset_test_split, script_args.prompt_template, script_args.system_prompt,
+        script_args.on_bad_row, script_args.max_train_samples, script_args.holdout_size,
+        script_args.countdown_settings(), seed=training_args.seed,
+    )
+    if skipped:
+        print(f"data: skipped {skipped} rows with no usable gold answer (on_bad_row: skip)")
+    print(f"data: {len(train_rows)} training prompts, {len(holdout_rows)} held-out")
+
+    reward_funcs = get_rewards(script_args.reward_names(), **script_args.reward_settings())
+
+    def held_out_scores(label: str) -> dict | None:
+        if not holdout_rows:
+            return None
+        texts, lengths = sample_completions(
+            model, tokenizer, [r["prompt"] for r in holdout_rows], training_args.max_completion_length,
+            temperature=training_args.temperature, seed=training_args.seed,
+        )
+        scores = score_completions(holdout_rows, texts, script_args.task, lengths,
+                                   script_args.reflection_phrases, script_args.reward_settings())
+        scores["example"] = texts[0]
+        print(f"held-out {label}: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items()
+                                                if isinstance(v, float)))
+        return scores
+
+    resume = last_complete_checkpoint(training_args.output_dir) if training_args.resume_from_checkpoint in (
+        None, "auto") else training_args.resume_from_checkpoint
+    before = held_out_scores("before") if resume is None else None
+
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=reward_funcs,
+        args=training_args,
+        train_dataset=Dataset.from_list(train_rows),
+        processing_class=tokenizer,
+        peft_config=get_peft_config(model_args),
+    )
+    AhaTracker(tokenizer, script_args.task, train_rows, script_args.reflection_phrases).attach(trainer)
+
+    if resume:
+        print(f"resuming from {resume}")
+    trainer.train(resume_from_checkpoint=resume)
+    trainer.save_model(training_args.output_dir)
+
+    after = held_out_scores("after")
+    if before and after:
+        print("\n" + before_after_table(before, after))
+        print(f"\nexample before: {before['example'].strip()}\nexample after:  {after['example'].strip()}")
+    if trainer.accelerator.is_main_process:
+        print(f"\ncheckpoints: {training_args.output_dir}/checkpoint-*   final model: {training_args.output_dir}")
+        print(f"TensorBoard:  tensorboard --logdir {training_args.output_dir}   (or: make tensorboard)")
+    del torch
+    return 0
+
+
+def run(argv=None) -> int:
+    # `--debug` is ours, not a TrainingArguments field: stripped here, it shows full tracebacks.
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        return main(argv)
+    except RecipeError as err:
+        if debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ValueError as err:  # DataError and friends: user input, one line
+        from data.loading import DataError
+        from rewards import UnknownRewardError
+
+        if debug or not isinstance(err, (DataError, UnknownRewardError)):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(run())
