@@ -21,7 +21,18 @@ from data.prompts import build_r1_zero_prompt
 OPS = "+-*/"
 
 
-def countdown_question(nums, target) -> str:
+QUESTION_STYLES = ("full", "terse")
+
+
+def countdown_question(nums, target, style: str = "full") -> str:
+    """The problem in words. ``full`` is TinyZero's phrasing for real models; ``terse`` is for the
+    tiny CPU model, where every prompt token costs pretraining and GRPO compute.
+
+    >>> countdown_question([3, 2, 3], 18, "terse")
+    'numbers 3 2 3 target 18'
+    """
+    if style == "terse":
+        return f"numbers {' '.join(str(n) for n in nums)} target {target}"
     listed = ", ".join(str(n) for n in nums)
     return (f"Using the numbers [{listed}], create an equation that equals {target}. "
             "Use + - * / and each number exactly once.")
@@ -106,7 +117,8 @@ def countdown_splits(train_size: int, test_size: int, seed: int = 0, **kwargs) -
 
 
 def countdown_to_r1_zero(rows, template: str = "r1_zero", system_prompt: str | None = None,
-                         on_bad_row: str = "skip", source: str = "countdown") -> tuple[list[dict], int]:
+                         on_bad_row: str = "skip", source: str = "countdown",
+                         question_style: str = "full") -> tuple[list[dict], int]:
     """Turn ``{"nums", "target"}`` rows into ``{"prompt", "nums", "target"}`` rows."""
     out, skipped = [], 0
     for index, row in enumerate(rows):
@@ -121,7 +133,7 @@ def countdown_to_r1_zero(rows, template: str = "r1_zero", system_prompt: str | N
             skipped += 1
             continue
         item = {
-            "prompt": build_r1_zero_prompt(countdown_question(nums, target), template, system_prompt),
+            "prompt": build_r1_zero_prompt(countdown_question(nums, target, question_style), template, system_prompt),
             "nums": nums,
             "target": target,
         }

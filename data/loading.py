@@ -83,7 +83,7 @@ def _load_hub_split(dataset_id: str, split: str, config: str | None) -> list[dic
 def build_dataset(task: str, dataset_name: str | None = None, train_split: str = "train",
                   test_split: str = "test", template: str = "r1_zero", system_prompt: str | None = None,
                   on_bad_row: str = "skip", max_train_samples: int | None = None, test_size: int = 0,
-                  countdown: dict | None = None, seed: int = 0):
+                  countdown: dict | None = None, seed: int = 0, question_style: str = "full"):
     """(train rows, held-out rows, number of skipped rows) for a recipe's task.
 
     Countdown without ``dataset_name`` is generated: a seeded held-out set, then training problems
@@ -96,6 +96,8 @@ def build_dataset(task: str, dataset_name: str | None = None, train_split: str =
     if convert is None:
         raise DataError(f"unknown task {task!r}: use one of ['countdown', 'gsm8k']")
     options = dict(template=template, system_prompt=system_prompt, on_bad_row=on_bad_row)
+    if task == "countdown":
+        options["question_style"] = question_style
 
     if task == "countdown" and not dataset_name:
         train_size = max_train_samples or 20_000

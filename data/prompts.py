@@ -12,7 +12,7 @@ placeholder. If a template ends with ``<think>`` (a "prefill", as TinyZero does)
 reads the prefill from the prompt, so the completion is not expected to repeat it.
 
 >>> build_r1_zero_prompt("What is 2+3?", "compact")
-'User: What is 2+3? Think inside <think> </think>, answer inside <answer> </answer>. Assistant:'
+'User: What is 2+3? . Think in <think> </think> , answer in <answer> </answer> . Assistant:'
 >>> build_r1_zero_prompt("What is 2+3?", "chat")[1]
 {'role': 'user', 'content': 'What is 2+3?'}
 """
@@ -33,7 +33,7 @@ PROMPT_TEMPLATES: dict[str, str] = {
     # TinyZero's variant: pre-fills the opening tag, so completions start inside the thinking.
     "r1_zero_prefill": R1_ZERO_SYSTEM + " User: {question} Assistant: Let me solve this step by step.\n<think>",
     # The same contract in few tokens, for the tiny CPU model: every prompt token costs compute.
-    "compact": "User: {question} Think inside <think> </think>, answer inside <answer> </answer>. Assistant:",
+    "compact": "User: {question} . Think in <think> </think> , answer in <answer> </answer> . Assistant:",
     # Conversational: rendered by the model's chat template (instruct models).
     "chat": "{question}",
 }

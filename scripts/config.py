@@ -48,6 +48,9 @@ class R1ZeroArguments:
     countdown_min_target: int = field(default=1, metadata={"help": "Smallest target."})
     countdown_max_target: int = field(default=100, metadata={"help": "Largest target."})
     countdown_ops: str = field(default="+-*/", metadata={"help": "Operators the generator uses."})
+    countdown_question_style: str = field(
+        default="full", metadata={"help": "`full` (TinyZero's sentence) or `terse` (`numbers 3 2 3 target 18`)."}
+    )
     countdown_chain: bool = field(
         default=False, metadata={"help": "Targets from `((a o b) o c)` chains only (easier), not any tree."}
     )
@@ -240,5 +243,7 @@ def validate(script_args, training_args, model_args) -> None:
         raise RecipeError(f"beta must be >= 0, got {training_args.beta}")
     if not model_args.model_name_or_path:
         raise RecipeError("model_name_or_path is not set (a hub id like Qwen/Qwen2.5-0.5B-Instruct or a local folder)")
+    if script_args.countdown_question_style not in ("full", "terse"):
+        raise RecipeError(f"countdown_question_style must be `full` or `terse`, not `{script_args.countdown_question_style}`")
     if script_args.countdown_min_numbers > script_args.countdown_max_numbers:
         raise RecipeError("countdown_min_numbers is larger than countdown_max_numbers")

@@ -147,12 +147,12 @@ def make_trace(rng: random.Random, nums: list[int], target: int, cfg: TinyBaseCo
     return text, [offset + d for d in decisions]
 
 
-def build_corpus(cfg: TinyBaseConfig, problems: list[dict], template: str, ops: str):
+def build_corpus(cfg: TinyBaseConfig, problems: list[dict], template: str, ops: str, question_style: str = "full"):
     """(prompt, completion, decision char offsets) for each problem."""
     rng = random.Random(cfg.seed)
     corpus = []
     for row in problems:
-        prompt = build_r1_zero_prompt(countdown_question(row["nums"], row["target"]), template)
+        prompt = build_r1_zero_prompt(countdown_question(row["nums"], row["target"], question_style), template)
         completion, decisions = make_trace(rng, row["nums"], row["target"], cfg, ops)
         corpus.append((prompt, completion, decisions))
     return corpus
@@ -166,11 +166,15 @@ def train_tokenizer(texts, vocab_size: int):
 
     Tags must not be special tokens: TRL decodes completions with ``skip_special_tokens=True``.
     """
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # GPT-2's split regex separates "-" from digits, which would make -12 and 12 share no token;
+    # here a signed integer is one piece, so every value in a trace is one token.
+    split = pre_tokenizers.Split(Regex(r" ?-?\d+| ?[A-Za-z]+| ?[^\sA-Za-z\d]+|\s+"), behavior="isolated")
+    tok.pre_tokenizer = pre_tokenizers.Sequence([split, pre_tokenizers.ByteLevel(add_prefix_space=False,
+                                                                                 use_regex=False)])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
@@ -282,7 +286,7 @@ def pretrain(model, examples, cfg: TinyBaseConfig, pad_id: int, progress: bool =
 
 
 def build_key(cfg: TinyBaseConfig, task: dict) -> str:
-    payload = json.dumps({"base": asdict(cfg), "task": task, "version": 1}, sort_keys=True)
+    payload = json.dumps({"base": asdict(cfg), "task": task, "version": 2}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -312,7 +316,7 @@ def build_tiny_base(out_dir: str | Path, cfg: TinyBaseConfig, task: dict, progre
     problems, _ = countdown_splits(cfg.corpus_size, 0, seed=cfg.seed + 1, **countdown)
     problems = [r for r in problems if (tuple(sorted(r["nums"])), r["target"]) not in excluded]
 
-    corpus = build_corpus(cfg, problems, task["template"], ops)
+    corpus = build_corpus(cfg, problems, task["template"], ops, task.get("question_style", "full"))
     tokenizer = train_tokenizer((p + c for p, c, _ in corpus[:5000]), cfg.vocab_size)
     model = make_model(cfg, tokenizer)
     examples = encode_corpus(corpus, tokenizer, cfg)

@@ -58,6 +58,7 @@ def _keys_ok(recipe: str) -> bool:
 def tiny_base_task(script_args, training_args) -> dict:
     """The training recipe's settings that the base model must share (same problems, same prompt)."""
     return {"countdown": script_args.countdown_settings(), "template": script_args.prompt_template,
+            "question_style": script_args.countdown_question_style,
             "test_size": script_args.holdout_size, "seed": training_args.seed}
 
 
@@ -133,6 +134,7 @@ def main(argv=None) -> int:
         script_args.dataset_test_split, script_args.prompt_template, script_args.system_prompt,
         script_args.on_bad_row, script_args.max_train_samples, script_args.holdout_size,
         script_args.countdown_settings(), seed=training_args.seed,
+        question_style=script_args.countdown_question_style,
     )
     if skipped:
         print(f"data: skipped {skipped} rows with no usable gold answer (on_bad_row: skip)")

@@ -19,6 +19,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 TINY_TASK = {
     "countdown": {"n_numbers": (3, 3), "number_range": (1, 9), "target_range": (10, 99), "ops": "+-*", "chain": True},
     "template": "compact",
+    "question_style": "terse",
     "test_size": 16,
     "seed": 42,
 }
