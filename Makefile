@@ -22,7 +22,7 @@ else
 LAUNCH := $(VENV)/bin/accelerate launch --config_file $(ACCELERATE_CONFIG) $(if $(NPROC),--num_processes $(NPROC)) -m
 endif
 
-.PHONY: help setup train tensorboard test test-slow clean
+.PHONY: help setup train tensorboard test test-slow clean bench-aha
 
 help:
 	@echo "make setup        create $(VENV) and install the kit (CPU torch unless TORCH_SPEC says otherwise)"
@@ -49,6 +49,10 @@ tensorboard:
 # pytest exits 5 when it collects nothing: that is a failure, not a pass.
 test:
 	@$(PY) -m pytest -q; code=$$?; if [ $$code -eq 5 ]; then echo "no tests were collected"; fi; exit $$code
+
+# The CPU demo's targets (issues #5/#12), 3 seeds from scratch: about 30 min on 2 quiet cores.
+bench-aha:
+	$(PY) -m scripts.bench_aha --recipe $(RECIPE) $(if $(SEEDS),--seeds $(SEEDS))
 
 test-slow:
 	$(PY) -m pytest -q -m slow

@@ -6,6 +6,7 @@ tracker, so every number the kit prints is computed one way.
 
 from __future__ import annotations
 
+import math
 import statistics
 
 from rewards import ACCURACY_REWARD_FOR_TASK, format_reward, get_reward
@@ -21,8 +22,13 @@ def render_prompt(prompt, tokenizer) -> str:
 
 
 def sample_completions(model, tokenizer, prompts, max_new_tokens: int, temperature: float = 1.0,
-                       seed: int = 0, batch_size: int = 128, greedy: bool = False, progress: bool = False):
-    """(texts, token lengths): one completion per prompt, sampled like TRL samples (no top-k/top-p)."""
+                       seed: int = 0, batch_size: int = 128, greedy: bool = False, progress: bool = False,
+                       top_k: int = 0, top_p: float = 1.0, desc: str = "sampling"):
+    """(texts, token lengths): one completion per prompt, sampled like TRL samples.
+
+    ``top_k=0, top_p=1.0`` is TRL's default (no truncation); transformers' ``generate`` would
+    otherwise apply its own ``top_k=50``.
+    """
     import torch
     from tqdm.auto import tqdm
 
@@ -33,11 +39,11 @@ def sample_completions(model, tokenizer, prompts, max_new_tokens: int, temperatu
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     try:
-        for start in tqdm(range(0, len(prompts), batch_size), disable=not progress, desc="sampling"):
+        for start in tqdm(range(0, len(prompts), batch_size), disable=not progress, desc=desc):
             batch = [render_prompt(p, tokenizer) for p in prompts[start:start + batch_size]]
             enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
             options = {"do_sample": False} if greedy else {"do_sample": True, "temperature": temperature,
-                                                            "top_k": 0, "top_p": 1.0}
+                                                            "top_k": top_k, "top_p": top_p}
             with torch.no_grad():
                 out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
                                      eos_token_id=tokenizer.eos_token_id, **options)
@@ -96,4 +102,165 @@ def before_after_table(before: dict, after: dict) -> str:
     for key, label in keys:
         if key in before:
             lines.append(f"| {label} | {before[key]:.3f} | {after[key]:.3f} |")
+    return "\n".join(lines)
+
+
+def record_before_after(output_dir: str, before: dict, after: dict, example_prompt) -> None:
+    """Keep the held-out numbers with the run: ``held_out.json`` and a TensorBoard text entry.
+
+    The text shows the same held-out prompt answered before and after training, so the change in
+    what the model writes can be read, not only plotted.
+    """
+    import json
+    from pathlib import Path
+
+    from data.prompts import prompt_text
+
+    def numbers(scores: dict) -> dict:
+        return {k: v for k, v in scores.items() if isinstance(v, (int, float))}
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {"before": numbers(before), "after": numbers(after), "prompt": prompt_text(example_prompt),
+               "example_before": before.get("example"), "example_after": after.get("example")}
+    (out / "held_out.json").write_text(json.dumps(payload, indent=2))
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # pragma: no cover - tensorboard is a dependency
+        return
+    writer = SummaryWriter(log_dir=str(out / "runs" / "held_out"))
+    writer.add_text("held_out/before_after", before_after_table(before, after) + "\n\n"
+                    f"**prompt**: `{payload['prompt']}`\n\n**before**: `{payload['example_before']}`\n\n"
+                    f"**after**: `{payload['example_after']}`", 0)
+    writer.close()
+
+
+# --------------------------------------------------------------------------- held-out evaluation
+# `make eval` and the in-training eval hook share what follows. A "generate function" is any callable
+# ``generate(prompts, samples_per_prompt, greedy) -> (texts, token_lengths)`` returning
+# ``len(prompts) * samples_per_prompt`` completions, prompt-major (all samples of prompt 0 first):
+# ``HFGenerator`` (transformers), ``scripts.evaluate.VLLMGenerator``, or anything a test injects.
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from ``n`` samples of which ``c`` are correct (Chen et al. 2021, "Codex").
+
+    The probability that at least one of ``k`` samples drawn without replacement from the ``n`` is
+    correct: ``1 - C(n - c, k) / C(n, k)``. Plain ``c / n`` is its ``k = 1`` case.
+
+    >>> pass_at_k(10, 0, 1), pass_at_k(10, 3, 1), pass_at_k(10, 10, 5)
+    (0.0, 0.3, 1.0)
+    >>> round(pass_at_k(4, 1, 2), 6)   # 1 - C(3,2)/C(4,2) = 1 - 3/6
+    0.5
+    """
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+class HFGenerator:
+    """Batched ``model.generate`` as a generate function (see above), seeded per call."""
+
+    def __init__(self, model, tokenizer, max_new_tokens: int, temperature: float = 1.0, top_k: int = 0,
+                 top_p: float = 1.0, seed: int = 0, batch_size: int = 64, progress: bool = False):
+        self.model, self.tokenizer = model, tokenizer
+        self.max_new_tokens, self.temperature, self.top_k, self.top_p = max_new_tokens, temperature, top_k, top_p
+        self.seed, self.batch_size, self.progress = seed, batch_size, progress
+
+    def __call__(self, prompts, samples_per_prompt: int = 1, greedy: bool = False):
+        repeated = [p for p in prompts for _ in range(samples_per_prompt)]
+        return sample_completions(
+            self.model, self.tokenizer, repeated, self.max_new_tokens, temperature=self.temperature,
+            seed=self.seed, batch_size=self.batch_size, greedy=greedy, progress=self.progress,
+            top_k=self.top_k, top_p=self.top_p,
+            desc="greedy" if greedy else f"sampling x{samples_per_prompt}",
+        )
+
+
+def _gold(row: dict) -> dict:
+    return {key: row[key] for key in ("solution", "nums", "target") if key in row}
+
+
+def _summary(scores: dict) -> dict:
+    keys = ("format", "self_check", "honest_checks", "mean_length")
+    return {key: scores[key] for key in keys if key in scores}
+
+
+def evaluate_generations(generate, rows, task: str, num_samples: int = 8, pass_k=(1, 8),
+                         reflection_phrases=None, reward_settings: dict | None = None) -> dict:
+    """Score one model on held-out ``rows`` with the training rewards: metrics and per-problem records.
+
+    Greedy decoding gives ``pass@1``; ``num_samples`` sampled completions per problem give the
+    unbiased ``pass@k`` for each ``k`` in ``pass_k`` (0 samples: greedy only). Format rate, mean
+    length, self-check share (and for Countdown the share of honest checks) are reported for both.
+    Problems whose gold answer cannot be checked (reward ``None``) are left out of pass@k.
+    """
+    prompts = [row["prompt"] for row in rows]
+    texts, lengths = generate(prompts, samples_per_prompt=1, greedy=True)
+    _check_count(texts, lengths, len(prompts), "greedy")
+    scores = score_completions(rows, texts, task, lengths, reflection_phrases, reward_settings)
+    greedy = {"pass@1": scores["accuracy"], **_summary(scores)}
+    records = [
+        {"prompt": row["prompt"], "gold": _gold(row), "completion": text, "correct": ex["correct"],
+         "format": ex["format"], "self_check": ex["self_check"], "length": length}
+        for row, text, length, ex in zip(rows, texts, lengths, scores["per_example"])
+    ]
+    metrics = {"n": len(rows), "greedy": greedy}
+    if num_samples:
+        ks = sorted({k for k in pass_k if k <= num_samples})
+        texts, lengths = generate(prompts, samples_per_prompt=num_samples, greedy=False)
+        _check_count(texts, lengths, len(prompts) * num_samples, "sampled")
+        repeated = [row for row in rows for _ in range(num_samples)]
+        scores = score_completions(repeated, texts, task, lengths, reflection_phrases, reward_settings)
+        per_k = {k: [] for k in ks}
+        for i, record in enumerate(records):
+            chunk = slice(i * num_samples, (i + 1) * num_samples)
+            examples = scores["per_example"][chunk]
+            record["samples"] = [
+                {"completion": text, "correct": ex["correct"], "format": ex["format"], "length": length}
+                for text, length, ex in zip(texts[chunk], lengths[chunk], examples)
+            ]
+            if any(ex["correct"] is None for ex in examples):
+                record["n_correct"] = None
+                continue
+            record["n_correct"] = sum(ex["correct"] == 1.0 for ex in examples)
+            for k in ks:
+                record[f"pass@{k}"] = pass_at_k(num_samples, record["n_correct"], k)
+                per_k[k].append(record[f"pass@{k}"])
+        metrics["sampled"] = {**{f"pass@{k}": _mean(v) for k, v in per_k.items()}, **_summary(scores)}
+        metrics["num_samples"] = num_samples
+    return {"metrics": metrics, "records": records}
+
+
+def _check_count(texts, lengths, expected: int, what: str) -> None:
+    if len(texts) != expected or len(lengths) != expected:
+        raise ValueError(f"the generate function returned {len(texts)} {what} completions and {len(lengths)} "
+                         f"lengths for {expected} requested")
+
+
+_ROW_LABELS = [("pass@1", "pass@1"), ("format", "format rate"), ("mean_length", "mean length (tokens)"),
+               ("self_check", "self-check share"), ("honest_checks", "honest checks")]
+
+
+def comparison_table(results: dict, task: str, sampling: str = "sampled") -> str:
+    """A markdown table, one column per model: ``results`` maps a model name to its ``metrics``."""
+    names = list(results)
+    first = results[names[0]]
+    lines = [f"| held-out {task} (n={first['n']}) | " + " | ".join(names) + " |",
+             "|---|" + "---|" * len(names)]
+
+    def row(label: str, values, digits: int) -> None:
+        lines.append(f"| {label} | " + " | ".join("-" if v is None else f"{v:.{digits}f}" for v in values) + " |")
+
+    for mode, suffix in (("greedy", "greedy"), ("sampled", sampling)):
+        if mode not in first:
+            continue
+        keys = [key for key in first[mode] if key.startswith("pass@") and key != "pass@1"]
+        labels = _ROW_LABELS[:1] + [(key, key) for key in keys] + _ROW_LABELS[1:]
+        for key, label in labels:
+            if key in first[mode]:
+                row(f"{label}, {suffix}", [results[name][mode].get(key) for name in names],
+                    1 if key == "mean_length" else 3)
     return "\n".join(lines)

@@ -120,7 +120,7 @@ def main(argv=None) -> int:
     from data import build_dataset
     from rewards import get_rewards
     from scripts.callbacks import AhaTracker
-    from scripts.evaluation import before_after_table, sample_completions, score_completions
+    from scripts.evaluation import before_after_table, record_before_after, sample_completions, score_completions
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     set_seed(training_args.seed)
@@ -176,9 +176,10 @@ def main(argv=None) -> int:
     trainer.save_model(training_args.output_dir)
 
     after = held_out_scores("after")
-    if before and after:
+    if before and after and trainer.accelerator.is_main_process:
         print("\n" + before_after_table(before, after))
         print(f"\nexample before: {before['example'].strip()}\nexample after:  {after['example'].strip()}")
+        record_before_after(training_args.output_dir, before, after, holdout_rows[0]["prompt"])
     if trainer.accelerator.is_main_process:
         print(f"\ncheckpoints: {training_args.output_dir}/checkpoint-*   final model: {training_args.output_dir}")
         print(f"TensorBoard:  tensorboard --logdir {training_args.output_dir}   (or: make tensorboard)")
