@@ -87,6 +87,20 @@ class R1ZeroArguments:
         default_factory=lambda: list(DEFAULT_REFLECTION_PHRASES),
         metadata={"help": "Phrases that count as a self-check in the logged reflection share."},
     )
+    log_samples_every: int = field(
+        default=20, metadata={"help": "Log a few full completions as TensorBoard text every this many steps (0: never)."}
+    )
+    log_samples_count: int = field(default=3, metadata={"help": "Completions in each TensorBoard text sample."})
+    # Aha-step heuristic (scripts/aha.py): both curves must rise over their early baseline and stay up.
+    aha_baseline_steps: int = field(default=10, metadata={"help": "Logged steps averaged into the early baseline."})
+    aha_reflection_margin: float = field(
+        default=0.15, metadata={"help": "Rise in self-check share over the baseline that counts."}
+    )
+    aha_accuracy_margin: float = field(default=0.05, metadata={"help": "Rise in accuracy over the baseline that counts."})
+    aha_window: int = field(
+        default=10, metadata={"help": "Logged steps both rises must last (keep it larger than aha_smoothing)."}
+    )
+    aha_smoothing: int = field(default=5, metadata={"help": "Trailing mean over this many logged steps before comparing."})
 
     def countdown_settings(self) -> dict:
         """Keyword arguments for ``data.countdown.generate_countdown``."""
@@ -104,6 +118,12 @@ class R1ZeroArguments:
     def reward_settings(self) -> dict:
         return {"allow_subset": self.countdown_allow_subset,
                 "fallback_to_last_number": self.gsm8k_fallback_last_number}
+
+    def aha_settings(self) -> dict:
+        """Keyword arguments for ``scripts.aha.AhaDetector``."""
+        return {"baseline_steps": self.aha_baseline_steps, "reflection_margin": self.aha_reflection_margin,
+                "accuracy_margin": self.aha_accuracy_margin, "window": self.aha_window,
+                "smoothing": self.aha_smoothing}
 
 
 def _dataclass_types():
@@ -141,11 +161,23 @@ def load_recipe_yaml(path: str) -> dict:
     return data
 
 
-def check_keys(recipe: dict, path: str) -> None:
-    keys = valid_keys()
+def check_keys(recipe: dict, path: str, keys: set[str] | None = None) -> None:
+    keys = valid_keys() if keys is None else keys
     for key in recipe:
         if key != "env" and key not in keys:
             raise RecipeError(f"{path}: unknown recipe key `{key}`{_closest(key, keys)}")
+
+
+def parse_dataclass_yaml(path: str, cls):
+    """One dataclass from a YAML file, with the same one-line errors as a training recipe."""
+    from trl import TrlParser
+
+    recipe = load_recipe_yaml(path)
+    check_keys(recipe, path, {f.name for f in fields(cls) if f.init})
+    try:
+        return TrlParser((cls,)).parse_dict(recipe)[0]
+    except (ValueError, TypeError) as err:
+        raise RecipeError(f"{path}: {_first_line(err)}") from None
 
 
 def _check_cli_flags(argv: list[str]) -> None:
@@ -247,3 +279,8 @@ def validate(script_args, training_args, model_args) -> None:
         raise RecipeError(f"countdown_question_style must be `full` or `terse`, not `{script_args.countdown_question_style}`")
     if script_args.countdown_min_numbers > script_args.countdown_max_numbers:
         raise RecipeError("countdown_min_numbers is larger than countdown_max_numbers")
+    for key in ("aha_baseline_steps", "aha_window", "aha_smoothing", "log_samples_count"):
+        if getattr(script_args, key) < 1:
+            raise RecipeError(f"{key} must be at least 1, got {getattr(script_args, key)}")
+    if script_args.log_samples_every < 0:
+        raise RecipeError(f"log_samples_every must be >= 0 (0: never), got {script_args.log_samples_every}")

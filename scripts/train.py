@@ -18,41 +18,24 @@ import os
 import sys
 from pathlib import Path
 
-from scripts.config import RecipeError, load_recipe_yaml, parse_recipe
+from scripts.config import RecipeError, parse_recipe
 
 logger = logging.getLogger("r1zero")
 
 
 def build_base_if_needed(script_args, model_args, training_args) -> None:
     """Build (or rebuild, if its recipe changed) the tiny offline base model the recipe points to."""
-    from trl import TrlParser
-
+    from scripts.config import parse_dataclass_yaml
     from scripts.tiny_base import TinyBaseConfig, build_tiny_base, is_built
 
-    recipe = script_args.tiny_base_recipe
-    base_cfg = TrlParser((TinyBaseConfig,)).parse_dict(load_recipe_yaml(recipe), allow_extra_keys=False)[0] \
-        if _keys_ok(recipe) else None
+    base_cfg = parse_dataclass_yaml(script_args.tiny_base_recipe, TinyBaseConfig)
     task = tiny_base_task(script_args, training_args)
     if is_built(model_args.model_name_or_path, base_cfg, task):
         print(f"tiny base model: cached at {model_args.model_name_or_path}")
         return
-    print(f"tiny base model: building into {model_args.model_name_or_path} from {recipe} (once; cached after)")
+    print(f"tiny base model: building into {model_args.model_name_or_path} from {script_args.tiny_base_recipe} "
+          "(once; cached after)")
     build_tiny_base(model_args.model_name_or_path, base_cfg, task, progress=not training_args.disable_tqdm)
-
-
-def _keys_ok(recipe: str) -> bool:
-    from dataclasses import fields
-
-    from scripts.tiny_base import TinyBaseConfig
-
-    allowed = {f.name for f in fields(TinyBaseConfig)}
-    for key in load_recipe_yaml(recipe):
-        if key not in allowed:
-            import difflib
-
-            close = difflib.get_close_matches(key, allowed, n=1)
-            raise RecipeError(f"{recipe}: unknown key `{key}`" + (f" (did you mean `{close[0]}`?)" if close else ""))
-    return True
 
 
 def tiny_base_task(script_args, training_args) -> dict:
@@ -168,7 +151,10 @@ def main(argv=None) -> int:
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
     )
-    AhaTracker(tokenizer, script_args.task, train_rows, script_args.reflection_phrases).attach(trainer)
+    AhaTracker(tokenizer, script_args.task, train_rows, script_args.reflection_phrases,
+               log_samples_every=script_args.log_samples_every, samples_per_log=script_args.log_samples_count,
+               aha_settings=script_args.aha_settings(),
+               command=sys.argv[1:] if argv is None else argv).attach(trainer)
 
     if resume:
         print(f"resuming from {resume}")
