@@ -3,19 +3,33 @@
 TRL logs reward means and completion lengths. To see the R1-Zero dynamics you also need to know
 *what kind* of completions the policy writes: how often it re-checks itself, whether those checks
 are true, how long it reasons. ``AhaTracker`` reads the last generation batch that TRL keeps for
-its completions table (``trainer._logs``) and adds, under ``aha/``:
+its completions table (``trainer._logs``) and adds, under ``aha/`` (TensorBoard: ``train/aha/…``):
 
 * ``aha/format`` and ``aha/accuracy`` (the format and task rewards' means, same names for every task),
 * ``aha/self_check_share`` (completions with a reflection phrase: "wait", "let me check", …),
 * ``aha/honest_checks`` (Countdown: share of the checks' claims that are true),
 * ``aha/length_mean`` and ``aha/length_p90`` (completion tokens),
 
-and every ``log_samples_every`` logging steps a few full completions as TensorBoard text.
+every ``log_samples_every`` steps a few full completions as TensorBoard text (``aha/samples``), an
+"aha" custom-scalars dashboard (reward, accuracy, format, length, reflection on one page), and, once,
+the aha step when ``scripts/aha.py``'s heuristic confirms one (a console line and ``aha/aha_step`` text).
+
+The metrics go into the same ``logs`` dict TRL passes to every callback (the tracker is registered
+first), so they reach TensorBoard and ``trainer_state.json``'s log history under the same names.
+With ``logging_steps > 1`` they describe the last generation batch before the log, not an average.
+
+``<output_dir>/run_info.json`` records the command, the settings that shaped the run and the aha
+step, so ``make checkpoints``, ``make plot`` and ``make export`` can describe a run afterwards.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import re
+import shlex
 import statistics
+from pathlib import Path
 
 from transformers import TrainerCallback
 
@@ -23,16 +37,41 @@ from data.prompts import prompt_text
 from rewards import ACCURACY_REWARD_FOR_TASK
 from rewards._text import completion_text
 from rewards.reflection import countdown_check_claims, has_self_check
+from scripts.aha import (
+    ACCURACY_KEY,
+    FORMAT_KEY,
+    HONEST_KEY,
+    LENGTH_MEAN_KEY,
+    LENGTH_P90_KEY,
+    REFLECTION_KEY,
+    AhaDetector,
+)
+
+RUN_INFO = "run_info.json"
+# transformers' TensorBoardCallback prefixes training logs with "train/"; the custom-scalars plugin
+# matches a chart's regexes with re.match against those full tags.
+TB_PREFIX = "train/"
+
+
+def _tags(*keys: str) -> list[str]:
+    return [f"^{re.escape(TB_PREFIX + key)}$" for key in keys]
+
 
 AHA_LAYOUT = {
     "aha": {
-        "reward": ["Multiline", [r"^reward$", r"^train/reward$"]],
-        "accuracy": ["Multiline", [r"aha/accuracy"]],
-        "format": ["Multiline", [r"aha/format"]],
-        "length": ["Multiline", [r"aha/length_.*", r"completions/mean_length"]],
-        "reflection": ["Multiline", [r"aha/self_check_share", r"aha/honest_checks"]],
+        "reward (weighted total)": ["Multiline", _tags("reward")],
+        "reward means, one per reward function": ["Multiline", [rf"^{re.escape(TB_PREFIX)}rewards/[^/]+/mean$"]],
+        "accuracy": ["Multiline", _tags(ACCURACY_KEY)],
+        "format rate": ["Multiline", _tags(FORMAT_KEY)],
+        "completion length (tokens)": ["Multiline", _tags(LENGTH_MEAN_KEY, LENGTH_P90_KEY)],
+        "reflection: self-check share, honest checks": ["Multiline", _tags(REFLECTION_KEY, HONEST_KEY)],
     }
 }
+
+# GRPOConfig fields worth keeping with the run (the model card and `make checkpoints` cite them).
+TRAINING_FIELDS = ("learning_rate", "lr_scheduler_type", "beta", "loss_type", "num_generations",
+                   "per_device_train_batch_size", "gradient_accumulation_steps", "max_completion_length",
+                   "temperature", "top_k", "top_p", "max_steps", "seed")
 
 
 def _tensorboard_writer(trainer):
@@ -44,19 +83,27 @@ def _tensorboard_writer(trainer):
     return None
 
 
+def _fence(text: str) -> str:
+    # A fenced block keeps the model's text verbatim in TensorBoard's markdown view.
+    return "```\n" + text.replace("```", "'''") + "\n```"
+
+
 class AhaTracker(TrainerCallback):
-    def __init__(self, tokenizer, task: str, rows=(), reflection_phrases=None, log_samples_every: int = 20,
-                 samples_per_log: int = 3):
+    def __init__(self, tokenizer, task: str, rows=(), reflection_phrases=None, *, log_samples_every: int,
+                 samples_per_log: int, aha_settings: dict, command=None):
         self.tokenizer = tokenizer
         self.task = task
         self.accuracy_name = ACCURACY_REWARD_FOR_TASK.get(task)
-        self.reflection_phrases = reflection_phrases
+        self.reflection_phrases = list(reflection_phrases) if reflection_phrases is not None else None
         self.log_samples_every = log_samples_every
         self.samples_per_log = samples_per_log
+        self.aha_settings = dict(aha_settings)
+        self.detector = AhaDetector(**self.aha_settings)
+        self.command = list(command) if command is not None else None
         # Gold columns by prompt text: TRL's completion log keeps prompts, not dataset columns.
         self.targets = {prompt_text(r["prompt"]): r.get("target") for r in rows if "target" in r}
         self.trainer = None
-        self._logs_seen = 0
+        self._last_sample_step: int | None = None
         self._layout_written = False
 
     def attach(self, trainer):
@@ -65,33 +112,61 @@ class AhaTracker(TrainerCallback):
         trainer.callback_handler.callbacks.insert(0, self)
         return self
 
+    # ------------------------------------------------------------------ metrics
+
     def batch_metrics(self) -> dict:
         logs = getattr(self.trainer, "_logs", None)
         if not logs or not logs.get("completion"):
             return {}
         completions = [completion_text(c) for c in logs["completion"]]
-        prompts = [prompt_text(p) for p in logs["prompt"]]
         lengths = sorted(len(ids) for ids in self.tokenizer(completions, add_special_tokens=False)["input_ids"])
         metrics = {
-            "aha/self_check_share": statistics.fmean(has_self_check(t, self.reflection_phrases) for t in completions),
-            "aha/length_mean": statistics.fmean(lengths),
-            "aha/length_p90": float(lengths[min(len(lengths) - 1, int(0.9 * len(lengths)))]),
+            REFLECTION_KEY: statistics.fmean(has_self_check(t, self.reflection_phrases) for t in completions),
+            LENGTH_MEAN_KEY: statistics.fmean(lengths),
+            # nearest-rank p90: a length some completion really has
+            LENGTH_P90_KEY: float(lengths[math.ceil(0.9 * len(lengths)) - 1]),
         }
         rewards = logs.get("rewards", {})
-        for key, name in (("aha/format", "format_reward"), ("aha/accuracy", self.accuracy_name)):
+        for key, name in ((FORMAT_KEY, "format_reward"), (ACCURACY_KEY, self.accuracy_name)):
             values = [v for v in rewards.get(name, []) if v == v]  # drop NaN (unscorable rows)
             if values:
                 metrics[key] = statistics.fmean(values)
         if self.task == "countdown" and self.targets:
             true = total = 0
-            for text, prompt in zip(completions, prompts):
-                target = self.targets.get(prompt)
+            for text, prompt in zip(completions, logs["prompt"]):
+                target = self.targets.get(prompt_text(prompt))
                 if target is not None:
                     t, n = countdown_check_claims(text, target)
                     true, total = true + t, total + n
             if total:
-                metrics["aha/honest_checks"] = true / total
+                metrics[HONEST_KEY] = true / total
         return metrics
+
+    def samples_markdown(self, step: int) -> str:
+        logs = self.trainer._logs
+        n = len(logs["completion"])
+        k = min(self.samples_per_log, n)
+        # Spread over the batch: consecutive completions share a prompt (one GRPO group).
+        picks = sorted({i * n // k for i in range(k)})
+        parts = [f"step {step}: {k} of {n} completions in the last generation batch"]
+        for i in picks:
+            rewards = ", ".join(f"{name} = {values[i]:.2f}" for name, values in logs["rewards"].items()
+                                if i < len(values))
+            parts.append(f"**prompt**\n\n{_fence(prompt_text(logs['prompt'][i])[-1000:])}\n\n"
+                         f"**completion**\n\n{_fence(completion_text(logs['completion'][i]))}\n\n"
+                         f"**rewards**: {rewards or 'none'}")
+        return "\n\n---\n\n".join(parts)
+
+    # ------------------------------------------------------------------ callback events
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        # A resumed run: the history before the checkpoint counts toward the baseline and the window.
+        for entry in state.log_history:
+            found = self.detector.update_from_log(entry)
+            if found is not None and state.is_world_process_zero:
+                print(found.describe(self.detector.window) + " [before this resume]")
+        if state.is_world_process_zero and self.trainer is not None:
+            self._write_run_info(args)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.trainer is None or logs is None or "reward" not in logs or not state.is_world_process_zero:
@@ -100,22 +175,66 @@ class AhaTracker(TrainerCallback):
         logs.update(metrics)
         if state.log_history and state.log_history[-1].get("step") == state.global_step:
             state.log_history[-1].update(metrics)
+        found = self.detector.update(state.global_step, metrics.get(REFLECTION_KEY), metrics.get(ACCURACY_KEY))
         writer = _tensorboard_writer(self.trainer)
+        if found is not None:
+            line = found.describe(self.detector.window)
+            print(line)
+            self._update_run_info(args, aha={"step": found.step, "confirmed_at": found.confirmed_at})
+            if writer is not None:
+                writer.add_text("aha/aha_step", line, state.global_step)
         if writer is None:
             return
         if not self._layout_written:
             writer.add_custom_scalars(AHA_LAYOUT)
             self._layout_written = True
-        if self.log_samples_every and self._logs_seen % self.log_samples_every == 0:
-            writer.add_text("aha/samples", self.samples_markdown(), state.global_step)
-        self._logs_seen += 1
+        due = self._last_sample_step is None or state.global_step - self._last_sample_step >= self.log_samples_every
+        if self.log_samples_every and due and self.trainer._logs.get("completion"):
+            writer.add_text("aha/samples", self.samples_markdown(state.global_step), state.global_step)
+            self._last_sample_step = state.global_step
 
-    def samples_markdown(self) -> str:
-        logs = self.trainer._logs
-        parts = []
-        for i in range(min(self.samples_per_log, len(logs["completion"]))):
-            rewards = ", ".join(f"{name}={values[i]:.2f}" for name, values in logs["rewards"].items()
-                                if i < len(values))
-            parts.append(f"**prompt**: `{prompt_text(logs['prompt'][i])[-300:]}`\n\n"
-                         f"**completion**: `{completion_text(logs['completion'][i])}`\n\n**rewards**: {rewards}")
-        return "\n\n---\n\n".join(parts)
+    def on_train_end(self, args, state, control, **kwargs):
+        # Checkpoints hold the history up to their step; this keeps the whole curve for `make plot`.
+        if state.is_world_process_zero:
+            Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+            state.save_to_json(str(Path(args.output_dir) / "trainer_state.json"))
+
+    # ------------------------------------------------------------------ run_info.json
+
+    def _write_run_info(self, args) -> None:
+        model = self.trainer.model
+        config = getattr(model, "config", None)
+        recipe = None
+        if self.command and "--config" in self.command[:-1]:
+            recipe = self.command[self.command.index("--config") + 1]
+        found = self.detector.result
+        info = {
+            "command": "python -m scripts.train " + shlex.join(self.command) if self.command is not None else None,
+            "recipe": recipe,
+            "base_model": getattr(config, "_name_or_path", None),
+            "task": self.task,
+            "reward_funcs": list(getattr(self.trainer, "reward_func_names", [])),
+            "reward_weights": list(args.reward_weights) if getattr(args, "reward_weights", None) else None,
+            "training": {name: getattr(args, name) for name in TRAINING_FIELDS if hasattr(args, name)},
+            "tracker": {"reflection_phrases": self.reflection_phrases, "aha": self.aha_settings},
+            "aha": {"step": found.step, "confirmed_at": found.confirmed_at} if found is not None else None,
+        }
+        self._dump(args, info)
+
+    def _read_run_info(self, args) -> dict:
+        path = Path(args.output_dir) / RUN_INFO
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def _update_run_info(self, args, **changes) -> None:
+        info = self._read_run_info(args)
+        info.update(changes)
+        self._dump(args, info)
+
+    @staticmethod
+    def _dump(args, info: dict) -> None:
+        out = Path(args.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / RUN_INFO).write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
