@@ -148,8 +148,8 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     The probability that at least one of ``k`` samples drawn without replacement from the ``n`` is
     correct: ``1 - C(n - c, k) / C(n, k)``. Plain ``c / n`` is its ``k = 1`` case.
 
-    >>> pass_at_k(10, 0, 1), pass_at_k(10, 3, 1), pass_at_k(10, 10, 5)
-    (0.0, 0.3, 1.0)
+    >>> pass_at_k(10, 0, 1), pass_at_k(4, 1, 1), pass_at_k(10, 10, 5)
+    (0.0, 0.25, 1.0)
     >>> round(pass_at_k(4, 1, 2), 6)   # 1 - C(3,2)/C(4,2) = 1 - 3/6
     0.5
     """
@@ -203,8 +203,8 @@ def evaluate_generations(generate, rows, task: str, num_samples: int = 8, pass_k
     scores = score_completions(rows, texts, task, lengths, reflection_phrases, reward_settings)
     greedy = {"pass@1": scores["accuracy"], **_summary(scores)}
     records = [
-        {"prompt": row["prompt"], "gold": _gold(row), "completion": text, "correct": ex["correct"],
-         "format": ex["format"], "self_check": ex["self_check"], "length": length}
+        {"prompt": row["prompt"], "gold": _gold(row), "completion": text, "correct": _verdict(ex["correct"]),
+         "format": ex["format"] == 1.0, "self_check": ex["self_check"], "length": length}
         for row, text, length, ex in zip(rows, texts, lengths, scores["per_example"])
     ]
     metrics = {"n": len(rows), "greedy": greedy}
@@ -219,7 +219,8 @@ def evaluate_generations(generate, rows, task: str, num_samples: int = 8, pass_k
             chunk = slice(i * num_samples, (i + 1) * num_samples)
             examples = scores["per_example"][chunk]
             record["samples"] = [
-                {"completion": text, "correct": ex["correct"], "format": ex["format"], "length": length}
+                {"completion": text, "correct": _verdict(ex["correct"]), "format": ex["format"] == 1.0,
+                 "self_check": ex["self_check"], "length": length}
                 for text, length, ex in zip(texts[chunk], lengths[chunk], examples)
             ]
             if any(ex["correct"] is None for ex in examples):
@@ -232,6 +233,11 @@ def evaluate_generations(generate, rows, task: str, num_samples: int = 8, pass_k
         metrics["sampled"] = {**{f"pass@{k}": _mean(v) for k, v in per_k.items()}, **_summary(scores)}
         metrics["num_samples"] = num_samples
     return {"metrics": metrics, "records": records}
+
+
+def _verdict(reward) -> bool | None:
+    """A record's ``correct``: None when the gold answer cannot be checked."""
+    return None if reward is None else reward == 1.0
 
 
 def _check_count(texts, lengths, expected: int, what: str) -> None:

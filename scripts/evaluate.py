@@ -1,0 +1,476 @@
+"""`make eval`: a base model and its checkpoints side by side, on problems training never saw.
+
+For each model: pass@1 with greedy decoding, the unbiased pass@k from k samples at the recipe's
+temperature, format rate, mean completion length and self-check share, all scored with the
+training prompt template and reward code (``scripts/evaluation.py``). Prints a markdown table and
+writes a JSON file with every number and one record per problem (prompt, completions, correct?).
+
+    make eval MODELS="outputs/tiny-base/countdown outputs/cpu_countdown_tiny" ARGS="--limit 256"
+    make eval MODELS="Qwen/Qwen2.5-0.5B outputs/qwen/checkpoint-200" RECIPE=recipes/<gsm8k recipe>.yaml
+    make eval MODELS="Qwen/Qwen2.5-0.5B-Instruct" TASK=gsm8k ARGS="--prompt_template chat --limit 100"
+    python -m scripts.evaluate --models A B --recipe recipes/cpu_countdown_tiny.yaml --num_samples 16 --pass_k 1 4 16
+
+Settings come from ``--recipe`` (task, data, prompt template, temperature, top_k/top_p, completion
+length, seed), so a checkpoint is measured the way it was trained; flags override them. Without a
+recipe, the task's defaults (``scripts/config.py``) and TRL's ``GRPOConfig`` defaults apply.
+
+Held-out problems: GSM8K's ``test`` split (a hub id, a local ``.jsonl`` file or a folder with
+``test.jsonl``); for generated Countdown, the problems the recipe's training held out (same seed
+and settings); for a recipe that reads one file, the tail of it that training held out.
+
+A model is a checkpoint dir (``<run>/checkpoint-N``), an exported folder, a LoRA adapter dir
+(its base model is loaded from ``adapter_config.json`` and the adapter merged in), or a hub id.
+``--use_vllm`` generates with vLLM (GPU) when it is installed; otherwise transformers' ``generate``.
+Bad input (a missing model folder, an unknown task or flag) prints one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+import sys
+import time
+import warnings
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from rewards import ACCURACY_REWARD_FOR_TASK
+
+
+class EvalError(ValueError):
+    """A problem with the command line, a model path or the held-out data, in one line."""
+
+
+@dataclass
+class EvalArguments:
+    models: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Models to compare, in table order: checkpoint dirs, exported folders, LoRA adapter "
+                  "dirs or hub ids (the base model first, by convention)."},
+    )
+    recipe: str | None = field(
+        default=None, metadata={"help": "Training recipe to take the task, held-out data, prompt and sampling from."}
+    )
+    task: str | None = field(default=None, metadata={"help": f"{sorted(ACCURACY_REWARD_FOR_TASK)} (default: the recipe's)."})
+    dataset_name: str | None = field(
+        default=None,
+        metadata={"help": "Evaluate on this data instead (hub id, .jsonl file, or folder with {split}.jsonl); "
+                  "every row of the split is used."},
+    )
+    dataset_split: str | None = field(default=None, metadata={"help": "Held-out split (default: the recipe's, `test`)."})
+    prompt_template: str | None = field(default=None, metadata={"help": "Prompt template (default: the recipe's)."})
+    limit: int | None = field(default=None, metadata={"help": "Score only the first N held-out problems."})
+    num_samples: int = field(
+        default=8, metadata={"help": "Sampled completions per problem for pass@k (0: greedy decoding only)."}
+    )
+    pass_k: list[int] = field(
+        default_factory=lambda: [1, 8], metadata={"help": "Values of k for pass@k (each at most num_samples)."}
+    )
+    countdown_problems: int = field(
+        default=512,
+        metadata={"help": "Generated Countdown only, when the recipe holds out none: fresh problems to make, "
+                  "excluding every training problem."},
+    )
+    temperature: float | None = field(default=None, metadata={"help": "Sampling temperature (default: the recipe's)."})
+    top_k: int | None = field(default=None, metadata={"help": "Sampling top-k, 0 = off (default: the recipe's)."})
+    top_p: float | None = field(default=None, metadata={"help": "Sampling top-p (default: the recipe's)."})
+    max_new_tokens: int | None = field(
+        default=None, metadata={"help": "Longest completion (default: the recipe's max_completion_length)."}
+    )
+    seed: int | None = field(
+        default=None,
+        metadata={"help": "Sampling seed (default: the recipe's). The Countdown held-out set always uses the recipe's."},
+    )
+    batch_size: int = field(default=64, metadata={"help": "Sequences per generate call (transformers backend)."})
+    dtype: str | None = field(default=None, metadata={"help": "Model dtype (default: the recipe's, else `auto`)."})
+    use_vllm: bool = field(default=False, metadata={"help": "Generate with vLLM (needs vllm and a GPU)."})
+    vllm_gpu_memory_utilization: float | None = field(
+        default=None, metadata={"help": "vLLM's share of GPU memory (default: the recipe's)."}
+    )
+    output_file: str | None = field(
+        default=None, metadata={"help": "JSON results (default: outputs/eval/<task>_<date>-<time>.json)."}
+    )
+    progress: bool = field(default=True, metadata={"help": "Show progress bars."})
+
+
+@dataclass
+class Plan:
+    """Everything a run needs besides the models: resolved once from recipe, defaults and flags."""
+
+    task: str
+    rows: list
+    source: str
+    max_new_tokens: int
+    temperature: float
+    top_k: int
+    top_p: float
+    seed: int
+    dtype: str
+    vllm_gpu_memory_utilization: float
+    reflection_phrases: list | None
+    reward_settings: dict
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def parse_args(argv) -> EvalArguments:
+    from transformers import HfArgumentParser
+
+    class OneLineParser(HfArgumentParser):
+        def error(self, message):
+            raise EvalError(message)
+
+    parser = OneLineParser(EvalArguments)
+    try:
+        (args,) = parser.parse_args_into_dataclasses(args=argv)
+    except ValueError as err:
+        if isinstance(err, EvalError):
+            raise
+        unknown = [a for a in argv if a.startswith("--") and a[2:].split("=")[0] not in _flag_names()]
+        if unknown:
+            name = unknown[0][2:].split("=")[0]
+            close = difflib.get_close_matches(name, _flag_names(), n=1)
+            raise EvalError(f"unknown flag `--{name}`" + (f" (did you mean `--{close[0]}`?)" if close else "")) from None
+        raise EvalError(str(err).strip().splitlines()[0]) from None
+    if not args.models:
+        raise EvalError('no models given: make eval MODELS="<base model> <run>/checkpoint-100 ..."')
+    if args.task is not None and args.task not in ACCURACY_REWARD_FOR_TASK:
+        raise EvalError(f"unknown task `{args.task}`: use one of {sorted(ACCURACY_REWARD_FOR_TASK)}")
+    if args.num_samples < 0 or (args.limit is not None and args.limit < 1):
+        raise EvalError("--num_samples must be >= 0 and --limit >= 1")
+    if args.num_samples and any(not 1 <= k <= args.num_samples for k in args.pass_k):
+        raise EvalError(f"--pass_k {args.pass_k}: each k must be between 1 and --num_samples ({args.num_samples})")
+    if args.use_vllm:
+        import importlib.util
+
+        if importlib.util.find_spec("vllm") is None:
+            raise EvalError("--use_vllm: vLLM is not installed (pip install vllm, on a CUDA machine); "
+                            "drop --use_vllm to generate with transformers")
+    return args
+
+
+def _flag_names() -> list[str]:
+    return [f.name for f in fields(EvalArguments)]
+
+
+def recipe_settings(recipe: str | None):
+    """(R1ZeroArguments, generation settings dict, model dtype) from the recipe, or the defaults."""
+    from trl import GRPOConfig
+
+    from scripts.config import R1ZeroArguments, parse_recipe
+
+    if recipe is None:
+        defaults = {f.name: f.default for f in fields(GRPOConfig)}
+        return R1ZeroArguments(), defaults, None
+    # Only sampling settings are read: GPU-only training switches must not stop a CPU evaluation.
+    overrides = ["--bf16", "false", "--fp16", "false", "--use_vllm", "false"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        script, training, model = parse_recipe(["--config", recipe, *overrides])
+    return script, vars(training), model.dtype
+
+
+def make_plan(args: EvalArguments) -> Plan:
+    script, gen, dtype = recipe_settings(args.recipe)
+    if args.task and args.recipe and args.task != script.task:
+        raise EvalError(f"--task {args.task}, but {args.recipe} is a {script.task} recipe: drop one of the two")
+    script.task = args.task or script.task
+    if args.prompt_template:
+        script.prompt_template = args.prompt_template
+    rows, source = held_out_rows(script, gen["seed"], args)
+    if args.limit:
+        rows = rows[:args.limit]
+    if not rows:
+        raise EvalError(f"no held-out problems in {source}")
+
+    def pick(flag, key):
+        return flag if flag is not None else gen[key]
+
+    return Plan(
+        task=script.task, rows=rows, source=source,
+        max_new_tokens=pick(args.max_new_tokens, "max_completion_length"),
+        temperature=pick(args.temperature, "temperature"), top_k=pick(args.top_k, "top_k") or 0,
+        top_p=pick(args.top_p, "top_p"), seed=pick(args.seed, "seed"),
+        dtype=args.dtype or dtype or "auto",
+        vllm_gpu_memory_utilization=pick(args.vllm_gpu_memory_utilization, "vllm_gpu_memory_utilization"),
+        reflection_phrases=script.reflection_phrases, reward_settings=script.reward_settings(),
+    )
+
+
+# --------------------------------------------------------------------------- held-out problems
+
+
+def held_out_rows(script, seed: int, args: EvalArguments) -> tuple[list[dict], str]:
+    """(rows, where they come from): problems the recipe's training never saw, in its prompt format."""
+    from data import build_dataset
+    from data.loading import DataError
+
+    task = script.task
+    options = dict(template=script.prompt_template, system_prompt=script.system_prompt, on_bad_row=script.on_bad_row)
+    split = args.dataset_split or script.dataset_test_split
+
+    def like_training(test_size: int):
+        return build_dataset(task, script.dataset_name, script.dataset_train_split, script.dataset_test_split,
+                             script.prompt_template, script.system_prompt, script.on_bad_row,
+                             script.max_train_samples, test_size, script.countdown_settings(), seed=seed)
+
+    try:
+        from data.prompts import resolve_template
+
+        resolve_template(script.prompt_template)
+        if args.dataset_name:
+            return load_split(task, args.dataset_name, split, options), f"{args.dataset_name} [{split}]"
+        if task == "countdown" and not script.dataset_name:
+            if script.holdout_size:
+                # Rebuilt exactly as training built it: the same problems it excluded.
+                _, test, _ = like_training(script.holdout_size)
+                return test, f"generated Countdown, the {len(test)} problems training held out (seed {seed})"
+            return fresh_countdown(like_training(0)[0], script, seed, args.countdown_problems, options), \
+                f"generated Countdown, {args.countdown_problems} problems outside the training set (seed {seed})"
+        if script.dataset_name and Path(script.dataset_name).expanduser().is_file():
+            if not script.holdout_size:
+                raise EvalError(f"the recipe trains on all of {script.dataset_name} (holdout_size is 0): pass "
+                                "--dataset_name with held-out data")
+            _, test, _ = like_training(script.holdout_size)
+            return test, f"{script.dataset_name}, the last {len(test)} rows (held out of training)"
+        dataset = script.dataset_name
+        return load_split(task, dataset, split, options), f"{dataset or 'openai/gsm8k'} [{split}]"
+    except DataError as err:
+        raise EvalError(str(err)) from None
+    except ValueError as err:  # an unknown prompt template, a malformed row with on_bad_row: fail
+        if isinstance(err, EvalError):
+            raise
+        raise EvalError(str(err).splitlines()[0]) from None
+
+
+def load_split(task: str, dataset: str | None, split: str, options: dict) -> list[dict]:
+    from data.countdown import load_countdown
+    from data.gsm8k import load_gsm8k
+
+    loader = load_gsm8k if task == "gsm8k" else load_countdown
+    rows, _ = loader(dataset, split=split, **options) if dataset else loader(split=split, **options)
+    return rows
+
+
+def fresh_countdown(train_rows, script, seed: int, n: int, options: dict) -> list[dict]:
+    from data.countdown import countdown_key, countdown_to_r1_zero, generate_countdown
+
+    seen = {countdown_key(r["nums"], r["target"]) for r in train_rows}
+    # Another seed than training's, or every early draw would be a training problem to skip.
+    raw = generate_countdown(n, seed=seed + 1, exclude=seen, **script.countdown_settings())
+    return countdown_to_r1_zero(raw, source="generated countdown", **options)[0]
+
+
+# --------------------------------------------------------------------------- models
+
+
+def model_kind(name: str) -> str:
+    """``adapter``, ``checkpoint``, ``folder`` or ``hub``; EvalError for a path that is none of them."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if (path / "adapter_config.json").is_file():
+            return "adapter"
+        if (path / "config.json").is_file():
+            return "checkpoint" if (path / "trainer_state.json").is_file() else "folder"
+        raise EvalError(f"{name} has no config.json or adapter_config.json: give a checkpoint-N dir, an exported "
+                        "model folder, a LoRA adapter dir or a hub id")
+    if path.exists():
+        raise EvalError(f"{name} is a file: give the model's folder")
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise EvalError(f"model folder not found: {name}")
+    return "hub"
+
+
+def load_model(name: str, kind: str, dtype: str):
+    """(model, tokenizer) on the GPU if there is one; a LoRA adapter is merged into its base."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch_dtype = getattr(torch, dtype) if dtype != "auto" else "auto"
+    source = tokenizer_source = name
+    if kind == "adapter":
+        from peft import PeftConfig
+
+        source = PeftConfig.from_pretrained(name).base_model_name_or_path
+        if not (Path(name) / "tokenizer_config.json").is_file():
+            tokenizer_source = source
+    elif kind == "checkpoint" and not (Path(name) / "tokenizer_config.json").is_file():
+        tokenizer_source = str(Path(name).parent)  # the run folder keeps the tokenizer
+    try:
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
+    except OSError as err:
+        raise EvalError(_load_error(name, source, err)) from None
+    if kind == "adapter":
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, name).merge_and_unload()
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model.to("cuda" if torch.cuda.is_available() else "cpu"), tokenizer
+
+
+def _load_error(name: str, source: str, err: Exception) -> str:
+    what = f"model {name!r}" if source == name else f"base model {source!r} of adapter {name!r}"
+    first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return (f"{what}: no local folder by that name, and not in the Hugging Face cache (offline mode, "
+                f"HF_HUB_OFFLINE=1). Download it where the hub is reachable (hf download {source}) or pass a "
+                "local folder")
+    return f"could not load {what} ({first}): check the path or hub id"
+
+
+class VLLMGenerator:
+    """vLLM as a generate function (see scripts/evaluation.py): ``n`` samples per prompt in one call."""
+
+    def __init__(self, model_path: str, tokenizer, plan: Plan, progress: bool):
+        from vllm import LLM
+
+        self.tokenizer, self.plan, self.progress = tokenizer, plan, progress
+        self.llm = LLM(model=model_path, seed=plan.seed, dtype=plan.dtype,
+                       gpu_memory_utilization=plan.vllm_gpu_memory_utilization)
+
+    def __call__(self, prompts, samples_per_prompt: int = 1, greedy: bool = False):
+        from vllm import SamplingParams
+
+        from scripts.evaluation import render_prompt
+
+        plan = self.plan
+        params = SamplingParams(n=samples_per_prompt, temperature=0.0 if greedy else plan.temperature,
+                                top_k=plan.top_k if plan.top_k > 0 else -1, top_p=plan.top_p,
+                                max_tokens=plan.max_new_tokens, seed=plan.seed)
+        outputs = self.llm.generate([render_prompt(p, self.tokenizer) for p in prompts], params,
+                                    use_tqdm=self.progress)
+        texts = [c.text for out in outputs for c in out.outputs]
+        lengths = [len(c.token_ids) for out in outputs for c in out.outputs]
+        return texts, lengths
+
+    def close(self) -> None:
+        import gc
+
+        import torch
+
+        del self.llm
+        gc.collect()
+        torch.cuda.empty_cache()
+
+
+class ModelGenerators:
+    """The default way to get a generate function for a model name: load it, then vLLM or HF."""
+
+    def __init__(self, plan: Plan, args: EvalArguments):
+        self.plan, self.args = plan, args
+        self._tmp = None
+
+    def __call__(self, name: str):
+        from scripts.evaluation import HFGenerator
+
+        plan, args = self.plan, self.args
+        kind = model_kind(name)
+        model, tokenizer = load_model(name, kind, plan.dtype)
+        if args.use_vllm:
+            path = name
+            if kind == "adapter":  # vLLM loads folders: save the merged model once
+                import tempfile
+
+                self._tmp = tempfile.TemporaryDirectory(prefix="eval-merged-")
+                model.save_pretrained(self._tmp.name)
+                tokenizer.save_pretrained(self._tmp.name)
+                path = self._tmp.name
+            del model
+            return VLLMGenerator(path, tokenizer, plan, args.progress)
+        return HFGenerator(model, tokenizer, plan.max_new_tokens, temperature=plan.temperature, top_k=plan.top_k,
+                           top_p=plan.top_p, seed=plan.seed, batch_size=args.batch_size, progress=args.progress)
+
+    def release(self, generate) -> None:
+        if hasattr(generate, "close"):
+            generate.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _finite(value):
+    """JSON has no NaN: an undefined rate (no checks to be honest about) is written as null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def main(argv=None, generators=None) -> int:
+    """Run the evaluation; ``generators(name)`` gives a model's generate function (default: load the model)."""
+    from scripts.evaluation import comparison_table, evaluate_generations
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    # Every model path is checked before anything slow: a typo in the last one fails at once.
+    kinds = {name: model_kind(name) if generators is None else "injected" for name in args.models}
+    plan = make_plan(args)
+    if generators is None:
+        generators = ModelGenerators(plan, args)
+
+    sampling = f"T={plan.temperature:g}, {args.num_samples} samples"
+    print(f"held-out: {plan.source}; scoring {len(plan.rows)} problems per model")
+    print("decoding: greedy" + (f" + {args.num_samples} samples at T={plan.temperature:g} (top_k {plan.top_k}, "
+                                 f"top_p {plan.top_p:g})" if args.num_samples else "")
+          + f", at most {plan.max_new_tokens} new tokens, seed {plan.seed}")
+    results, started = {}, time.time()
+    for i, name in enumerate(args.models, start=1):
+        print(f"[{i}/{len(args.models)}] {name} ({kinds[name]})", flush=True)
+        model_started = time.time()
+        generate = generators(name)
+        try:
+            out = evaluate_generations(generate, plan.rows, plan.task, args.num_samples, args.pass_k,
+                                       plan.reflection_phrases, plan.reward_settings)
+        finally:
+            if hasattr(generators, "release"):
+                generators.release(generate)
+        results[name] = {"model": name, "kind": kinds[name], "seconds": round(time.time() - model_started, 1), **out}
+
+    table = comparison_table({name: r["metrics"] for name, r in results.items()}, plan.task, sampling)
+    print("\n" + table + "\n")
+    output = Path(args.output_file or f"outputs/eval/{plan.task}_{time.strftime('%Y%m%d-%H%M%S')}.json")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    settings = {key: value for key, value in asdict(plan).items() if key not in ("rows", "reward_settings")}
+    payload = {
+        "command": "python -m scripts.evaluate " + " ".join(argv),
+        "task": plan.task, "held_out": plan.source, "n": len(plan.rows),
+        "settings": {**settings, "num_samples": args.num_samples, "pass_k": args.pass_k,
+                     "backend": "vllm" if args.use_vllm else "transformers", "recipe": args.recipe},
+        "table": table, "seconds": round(time.time() - started, 1),
+        "models": list(results.values()),
+    }
+    output.write_text(json.dumps(_finite(payload), indent=1))
+    print(f"results and per-problem records: {output}")
+    return 0
+
+
+def run(argv=None) -> int:
+    # `--debug` shows the traceback of a user-input error instead of the one line.
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        return main(argv)
+    except ValueError as err:
+        from data.loading import DataError
+        from scripts.config import RecipeError
+
+        if debug or not isinstance(err, (EvalError, RecipeError, DataError)):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(run())
