@@ -22,12 +22,13 @@ else
 LAUNCH := $(VENV)/bin/accelerate launch --config_file $(ACCELERATE_CONFIG) $(if $(NPROC),--num_processes $(NPROC)) -m
 endif
 
-.PHONY: help setup train tensorboard test test-slow clean bench-aha
+.PHONY: help setup train tensorboard test test-slow clean bench-aha eval
 
 help:
 	@echo "make setup        create $(VENV) and install the kit (CPU torch unless TORCH_SPEC says otherwise)"
 	@echo "make train        train RECIPE=$(RECIPE) (extra flags: ARGS=\"--max_steps 50\")"
 	@echo "make tensorboard  TensorBoard over every run in $(OUTPUT_ROOT)/"
+	@echo "make eval         held-out table: MODELS=\"<base> <run>/checkpoint-100\" [TASK=gsm8k|countdown] [RECIPE=...]"
 	@echo "make test         the offline test suite"
 	@echo "make clean        remove $(OUTPUT_ROOT)/ and caches (keeps $(VENV))"
 
@@ -45,6 +46,12 @@ train:
 
 tensorboard:
 	$(VENV)/bin/tensorboard --logdir $(OUTPUT_ROOT) --port $${PORT:-6006}
+
+# Held-out settings come from RECIPE (the default one unless TASK names a task alone, which then
+# uses that task's defaults). Extra flags: ARGS="--limit 256 --num_samples 16 --pass_k 1 4 16".
+EVAL_RECIPE = $(if $(filter command line environment,$(origin RECIPE)),$(RECIPE),$(if $(TASK),,$(RECIPE)))
+eval:
+	$(PY) -m scripts.evaluate $(if $(MODELS),--models $(MODELS)) $(if $(TASK),--task $(TASK)) $(if $(EVAL_RECIPE),--recipe $(EVAL_RECIPE)) $(ARGS)
 
 # pytest exits 5 when it collects nothing: that is a failure, not a pass.
 test:
