@@ -14,7 +14,6 @@ has the same ``{"target", "nums"}`` shape and is read by ``load_countdown``.
 from __future__ import annotations
 
 import random
-from fractions import Fraction
 
 from data.prompts import build_r1_zero_prompt
 
@@ -38,38 +37,64 @@ def countdown_question(nums, target, style: str = "full") -> str:
             "Use + - * / and each number exactly once.")
 
 
-def _apply(a: Fraction, op: str, b: Fraction) -> Fraction | None:
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    return a / b if b != 0 else None
+def _render(node, top: bool = True) -> str:
+    if not isinstance(node, tuple):
+        return str(node)
+    left, op, right = node
+    text = f"{_render(left, False)} {op} {_render(right, False)}"
+    return text if top else f"({text})"
 
 
 def _random_expression(rng: random.Random, nums: list[int], ops: str, chain: bool):
-    """A random full expression over ``nums`` (each once); returns (text, value) or None.
+    """A random full expression over ``nums`` (each once): (tree, numerator, denominator) or None.
 
-    ``chain`` builds ``((a o b) o c) o d``; otherwise any binary tree shape.
+    ``chain`` builds ``((a o b) o c) o d``; otherwise any binary tree shape. A tree is a number or
+    ``(left, op, right)``; ``_render`` writes it out, only for the ~1 in 10 problems that are kept.
+    Values are exact fractions kept as an unreduced (p, q > 0) pair of ints, several times cheaper
+    than ``Fraction`` objects (the generator tries ~10 expressions per problem it keeps).
     """
-    items = [(str(n), Fraction(n)) for n in nums]
+    # rng._randbelow is what randint/choice/sample draw with; calling it directly skips their
+    # argument checks (a third of the time) and draws exactly the same numbers, so a seed still
+    # gives the same problems.
+    below = rng._randbelow
+    items = [(n, n, 1) for n in nums]
     rng.shuffle(items)
-    while len(items) > 1:
+    n_ops = len(ops)
+    k = len(items)
+    while k > 1:
         if chain:
             i, j = 0, 1
+        elif k <= 21:  # rng.sample(range(k), 2), drawn as random.sample draws it for small k
+            i = below(k)
+            j = below(k - 1)
+            if j == i:
+                j = k - 1
+            if j < i:
+                i, j = j, i
         else:
-            i, j = sorted(rng.sample(range(len(items)), 2))
-        (ta, va), (tb, vb) = items[i], items[j]
+            i, j = sorted(rng.sample(range(k), 2))
+        left, right = items[i], items[j]
         if rng.random() < 0.5 and not chain:
-            (ta, va), (tb, vb) = (tb, vb), (ta, va)
-        op = rng.choice(ops)
-        value = _apply(va, op, vb)
-        if value is None:
+            left, right = right, left
+        op = ops[below(n_ops)]
+        ta, pa, qa = left
+        tb, pb, qb = right
+        if op == "+":
+            p, q = pa * qb + pb * qa, qa * qb
+        elif op == "-":
+            p, q = pa * qb - pb * qa, qa * qb
+        elif op == "*":
+            p, q = pa * pb, qa * qb
+        elif pb == 0:
             return None
-        text = f"({ta} {op} {tb})" if len(items) > 2 else f"{ta} {op} {tb}"
-        items = [it for k, it in enumerate(items) if k not in (i, j)]
-        items.insert(0 if chain else i, (text, value))
+        elif pb > 0:
+            p, q = pa * qb, qa * pb
+        else:
+            p, q = -pa * qb, -qa * pb
+        del items[j]
+        del items[i]
+        items.insert(0 if chain else i, ((ta, op, tb), p, q))
+        k -= 1
     return items[0]
 
 
@@ -83,24 +108,33 @@ def generate_countdown(n: int, seed: int = 0, n_numbers: int | tuple[int, int] =
     """
     rng = random.Random(seed)
     lo_n, hi_n = (n_numbers, n_numbers) if isinstance(n_numbers, int) else n_numbers
+    if not 1 <= lo_n <= hi_n or number_range[0] > number_range[1] or not ops:
+        # Checked here because the draws below would loop forever on an empty range.
+        raise ValueError(f"bad Countdown settings: n_numbers {n_numbers}, number_range {number_range}, ops {ops!r}")
     exclude = exclude or set()
+    below = rng._randbelow
+    lo_v, span = number_range[0], number_range[1] - number_range[0] + 1
+    lo_t, hi_t = target_range
     rows: list[dict] = []
     attempts = 0
     while len(rows) < n:
         attempts += 1
         if attempts > 200 * n + 10_000:
             raise ValueError("could not generate enough Countdown problems: widen target_range or number_range")
-        nums = [rng.randint(*number_range) for _ in range(rng.randint(lo_n, hi_n))]
+        count = lo_n + below(hi_n - lo_n + 1)  # rng.randint(lo_n, hi_n), see _random_expression
+        nums = [lo_v + below(span) for _ in range(count)]
         made = _random_expression(rng, nums, ops, chain)
         if made is None:
             continue
-        text, value = made
-        if value.denominator != 1 or not target_range[0] <= value <= target_range[1]:
+        tree, p, q = made
+        if p % q:
             continue
-        target = int(value)
-        if countdown_key(nums, target) in exclude:
+        target = p // q
+        if not lo_t <= target <= hi_t:
             continue
-        rows.append({"nums": nums, "target": target, "solution": text})
+        if exclude and countdown_key(nums, target) in exclude:
+            continue
+        rows.append({"nums": nums, "target": target, "solution": _render(tree)})
     return rows
 
 
