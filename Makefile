@@ -22,11 +22,12 @@ else
 LAUNCH := $(VENV)/bin/accelerate launch --config_file $(ACCELERATE_CONFIG) $(if $(NPROC),--num_processes $(NPROC)) -m
 endif
 
-.PHONY: help setup train tensorboard test test-slow clean bench-aha eval
+.PHONY: help setup train tensorboard test test-slow clean bench-aha eval preflight
 
 help:
 	@echo "make setup        create $(VENV) and install the kit (CPU torch unless TORCH_SPEC says otherwise)"
 	@echo "make train        train RECIPE=$(RECIPE) (extra flags: ARGS=\"--max_steps 50\")"
+	@echo "make preflight    check RECIPE's template, rewards, data and memory before training (ARGS=\"--samples 16\" samples the model)"
 	@echo "make tensorboard  TensorBoard over every run in $(OUTPUT_ROOT)/"
 	@echo "make eval         held-out table: MODELS=\"<base> <run>/checkpoint-100\" [TASK=gsm8k|countdown] [RECIPE=...]"
 	@echo "make test         the offline test suite"
@@ -43,6 +44,10 @@ setup: $(PY)
 
 train:
 	$(LAUNCH) scripts.train --config $(RECIPE) $(ARGS)
+
+# The checks make train runs first, plus an optional sample of the starting model (ARGS="--samples 16").
+preflight:
+	$(PY) -m scripts.preflight --config $(RECIPE) $(ARGS)
 
 tensorboard:
 	$(VENV)/bin/tensorboard --logdir $(OUTPUT_ROOT) --port $${PORT:-6006}

@@ -82,6 +82,12 @@ class R1ZeroArguments:
         metadata={"help": "Build the tiny CPU base model from this recipe into model_name_or_path if it is missing "
                   "or its recipe changed."},
     )
+    # Preflight (scripts/preflight.py)
+    preflight: bool = field(
+        default=True,
+        metadata={"help": "Before training, check template/reward consistency, data and memory; stop on a run that "
+                  "cannot learn. `make preflight` runs the same checks (and can sample the model)."},
+    )
     # Monitoring
     reflection_phrases: list[str] = field(
         default_factory=lambda: list(DEFAULT_REFLECTION_PHRASES),

@@ -124,6 +124,11 @@ def main(argv=None) -> int:
     print(f"data: {len(train_rows)} training prompts, {len(holdout_rows)} held-out")
 
     reward_funcs = get_rewards(script_args.reward_names(), **script_args.reward_settings())
+    if script_args.preflight:  # seconds, no sampling: stops a run that cannot learn (scripts/preflight.py)
+        from scripts.preflight import preflight_or_stop
+
+        preflight_or_stop(script_args, training_args, model_args, model, tokenizer, train_rows, holdout_rows,
+                          skipped, reward_funcs)
 
     def held_out_scores(label: str) -> dict | None:
         if not holdout_rows:
