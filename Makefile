@@ -22,13 +22,16 @@ else
 LAUNCH := $(VENV)/bin/accelerate launch --config_file $(ACCELERATE_CONFIG) $(if $(NPROC),--num_processes $(NPROC)) -m
 endif
 
-.PHONY: help setup train tensorboard test test-slow clean bench-aha eval preflight
+.PHONY: help setup train tensorboard test test-slow clean bench-aha eval preflight checkpoints export plot
 
 help:
 	@echo "make setup        create $(VENV) and install the kit (CPU torch unless TORCH_SPEC says otherwise)"
 	@echo "make train        train RECIPE=$(RECIPE) (extra flags: ARGS=\"--max_steps 50\")"
 	@echo "make preflight    check RECIPE's template, rewards, data and memory before training (ARGS=\"--samples 16\" samples the model)"
 	@echo "make tensorboard  TensorBoard over every run in $(OUTPUT_ROOT)/"
+	@echo "make checkpoints  table of a run's checkpoints, best and aha step marked: RUN=$(OUTPUT_ROOT)/cpu_countdown_tiny"
+	@echo "make plot         PNG of a run's aha curves, written into the run: RUN=<output_dir>"
+	@echo "make export       a checkpoint as a clean HF model folder: CKPT=<run>/checkpoint-N OUT=<folder>"
 	@echo "make eval         held-out table: MODELS=\"<base> <run>/checkpoint-100\" [TASK=gsm8k|countdown] [RECIPE=...]"
 	@echo "make test         the offline test suite"
 	@echo "make clean        remove $(OUTPUT_ROOT)/ and caches (keeps $(VENV))"
@@ -51,6 +54,19 @@ preflight:
 
 tensorboard:
 	$(VENV)/bin/tensorboard --logdir $(OUTPUT_ROOT) --port $${PORT:-6006}
+
+# Watch and choose: read a run's files (no training, no GPU).
+checkpoints:
+	@test -n "$(RUN)" || { echo "error: RUN is not set (make checkpoints RUN=$(OUTPUT_ROOT)/cpu_countdown_tiny)"; exit 2; }
+	$(PY) -m scripts.checkpoints $(RUN)
+
+plot:
+	@test -n "$(RUN)" || { echo "error: RUN is not set (make plot RUN=$(OUTPUT_ROOT)/cpu_countdown_tiny)"; exit 2; }
+	$(PY) -m scripts.plot $(RUN)
+
+export:
+	@test -n "$(CKPT)" -a -n "$(OUT)" || { echo "error: CKPT and OUT must be set (make export CKPT=<run>/checkpoint-N OUT=<folder>)"; exit 2; }
+	$(PY) -m scripts.export $(CKPT) $(OUT)
 
 # Held-out settings come from RECIPE (the default one unless TASK names a task alone, which then
 # uses that task's defaults). Extra flags: ARGS="--limit 256 --num_samples 16 --pass_k 1 4 16".

@@ -46,3 +46,26 @@ def run_env() -> dict:
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["CUDA_VISIBLE_DEVICES"] = ""
     return env
+
+
+# Tracker settings for the shared short run: samples every 2 steps, and aha margins of -1 so the
+# heuristic must fire at a known step (baseline = step 1, rise from step 2, confirmed at step 3).
+TRACKED_RUN_FLAGS = ["--log_samples_every", "2", "--log_samples_count", "2", "--aha_baseline_steps", "1",
+                     "--aha_window", "2", "--aha_smoothing", "1", "--aha_reflection_margin", "-1",
+                     "--aha_accuracy_margin", "-1"]
+
+
+@pytest.fixture(scope="session")
+def tracked_run(tiny_model_dir, tmp_path_factory):
+    """One 3-step run on the tiny model, a checkpoint per step, shared by the tracker/checkpoints/export tests."""
+    import subprocess
+
+    out = tmp_path_factory.mktemp("tracked") / "run"
+    args = ["--config", str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"), "--model_name_or_path", str(tiny_model_dir),
+            "--tiny_base_recipe", "", "--output_dir", str(out), "--max_steps", "3", "--save_steps", "1",
+            "--per_device_train_batch_size", "8", "--num_generations", "4", "--max_completion_length", "12",
+            "--holdout_size", "0", "--max_train_samples", "64", "--disable_tqdm", "true", *TRACKED_RUN_FLAGS]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run(train_command(*args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out, proc.stdout

@@ -1,0 +1,330 @@
+"""Stop it, kill it: a real training subprocess is interrupted and resumed, and nothing is lost.
+
+The runs use the tiny untrained fixture model and a test reward (``tests/slow_reward.py``) that
+scores completion length, so every step really changes the weights, and sleeps, so a signal
+lands in the middle of a step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, train_command
+
+RECIPE = str(ROOT / "recipes" / "cpu_countdown_tiny.yaml")
+MAX_STEPS = 6
+
+
+def run_args(model_dir, output_dir, *extra) -> list[str]:
+    return [
+        "--config", RECIPE, "--model_name_or_path", str(model_dir), "--tiny_base_recipe", "",
+        "--output_dir", str(output_dir), "--max_steps", str(MAX_STEPS), "--save_steps", "4",
+        "--per_device_train_batch_size", "8", "--num_generations", "4", "--max_completion_length", "12",
+        "--holdout_size", "0", "--max_train_samples", "64", "--disable_tqdm", "true", "--logging_steps", "1",
+        "--reward_funcs", "format_reward", "countdown_reward", "tests.slow_reward.slow_length_reward",
+        "--reward_weights", "0.5", "1.0", "1.0", *extra,
+    ]
+
+
+class Training:
+    """A training subprocess whose merged output is read line by line as it comes."""
+
+    def __init__(self, args, reward_seconds: float = 0.0):
+        env = dict(os.environ, PYTHONPATH=str(ROOT), CUDA_VISIBLE_DEVICES="", PYTHONUNBUFFERED="1",
+                   SLOW_REWARD_SECONDS=str(reward_seconds))
+        self.proc = subprocess.Popen(train_command(*args), cwd=ROOT, env=env, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.lines: queue.Queue = queue.Queue()
+        self.output: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.output.append(line)
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait_for(self, text: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                self.proc.kill()
+                raise AssertionError(f"no {text!r} within {timeout} s:\n{self.text[-3000:]}") from None
+            if line is None:
+                raise AssertionError(f"the run ended before printing {text!r}:\n{self.text[-3000:]}")
+            if text in line:
+                return
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def finish(self, timeout: float = 180) -> int:
+        code = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=10)
+        return code
+
+    @property
+    def text(self) -> str:
+        return "".join(self.output)
+
+
+def trainer_state(checkpoint: Path) -> dict:
+    return json.loads((checkpoint / "trainer_state.json").read_text())
+
+
+def logged_steps(state: dict) -> list[int]:
+    return [entry["step"] for entry in state["log_history"] if "reward" in entry]
+
+
+def tensorboard_rewards(output_dir: Path) -> list[tuple[int, float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    points = []
+    for event_file in sorted(output_dir.glob("runs/**/events.out.tfevents.*")):
+        acc = EventAccumulator(str(event_file), size_guidance={"scalars": 0})
+        acc.Reload()
+        if "train/reward" in acc.Tags()["scalars"]:
+            points += [(e.step, e.value) for e in acc.Scalars("train/reward")]
+    return sorted(points)
+
+
+@pytest.fixture(scope="module")
+def interrupted(tiny_model_dir, tmp_path_factory):
+    """A run sent SIGINT while step 2 is under way (the first log line is step 1's)."""
+    out = tmp_path_factory.mktemp("interrupted") / "out"
+    run = Training(run_args(tiny_model_dir, out), reward_seconds=1.0)
+    run.wait_for("{'loss'")
+    run.signal(signal.SIGINT)
+    code = run.finish()
+    # The interrupt's checkpoint is the newest one (a scheduled save may precede it).
+    saved = [int(p.name.split("-")[1]) for p in out.glob("checkpoint-*")]
+    return out, code, run.text, max(saved, default=None)
+
+
+@pytest.fixture(scope="module")
+def resumed(interrupted, tiny_model_dir):
+    """The same command again: `resume: auto` (the default) picks up the interrupted run."""
+    out, _, _, _ = interrupted
+    run = Training(run_args(tiny_model_dir, out))
+    code = run.finish()
+    return out, code, run.text
+
+
+def test_sigint_saves_the_current_step_prints_how_to_resume_and_exits_130(interrupted):
+    out, code, text, step = interrupted
+    assert code == 130, text[-3000:]
+    # Step 1 had been logged when the signal came, so the run stopped after a later step and
+    # before the end; that step's checkpoint is whole and describes exactly that step.
+    assert 2 <= step < MAX_STEPS, text[-3000:]
+    checkpoint = out / f"checkpoint-{step}"
+    assert trainer_state(checkpoint)["global_step"] == step
+    assert logged_steps(trainer_state(checkpoint)) == list(range(1, step + 1))
+    for name in ("model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth"):
+        assert (checkpoint / name).is_file(), name
+    assert f"stopped by SIGINT at step {step}/{MAX_STEPS}; saved {checkpoint}\n" in text
+    assert f"--reward_weights 0.5 1.0 1.0 --resume {checkpoint}\n" in text
+    assert "resume with: python -m scripts.train --config " in text
+    # An interrupted run is not a finished one: no final model, no "after" numbers.
+    assert not (out / "model.safetensors").exists()
+    assert "Traceback" not in text
+
+
+def test_sigint_leaves_a_readable_tensorboard_file_with_every_step(interrupted):
+    out, _, _, step = interrupted
+    logged = trainer_state(out / f"checkpoint-{step}")["log_history"]
+    expected = [(e["step"], e["reward"]) for e in logged if "reward" in e]
+    points = tensorboard_rewards(out)
+    assert [s for s, _ in points] == list(range(1, step + 1))
+    assert [v for _, v in points] == pytest.approx([v for _, v in expected], rel=1e-6)
+
+
+def test_rerun_resumes_from_the_checkpoint_and_reaches_max_steps_with_each_step_once(interrupted, resumed):
+    out, code, text = resumed
+    assert code == 0, text[-3000:]
+    step = interrupted[3]
+    assert f"resuming from {out / f'checkpoint-{step}'}" in text
+    final = trainer_state(out / f"checkpoint-{MAX_STEPS}")
+    assert final["global_step"] == MAX_STEPS == final["max_steps"]
+    # The log history carried over from the checkpoint, then continued: no step lost or repeated.
+    assert logged_steps(final) == list(range(1, MAX_STEPS + 1))
+    assert (out / "model.safetensors").is_file()
+    assert [s for s, _ in tensorboard_rewards(out)] == list(range(1, MAX_STEPS + 1))
+
+
+def test_a_second_signal_exits_at_once_without_saving(tiny_model_dir, tmp_path):
+    out = tmp_path / "out"
+    # Each reward call sleeps 3 s, so finishing step 2 and saving it would take over 2 s more.
+    run = Training(run_args(tiny_model_dir, out, "--save_steps", "100"), reward_seconds=3.0)
+    run.wait_for("{'loss'")
+    run.signal(signal.SIGTERM)
+    run.wait_for("SIGTERM: finishing this step")
+    started = time.monotonic()
+    run.signal(signal.SIGTERM)
+    code = run.finish(timeout=60)
+    elapsed = time.monotonic() - started
+    assert code == 143, run.text[-3000:]
+    assert elapsed < 2.0, f"took {elapsed:.1f} s to exit after the second signal"
+    assert "SIGTERM again: exiting now, without saving this step" in run.text
+    assert not list(out.glob("checkpoint-*"))
+
+
+def test_sigkill_during_a_save_then_resume_picks_the_newest_complete_checkpoint(tiny_model_dir, tmp_path, capsys):
+    from scripts.run_control import checkpoint_problem, last_complete_checkpoint, resolve_resume
+
+    out = tmp_path / "out"
+    run = Training(run_args(tiny_model_dir, out, "--save_steps", "1"))
+    # Kill the moment checkpoint-2's folder appears: usually while its files are being written.
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoint-2").exists() and run.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    run.signal(signal.SIGKILL)
+    assert run.finish() == -signal.SIGKILL, run.text[-3000:]
+
+    steps = sorted(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*"))
+    complete = [s for s in steps if checkpoint_problem(out / f"checkpoint-{s}") is None]
+    assert 1 in complete, steps
+    newest = max(complete)
+    assert last_complete_checkpoint(out) == str(out / f"checkpoint-{newest}")
+    warnings = capsys.readouterr().err.strip().splitlines()
+    skipped = [s for s in steps if s > newest]
+    assert len(warnings) == len(skipped)
+    for line, step in zip(warnings, sorted(skipped, reverse=True)):
+        assert line.startswith(f"warning: skipping incomplete checkpoint {out / f'checkpoint-{step}'} (")
+    assert resolve_resume("auto", str(out)) == str(out / f"checkpoint-{newest}")
+
+
+# Simulated kills during a save: each leaves the checkpoint folder as the Trainer had written it
+# so far (it writes weights, optimizer, scheduler, RNG, then trainer_state.json), or as a crash
+# without fsync leaves it (files cut short or zero-length).
+def _remove(name):
+    return lambda ckpt: (ckpt / name).unlink()
+
+
+def _truncate(name, keep=0.5):
+    def cut(ckpt):
+        path = ckpt / name
+        path.write_bytes(path.read_bytes()[: int(path.stat().st_size * keep)])
+    return cut
+
+
+DAMAGE = [
+    # (how the save was cut short, the reason given in the warning)
+    ("killed before trainer_state.json", _remove("trainer_state.json"),
+     "no trainer_state.json: it was still being written"),
+    ("killed while writing trainer_state.json", _truncate("trainer_state.json"),
+     "trainer_state.json is truncated or not valid JSON"),
+    ("model weights cut short", _truncate("model.safetensors"), "model.safetensors is truncated or corrupt"),
+    ("model weights zero-length", _truncate("model.safetensors", 0), "model.safetensors is truncated or corrupt"),
+    ("model weights missing", _remove("model.safetensors"), "no model weights"),
+    ("optimizer state cut short", _truncate("optimizer.pt", 0.9), "optimizer.pt is truncated or corrupt"),
+    ("optimizer state zero-length", _truncate("optimizer.pt", 0), "optimizer.pt is truncated or corrupt"),
+    ("scheduler state cut short", _truncate("scheduler.pt"), "scheduler.pt is truncated or corrupt"),
+    ("RNG state cut short", _truncate("rng_state.pth"), "rng_state.pth is truncated or corrupt"),
+    ("model config cut short", _truncate("config.json"), "config.json is truncated or not valid JSON"),
+]
+
+
+@pytest.mark.parametrize("case,damage,reason", DAMAGE, ids=[c[0] for c in DAMAGE])
+def test_a_half_written_checkpoint_is_skipped_with_one_warning(interrupted, tmp_path, capsys, case, damage, reason):
+    from scripts.run_control import checkpoint_problem, last_complete_checkpoint
+
+    source, _, _, step = interrupted
+    out = tmp_path / "out"
+    good, bad = out / "checkpoint-1", out / "checkpoint-9"
+    shutil.copytree(source / f"checkpoint-{step}", good)
+    shutil.copytree(source / f"checkpoint-{step}", bad)
+    # Make checkpoint-1 / checkpoint-9 describe their own step, as the Trainer's would.
+    for ckpt, n in ((good, 1), (bad, 9)):
+        state = trainer_state(ckpt)
+        state["global_step"] = n
+        (ckpt / "trainer_state.json").write_text(json.dumps(state))
+    assert checkpoint_problem(bad) is None
+    damage(bad)
+    assert checkpoint_problem(bad) == reason
+    assert last_complete_checkpoint(out) == str(good)
+    err = capsys.readouterr().err
+    assert err == f"warning: skipping incomplete checkpoint {bad} ({reason})\n"
+
+
+def test_a_checkpoint_whose_state_is_for_another_step_is_skipped(interrupted, tmp_path):
+    from scripts.run_control import checkpoint_problem
+
+    source, _, _, step = interrupted
+    copy = tmp_path / "checkpoint-5"
+    shutil.copytree(source / f"checkpoint-{step}", copy)
+    assert checkpoint_problem(copy) == "trainer_state.json does not describe step 5"
+
+
+def test_graceful_stop_turns_a_signal_into_save_and_stop_then_restores_the_handler():
+    from transformers import TrainerControl, TrainerState, TrainingArguments
+
+    from scripts.run_control import GracefulStop
+
+    stop = GracefulStop()
+    before = signal.getsignal(signal.SIGTERM)
+    control = TrainerControl()
+    args = TrainingArguments(output_dir="unused", use_cpu=True, report_to=[])
+    with stop.installed():
+        stop.on_step_end(args, TrainerState(), control)
+        assert not control.should_save and not control.should_training_stop  # no signal yet
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # the handler runs between bytecodes of the main thread
+        stop.on_step_end(args, TrainerState(), control)
+    assert (stop.signum, stop.exit_code) == (signal.SIGTERM, 143)
+    assert control.should_save and control.should_training_stop
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_resume_command_keeps_the_flags_and_replaces_any_resume_setting():
+    from scripts.run_control import resume_command
+
+    argv = ["--config", "r.yaml", "--resume", "never", "--max_steps", "9", "--resume_from_checkpoint=x"]
+    assert resume_command(argv, "out/checkpoint-4") == (
+        "python -m scripts.train --config r.yaml --max_steps 9 --resume out/checkpoint-4")
+    assert resume_command(["--output_dir", "my run"], "my run/checkpoint-2") == (
+        "python -m scripts.train --output_dir 'my run' --resume 'my run/checkpoint-2'")
+
+
+def test_resume_auto_starts_fresh_next_to_logs_of_a_run_that_never_saved(tmp_path, capsys):
+    from scripts.run_control import resolve_resume
+
+    assert resolve_resume("auto", str(tmp_path / "missing")) is None
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "checkpoint-3").mkdir()  # a save killed before any file was written
+    assert resolve_resume("auto", str(tmp_path)) is None
+    assert "skipping incomplete checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_interrupted_and_resumed_run_ends_exactly_where_an_uninterrupted_run_does(resumed, tiny_model_dir,
+                                                                                  tmp_path):
+    """Model, optimizer, scheduler, RNG and data order all restored: the same weights, bit for bit."""
+    from safetensors.torch import load_file
+
+    out, _, _ = resumed
+    straight = tmp_path / "straight"
+    run = Training(run_args(tiny_model_dir, straight))
+    assert run.finish() == 0, run.text[-3000:]
+    assert trainer_state(straight / f"checkpoint-{MAX_STEPS}")["global_step"] == MAX_STEPS
+    a, b = load_file(out / "model.safetensors"), load_file(straight / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert all((a[k] == b[k]).all() for k in a)
+    rewards = [e["reward"] for e in trainer_state(straight / f"checkpoint-{MAX_STEPS}")["log_history"] if "reward" in e]
+    resumed_rewards = [e["reward"] for e in trainer_state(out / f"checkpoint-{MAX_STEPS}")["log_history"]
+                       if "reward" in e]
+    assert resumed_rewards == rewards
+    untrained = load_file(Path(tiny_model_dir) / "model.safetensors")
+    assert any((a[k] != untrained[k]).any() for k in a), "the weights never moved: the comparison proves nothing"
