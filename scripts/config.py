@@ -88,6 +88,12 @@ class R1ZeroArguments:
         metadata={"help": "Before training, check template/reward consistency, data and memory; stop on a run that "
                   "cannot learn. `make preflight` runs the same checks (and can sample the model)."},
     )
+    # Run control (scripts/run_control.py). GRPOConfig's `resume_from_checkpoint`, if set, means the same.
+    resume: str = field(
+        default="auto",
+        metadata={"help": "`auto`: continue from the newest complete checkpoint-N in output_dir (fresh if none); "
+                  "`never`: start fresh, refusing a non-empty output_dir; or a checkpoint-N folder to continue from."},
+    )
     # Monitoring
     reflection_phrases: list[str] = field(
         default_factory=lambda: list(DEFAULT_REFLECTION_PHRASES),
@@ -290,3 +296,12 @@ def validate(script_args, training_args, model_args) -> None:
             raise RecipeError(f"{key} must be at least 1, got {getattr(script_args, key)}")
     if script_args.log_samples_every < 0:
         raise RecipeError(f"log_samples_every must be >= 0 (0: never), got {script_args.log_samples_every}")
+    # TrainingArguments' own resume field is a synonym of `resume`, so HF-style recipes work too;
+    # two different answers to the same question are refused rather than one silently winning.
+    other = training_args.resume_from_checkpoint
+    if other and script_args.resume not in ("auto", other):
+        raise RecipeError(f"resume is `{script_args.resume}` but resume_from_checkpoint is `{other}`: set only `resume`")
+    if other:
+        script_args.resume = other
+    if not script_args.resume:
+        raise RecipeError("resume must be `auto`, `never`, or a checkpoint-N folder")

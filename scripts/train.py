@@ -1,6 +1,6 @@
 """R1-Zero GRPO training: a base model learns <think>/<answer> and accuracy from rule-based rewards.
 
-Reads top to bottom: recipe -> seed -> (tiny base) -> model + tokenizer -> data -> rewards ->
+Reads top to bottom: recipe -> seed -> data -> rewards -> (tiny base) -> model + tokenizer ->
 held-out "before" -> GRPOTrainer -> train -> held-out "after" -> save.
 
     make train                                   # the CPU default: recipes/cpu_countdown_tiny.yaml
@@ -78,22 +78,12 @@ def _first_line(err: Exception) -> str:
     return text.splitlines()[0][:200] if text else type(err).__name__
 
 
-def last_complete_checkpoint(output_dir: str) -> str | None:
-    """The newest checkpoint-N folder that holds a trainer state (i.e. finished saving)."""
-    root = Path(output_dir)
-    if not root.is_dir():
-        return None
-    checkpoints = sorted((p for p in root.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
-                         key=lambda p: int(p.name.split("-")[-1]), reverse=True)
-    for checkpoint in checkpoints:
-        if (checkpoint / "trainer_state.json").is_file():
-            return str(checkpoint)
-        print(f"warning: skipping incomplete checkpoint {checkpoint} (no trainer_state.json)")
-    return None
-
-
 def main(argv=None) -> int:
     script_args, training_args, model_args = parse_recipe(argv)
+    from scripts.run_control import GracefulStop, resolve_resume
+
+    # Before anything loads: a refused output_dir or a broken resume path costs seconds.
+    resume = resolve_resume(script_args.resume, training_args.output_dir)
 
     import torch
     from datasets import Dataset
@@ -108,10 +98,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     set_seed(training_args.seed)
 
-    if script_args.tiny_base_recipe:
-        build_base_if_needed(script_args, model_args, training_args)
-    model, tokenizer = load_model_and_tokenizer(model_args, training_args)
-
+    # Data and rewards before the model: a bad row or reward name must not cost a model load.
     train_rows, holdout_rows, skipped = build_dataset(
         script_args.task, script_args.dataset_name, script_args.dataset_train_split,
         script_args.dataset_test_split, script_args.prompt_template, script_args.system_prompt,
@@ -124,6 +111,10 @@ def main(argv=None) -> int:
     print(f"data: {len(train_rows)} training prompts, {len(holdout_rows)} held-out")
 
     reward_funcs = get_rewards(script_args.reward_names(), **script_args.reward_settings())
+
+    if script_args.tiny_base_recipe:
+        build_base_if_needed(script_args, model_args, training_args)
+    model, tokenizer = load_model_and_tokenizer(model_args, training_args)
     if script_args.preflight:  # seconds, no sampling: stops a run that cannot learn (scripts/preflight.py)
         from scripts.preflight import preflight_or_stop
 
@@ -144,8 +135,6 @@ def main(argv=None) -> int:
                                                 if isinstance(v, float)))
         return scores
 
-    resume = last_complete_checkpoint(training_args.output_dir) if training_args.resume_from_checkpoint in (
-        None, "auto") else training_args.resume_from_checkpoint
     before = held_out_scores("before") if resume is None else None
 
     trainer = GRPOTrainer(
@@ -163,7 +152,15 @@ def main(argv=None) -> int:
 
     if resume:
         print(f"resuming from {resume}")
-    trainer.train(resume_from_checkpoint=resume)
+    stop = GracefulStop()
+    trainer.add_callback(stop)
+    with stop.installed():
+        trainer.train(resume_from_checkpoint=resume)
+    if stop.signum:
+        if trainer.accelerator.is_main_process:
+            print(stop.report(training_args.output_dir, trainer.state.global_step, trainer.state.max_steps,
+                              sys.argv[1:] if argv is None else argv))
+        return stop.exit_code
     trainer.save_model(training_args.output_dir)
 
     after = held_out_scores("after")
@@ -185,6 +182,10 @@ def run(argv=None) -> int:
     argv = [a for a in argv if a != "--debug"]
     try:
         return main(argv)
+    except KeyboardInterrupt:
+        # Outside trainer.train() (loading, held-out scoring): no step to save; checkpoints stay.
+        print("\ninterrupted: nothing new to save (checkpoints already in output_dir are kept)", file=sys.stderr)
+        return 130
     except RecipeError as err:
         if debug:
             raise
