@@ -222,9 +222,18 @@ def parse_recipe(argv: list[str] | None = None):
         # argparse already printed its one-line usage error (a bad value for a typed flag).
         raise RecipeError("invalid command line or recipe value (see the message above)") from exit_
     except (ValueError, TypeError) as err:
-        raise RecipeError(_first_line(err)) from None
+        message = _first_line(err)
+        hint = next((fix for problem, fix in _HINTS.items() if problem in message), "")
+        raise RecipeError(message.rstrip(".") + hint if hint else message) from None
     validate(script_args, training_args, model_args)
     return script_args, training_args, model_args
+
+
+# TRL's own checks name the problem, not the fix; the fix for the ones recipes hit.
+_HINTS = {
+    "must be divisible by num_generations": ": make per_device_train_batch_size x processes x steps_per_generation "
+    "(default: gradient_accumulation_steps) a multiple of num_generations",
+}
 
 
 def _first_line(err: Exception) -> str:

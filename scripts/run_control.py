@@ -91,7 +91,7 @@ def checkpoint_problem(path: str | Path) -> str | None:
         return "not a folder"
     state_file = path / "trainer_state.json"
     if not state_file.is_file():
-        return "no trainer_state.json: it was still being written"
+        return "no trainer_state.json: its save did not finish"
     if problem := _json_problem(state_file):
         return problem
     state = json.loads(state_file.read_text(encoding="utf-8"))

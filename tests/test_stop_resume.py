@@ -223,7 +223,7 @@ def _truncate(name, keep=0.5):
 DAMAGE = [
     # (how the save was cut short, the reason given in the warning)
     ("killed before trainer_state.json", _remove("trainer_state.json"),
-     "no trainer_state.json: it was still being written"),
+     "no trainer_state.json: its save did not finish"),
     ("killed while writing trainer_state.json", _truncate("trainer_state.json"),
      "trainer_state.json is truncated or not valid JSON"),
     ("model weights cut short", _truncate("model.safetensors"), "model.safetensors is truncated or corrupt"),
