@@ -8,7 +8,8 @@ its completions table (``trainer._logs``) and adds, under ``aha/`` (TensorBoard:
 * ``aha/format`` and ``aha/accuracy`` (the format and task rewards' means, same names for every task),
 * ``aha/self_check_share`` (completions with a reflection phrase: "wait", "let me check", …),
 * ``aha/honest_checks`` (Countdown: share of the checks' claims that are true),
-* ``aha/length_mean`` and ``aha/length_p90`` (completion tokens),
+* ``aha/length_mean`` and ``aha/length_p90`` (completion tokens, counted as TRL counts them, from the
+  completion masks of the batch this process trained on: no re-tokenizing, so it costs nothing),
 
 every ``log_samples_every`` steps a few full completions as TensorBoard text (``aha/samples``), an
 "aha" custom-scalars dashboard (reward, accuracy, format, length, reflection on one page), and, once,
@@ -89,9 +90,8 @@ def _fence(text: str) -> str:
 
 
 class AhaTracker(TrainerCallback):
-    def __init__(self, tokenizer, task: str, rows=(), reflection_phrases=None, *, log_samples_every: int,
+    def __init__(self, task: str, rows=(), reflection_phrases=None, *, log_samples_every: int,
                  samples_per_log: int, aha_settings: dict, command=None):
-        self.tokenizer = tokenizer
         self.task = task
         self.accuracy_name = ACCURACY_REWARD_FOR_TASK.get(task)
         self.reflection_phrases = list(reflection_phrases) if reflection_phrases is not None else None
@@ -114,18 +114,34 @@ class AhaTracker(TrainerCallback):
 
     # ------------------------------------------------------------------ metrics
 
+    def completion_lengths(self) -> list[int]:
+        """Token lengths (EOS included, as TRL counts) of this process's completions in the last generation batch.
+
+        Read from the completion masks GRPOTrainer buffers for its optimizer steps, so nothing is
+        re-tokenized. With ``mask_truncated_completions`` a truncated completion's mask is all zeros;
+        it was cut at ``max_completion_length``, which is then its length.
+        """
+        batches = getattr(self.trainer, "_buffered_inputs", None) or []
+        masks = [b["completion_mask"] for b in batches if isinstance(b, dict) and "completion_mask" in b]
+        lengths = [int(n) for mask in masks for n in mask.sum(dim=1).tolist()]
+        args = getattr(self.trainer, "args", None)
+        if getattr(args, "mask_truncated_completions", False):
+            lengths = [n or args.max_completion_length for n in lengths]
+        return sorted(lengths)
+
     def batch_metrics(self) -> dict:
         logs = getattr(self.trainer, "_logs", None)
         if not logs or not logs.get("completion"):
             return {}
         completions = [completion_text(c) for c in logs["completion"]]
-        lengths = sorted(len(ids) for ids in self.tokenizer(completions, add_special_tokens=False)["input_ids"])
         metrics = {
             REFLECTION_KEY: statistics.fmean(has_self_check(t, self.reflection_phrases) for t in completions),
-            LENGTH_MEAN_KEY: statistics.fmean(lengths),
-            # nearest-rank p90: a length some completion really has
-            LENGTH_P90_KEY: float(lengths[math.ceil(0.9 * len(lengths)) - 1]),
         }
+        lengths = self.completion_lengths()
+        if lengths:
+            metrics[LENGTH_MEAN_KEY] = statistics.fmean(lengths)
+            # nearest-rank p90: a length some completion really has
+            metrics[LENGTH_P90_KEY] = float(lengths[math.ceil(0.9 * len(lengths)) - 1])
         rewards = logs.get("rewards", {})
         for key, name in ((FORMAT_KEY, "format_reward"), (ACCURACY_KEY, self.accuracy_name)):
             values = [v for v in rewards.get(name, []) if v == v]  # drop NaN (unscorable rows)

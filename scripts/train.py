@@ -145,7 +145,7 @@ def main(argv=None) -> int:
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
     )
-    AhaTracker(tokenizer, script_args.task, train_rows, script_args.reflection_phrases,
+    AhaTracker(script_args.task, train_rows, script_args.reflection_phrases,
                log_samples_every=script_args.log_samples_every, samples_per_log=script_args.log_samples_count,
                aha_settings=script_args.aha_settings(),
                command=sys.argv[1:] if argv is None else argv).attach(trainer)

@@ -112,6 +112,14 @@ def test_aha_step_is_announced_once_on_console_tensorboard_and_run_info(tracked_
     assert info["training"]["max_completion_length"] == 12 and info["training"]["max_steps"] == 3
 
 
+def test_length_is_counted_as_trl_counts_it(events):
+    # one optimizer step per generation here, so the tracker's mean is TRL's own completions/mean_length
+    scalars = events["scalars"]
+    assert scalars["train/aha/length_mean"] == scalars["train/completions/mean_length"]
+    for step, p90 in scalars["train/aha/length_p90"].items():
+        assert scalars["train/completions/min_length"][step] <= p90 <= scalars["train/completions/max_length"][step]
+
+
 def test_final_trainer_state_holds_the_whole_history(tracked_run):
     run, _ = tracked_run
     assert [e["step"] for e in log_history(run) if "reward" in e] == [1, 2, 3]
@@ -120,18 +128,21 @@ def test_final_trainer_state_holds_the_whole_history(tracked_run):
 # ---------------------------------------------------------------------------- per-batch metrics
 
 
-class WhitespaceTokenizer:
-    def __call__(self, texts, add_special_tokens=False):
-        return {"input_ids": [t.split() for t in texts]}
+def completion_masks(*lengths_per_step: list[int], width: int = 30) -> list[dict]:
+    """GRPOTrainer's buffered inputs: one dict per optimizer step, right-padded completion masks."""
+    import torch
+
+    return [{"completion_mask": torch.tensor([[1] * n + [0] * (width - n) for n in lengths])}
+            for lengths in lengths_per_step]
 
 
-def tracker_on(logs: dict, rows=()):
+def tracker_on(logs: dict, rows=(), buffered=(), **args):
     from scripts.callbacks import AhaTracker
 
-    tracker = AhaTracker(WhitespaceTokenizer(), "countdown", rows, log_samples_every=1, samples_per_log=2,
+    tracker = AhaTracker("countdown", rows, log_samples_every=1, samples_per_log=2,
                          aha_settings={"baseline_steps": 1, "reflection_margin": 0.1, "accuracy_margin": 0.1,
                                        "window": 1, "smoothing": 1})
-    tracker.trainer = SimpleNamespace(_logs=logs)
+    tracker.trainer = SimpleNamespace(_logs=logs, _buffered_inputs=list(buffered), args=SimpleNamespace(**args))
     return tracker
 
 
@@ -146,15 +157,28 @@ def test_batch_metrics_exact_values():
     logs = {"prompt": prompts, "completion": completions,
             "rewards": {"format_reward": [1.0, 1.0, 0.0, 0.0], "countdown_reward": [1.0, 0.0, float("nan"), 0.0]}}
     rows = [{"prompt": "P1", "target": 18}, {"prompt": "P2", "target": 10}]
-    metrics = tracker_on(logs, rows).batch_metrics()
+    # two optimizer steps per generation batch: the lengths come from both halves' masks
+    metrics = tracker_on(logs, rows, completion_masks([27, 6], [10, 4])).batch_metrics()
     assert metrics == {
         "aha/self_check_share": 0.5,
-        "aha/length_mean": (27 + 6 + 10 + 4) / 4,  # whitespace tokens of each completion
+        "aha/length_mean": (27 + 6 + 10 + 4) / 4,
         "aha/length_p90": 27.0,          # nearest rank: ceil(0.9 * 4) = the 4th smallest of 4
         "aha/format": 0.5,
         "aha/accuracy": pytest.approx(1 / 3),   # the NaN (unscorable) row is left out, not counted as 0
         "aha/honest_checks": 4 / 6,      # 4 true of 4 in the first, 0 of 2 in the third
     }
+
+
+def test_truncated_completions_masked_by_trl_count_as_max_length():
+    logs = {"prompt": ["P"] * 10, "completion": ["x"] * 10, "rewards": {}}
+    # mask_truncated_completions zeroes a truncated completion's mask; it was cut at max_completion_length
+    lengths = [3, 4, 5, 6, 7, 8, 9, 10, 0, 0]
+    tracker = tracker_on(logs, (), completion_masks(lengths), mask_truncated_completions=True, max_completion_length=30)
+    metrics = tracker.batch_metrics()
+    assert metrics["aha/length_mean"] == (52 + 60) / 10
+    assert metrics["aha/length_p90"] == 30.0
+    untouched = tracker_on(logs, (), completion_masks(lengths), mask_truncated_completions=False).batch_metrics()
+    assert untouched["aha/length_mean"] == 5.2 and untouched["aha/length_p90"] == 9.0
 
 
 def test_batch_metrics_is_empty_before_the_first_generation():
