@@ -498,11 +498,12 @@ def parameter_counts(model_config, peft_config=None) -> tuple[int, int]:
 
 
 def estimate_memory(model_config, n_params: int, trainable: int, training_args, seq_len: int,
-                    weight_bytes: int, peft: bool) -> dict[str, float]:
+                    weight_bytes: int, peft: bool, gpu_bytes: int = 0) -> dict[str, float]:
     """A rough per-device peak in bytes, by part. No ZeRO/FSDP sharding, no allocator fragmentation.
 
     Activations use Korthikanti et al. 2022 (34·s·b·h bytes per layer in 16-bit, attention scores
-    not materialised as with SDPA/flash; 2·s·b·h per layer with checkpointing).
+    not materialised as with SDPA/flash; 2·s·b·h per layer with checkpointing). Logits are left
+    out: TRL 1.16 scores completions with a fused LM head that never materialises them whole.
     """
     args = training_args
     text_config = model_config.get_text_config() if hasattr(model_config, "get_text_config") else model_config
@@ -511,7 +512,6 @@ def estimate_memory(model_config, n_params: int, trainable: int, training_args, 
     heads = getattr(text_config, "num_attention_heads", 1) or 1
     kv_heads = getattr(text_config, "num_key_value_heads", None) or heads
     head_dim = getattr(text_config, "head_dim", None) or hidden // heads
-    vocab = getattr(text_config, "vocab_size", 0)
     batch = args.per_device_train_batch_size
     generation_batch = (args.generation_batch_size or batch * (args.steps_per_generation or 1))
     optim = str(getattr(args.optim, "value", args.optim))
@@ -524,12 +524,15 @@ def estimate_memory(model_config, n_params: int, trainable: int, training_args, 
         "optimizer": trainable * (2 if "8bit" in optim else 8),
     }
     if args.use_vllm and getattr(args, "vllm_mode", "server") == "colocate":
-        parts["vLLM (colocate)"] = args.vllm_gpu_memory_utilization * _gpu_total()[0] if _gpu_total() else 0
+        parts["vLLM (colocate)"] = args.vllm_gpu_memory_utilization * gpu_bytes
     elif not args.use_vllm:
         parts["generation KV cache"] = generation_batch * seq_len * 2 * layers * kv_heads * head_dim * weight_bytes
-    per_layer = (2 if args.gradient_checkpointing else 34) * seq_len * batch * hidden * (weight_bytes / 2)
-    parts["activations"] = per_layer * layers
-    parts["logits"] = 2 * batch * seq_len * vocab * 4
+    full_layer = 34 * seq_len * batch * hidden * (weight_bytes / 2)
+    if args.activation_checkpointing:
+        # Layer inputs kept, plus one layer's activations while it is recomputed.
+        parts["activations"] = layers * full_layer / 17 + full_layer
+    else:
+        parts["activations"] = layers * full_layer
     return parts
 
 
@@ -559,14 +562,14 @@ def check_resources(model_config, training_args, model_args, longest_prompt_toke
     dtype = model_args.dtype if model_args.dtype not in (None, "auto") else getattr(model_config, "dtype", None)
     weight_bytes = _dtype_bytes(dtype or "bfloat16")
     seq_len = longest_prompt_tokens + training_args.max_completion_length
+    gpu = None if training_args.use_cpu else _gpu_total()
     parts = estimate_memory(model_config, n_params, trainable, training_args, seq_len, weight_bytes,
-                            peft_config is not None)
+                            peft_config is not None, gpu[0] if gpu else 0)
     total = sum(parts.values())
     lora = f", LoRA r={model_args.lora_r}: {_count(trainable)} trainable ({trainable / n_params:.1%})" \
         if peft_config is not None else ""
     biggest = sorted(parts.items(), key=lambda kv: -kv[1])[:3]
     detail = ", ".join(f"{k} {_gib(v)}" for k, v in biggest)
-    gpu = None if training_args.use_cpu else _gpu_total()
     section.counts = {"parameters": n_params, "trainable": trainable, "estimate_bytes": total}
     if gpu:
         where = f"vs {_gib(gpu[0])} on {gpu[1]}"
@@ -578,8 +581,8 @@ def check_resources(model_config, training_args, model_args, longest_prompt_toke
     sharded = training_args.deepspeed or training_args.fsdp
     if gpu and total > gpu[0] and not sharded:
         advice = ["use_peft: true"] if peft_config is None else []
-        if not training_args.gradient_checkpointing:
-            advice.append("gradient_checkpointing: true")
+        if not training_args.activation_checkpointing:
+            advice.append("activation_checkpointing: true")
         advice += [f"a smaller per_device_train_batch_size (now {training_args.per_device_train_batch_size})",
                    "optim: adamw_8bit"]
         section.warnings.append(f"the rough estimate {_gib(total)} is over the GPU's {_gib(gpu[0])}: likely OOM; "
@@ -641,11 +644,11 @@ def _chat_template_kwargs(training_args) -> dict:
 def preflight_or_stop(script_args, training_args, model_args, model, tokenizer, train_rows, holdout_rows,
                       skipped: int, reward_funcs) -> Report:
     """The fast checks at the start of ``make train``: print the report, raise PreflightFailed on a failure."""
-    from accelerate import PartialState
-
     report = run_checks(script_args, training_args, model_args, tokenizer, model.config, train_rows, holdout_rows,
                         skipped, reward_funcs)
-    if PartialState().is_local_main_process:
+    # LOCAL_RANK, not accelerate's PartialState: creating that state here, before the trainer
+    # creates it with the recipe's settings (use_cpu, backend), would fix it too early.
+    if os.environ.get("LOCAL_RANK", "0") == "0":
         print(report.render())
     if report.failures:
         raise PreflightFailed(f"preflight: {report.failures[0]} (report above; `preflight: false` in the recipe skips it)")

@@ -39,6 +39,18 @@ def countdown_rows(template="compact", n=8):
     return train
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    # The test machine's cores are shared: torch's thread pool spinning against other processes
+    # made an 8-completion sample of the tiny model take 10 s instead of 0.6 s.
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def tokenizer(tiny_model_dir):
     from transformers import AutoTokenizer
