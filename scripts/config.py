@@ -103,6 +103,15 @@ class R1ZeroArguments:
         default=20, metadata={"help": "Log a few full completions as TensorBoard text every this many steps (0: never)."}
     )
     log_samples_count: int = field(default=3, metadata={"help": "Completions in each TensorBoard text sample."})
+    holdout_eval_steps: int = field(
+        default=0,
+        metadata={"help": "Every this many steps, score the held-out prompts as `make eval` does (greedy pass@1, "
+                  "sampled pass@k, format, length, self-checks) and log them under eval/ (0: never; costs one "
+                  "generation pass over holdout_size prompts each time)."},
+    )
+    holdout_eval_samples: int = field(
+        default=4, metadata={"help": "Sampled completions per held-out prompt for eval/pass@k (0: greedy only)."}
+    )
     # Aha-step heuristic (scripts/aha.py): both curves must rise over their early baseline and stay up.
     aha_baseline_steps: int = field(default=10, metadata={"help": "Logged steps averaged into the early baseline."})
     aha_reflection_margin: float = field(
@@ -130,6 +139,17 @@ class R1ZeroArguments:
     def reward_settings(self) -> dict:
         return {"allow_subset": self.countdown_allow_subset,
                 "fallback_to_last_number": self.gsm8k_fallback_last_number}
+
+    def build_dataset(self, seed: int, test_size: int | None = None):
+        """(train rows, held-out rows, skipped) as training builds them; `make eval` rebuilds the same."""
+        from data import build_dataset
+
+        return build_dataset(
+            self.task, self.dataset_name, self.dataset_train_split, self.dataset_test_split, self.prompt_template,
+            self.system_prompt, self.on_bad_row, self.max_train_samples,
+            self.holdout_size if test_size is None else test_size, self.countdown_settings(), seed=seed,
+            question_style=self.countdown_question_style,
+        )
 
     def aha_settings(self) -> dict:
         """Keyword arguments for ``scripts.aha.AhaDetector``."""
@@ -305,6 +325,10 @@ def validate(script_args, training_args, model_args) -> None:
             raise RecipeError(f"{key} must be at least 1, got {getattr(script_args, key)}")
     if script_args.log_samples_every < 0:
         raise RecipeError(f"log_samples_every must be >= 0 (0: never), got {script_args.log_samples_every}")
+    if script_args.holdout_eval_steps < 0 or script_args.holdout_eval_samples < 0:
+        raise RecipeError("holdout_eval_steps and holdout_eval_samples must be >= 0 (0: off)")
+    if script_args.holdout_eval_steps and not script_args.holdout_size:
+        raise RecipeError("holdout_eval_steps needs held-out prompts: set holdout_size (e.g. 64)")
     # TrainingArguments' own resume field is a synonym of `resume`, so HF-style recipes work too;
     # two different answers to the same question are refused rather than one silently winning.
     other = training_args.resume_from_checkpoint

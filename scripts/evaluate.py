@@ -26,6 +26,8 @@ Bad input (a missing model folder, an unknown task or flag) prints one line and 
 
 from __future__ import annotations
 
+from scripts.loading import load_tokenizer
+
 import difflib
 import json
 import math
@@ -205,17 +207,16 @@ def make_plan(args: EvalArguments) -> Plan:
 
 def held_out_rows(script, seed: int, args: EvalArguments) -> tuple[list[dict], str]:
     """(rows, where they come from): problems the recipe's training never saw, in its prompt format."""
-    from data import build_dataset
     from data.loading import DataError
 
     task = script.task
     options = dict(template=script.prompt_template, system_prompt=script.system_prompt, on_bad_row=script.on_bad_row)
+    if task == "countdown":
+        options["question_style"] = script.countdown_question_style
     split = args.dataset_split or script.dataset_test_split
 
     def like_training(test_size: int):
-        return build_dataset(task, script.dataset_name, script.dataset_train_split, script.dataset_test_split,
-                             script.prompt_template, script.system_prompt, script.on_bad_row,
-                             script.max_train_samples, test_size, script.countdown_settings(), seed=seed)
+        return script.build_dataset(seed, test_size)
 
     try:
         from data.prompts import resolve_template
@@ -301,7 +302,7 @@ def load_model(name: str, kind: str, dtype: str):
         tokenizer_source = str(Path(name).parent)  # the run folder keeps the tokenizer
     try:
         model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer_source)
+        tokenizer = load_tokenizer(tokenizer_source)
     except OSError as err:
         raise EvalError(_load_error(name, source, err)) from None
     if kind == "adapter":
@@ -409,12 +410,12 @@ def _finite(value):
 
 def main(argv=None, generators=None) -> int:
     """Run the evaluation; ``generators(name)`` gives a model's generate function (default: load the model)."""
-    from scripts.evaluation import comparison_table, evaluate_generations
-
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     # Every model path is checked before anything slow: a typo in the last one fails at once.
     kinds = {name: model_kind(name) if generators is None else "injected" for name in args.models}
+    from scripts.evaluation import comparison_table, evaluate_generations
+
     plan = make_plan(args)
     if generators is None:
         generators = ModelGenerators(plan, args)

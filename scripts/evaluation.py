@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import statistics
 
+from transformers import TrainerCallback
+
 from rewards import ACCURACY_REWARD_FOR_TASK, format_reward, get_reward
 from rewards._text import completion_text
 from rewards.reflection import countdown_check_claims, has_self_check
@@ -270,3 +272,73 @@ def comparison_table(results: dict, task: str, sampling: str = "sampled") -> str
                 row(f"{label}, {suffix}", [results[name][mode].get(key) for name in names],
                     1 if key == "mean_length" else 3)
     return "\n".join(lines)
+
+
+class HeldOutEvalCallback(TrainerCallback):
+    """Every ``every`` steps, the ``make eval`` numbers of the policy being trained, under ``eval/``.
+
+    The same code as ``scripts/evaluate.py`` (greedy pass@1, sampled pass@k, format rate, mean
+    length, self-check share) on the held-out prompts, written to TensorBoard as ``eval/pass@1_greedy``,
+    ``eval/pass@1``, ``eval/format``, … and appended to ``<output_dir>/eval_history.jsonl``. Off unless
+    the recipe sets ``holdout_eval_steps``; it costs one generation pass over the held-out set each time.
+    Runs on the main process only, with its own random stream, so training samples what it would have
+    sampled anyway. Not for models sharded across processes (DeepSpeed ZeRO-3, FSDP).
+    """
+
+    def __init__(self, rows, task: str, every: int, tokenizer, max_new_tokens: int, temperature: float = 1.0,
+                 top_k: int = 0, top_p: float = 1.0, seed: int = 0, num_samples: int = 4, batch_size: int = 64,
+                 reflection_phrases=None, reward_settings: dict | None = None, output_dir: str | None = None):
+        self.rows, self.task, self.every, self.tokenizer = list(rows), task, every, tokenizer
+        self.sampling = dict(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                             seed=seed, batch_size=batch_size)
+        self.num_samples, self.reflection_phrases, self.reward_settings = num_samples, reflection_phrases, reward_settings
+        self.output_dir = output_dir
+        self.trainer = None
+
+    @classmethod
+    def from_recipe(cls, script_args, training_args, rows, tokenizer):
+        return cls(rows, script_args.task, script_args.holdout_eval_steps, tokenizer,
+                   training_args.max_completion_length, temperature=training_args.temperature,
+                   top_k=training_args.top_k or 0, top_p=training_args.top_p, seed=training_args.seed,
+                   num_samples=script_args.holdout_eval_samples, reflection_phrases=script_args.reflection_phrases,
+                   reward_settings=script_args.reward_settings(), output_dir=training_args.output_dir)
+
+    def attach(self, trainer):
+        self.trainer = trainer
+        trainer.add_callback(self)
+        return self
+
+    def evaluate(self, model) -> dict:
+        """The flat ``eval/…`` scalars for ``model`` now."""
+        import torch
+
+        generate = HFGenerator(model, self.tokenizer, **self.sampling)
+        devices = list(range(torch.cuda.device_count()))
+        with torch.random.fork_rng(devices=devices):
+            metrics = evaluate_generations(generate, self.rows, self.task, self.num_samples,
+                                           (1, self.num_samples) if self.num_samples else (),
+                                           self.reflection_phrases, self.reward_settings)["metrics"]
+        scalars = {f"eval/{key}_greedy": value for key, value in metrics["greedy"].items()}
+        scalars.update({f"eval/{key}": value for key, value in metrics.get("sampled", {}).items()})
+        return {key: value for key, value in scalars.items() if value == value}  # NaN: nothing to log
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if not self.every or state.global_step % self.every or not state.is_world_process_zero or model is None:
+            return
+        scalars = self.evaluate(model)
+        print(f"held-out eval at step {state.global_step}: "
+              + ", ".join(f"{key[5:]}={value:.3f}" for key, value in scalars.items()))
+        if self.trainer is not None:
+            from scripts.callbacks import _tensorboard_writer
+
+            writer = _tensorboard_writer(self.trainer)
+            if writer is not None:
+                for key, value in scalars.items():
+                    writer.add_scalar(key, value, state.global_step)
+                writer.flush()
+        if self.output_dir:
+            import json
+            from pathlib import Path
+
+            with (Path(self.output_dir) / "eval_history.jsonl").open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"step": state.global_step, **scalars}) + "\n")

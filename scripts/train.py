@@ -90,7 +90,6 @@ def main(argv=None) -> int:
     from transformers import set_seed
     from trl import GRPOTrainer, get_peft_config
 
-    from data import build_dataset
     from rewards import get_rewards
     from scripts.callbacks import AhaTracker
     from scripts.evaluation import before_after_table, record_before_after, sample_completions, score_completions
@@ -99,13 +98,7 @@ def main(argv=None) -> int:
     set_seed(training_args.seed)
 
     # Data and rewards before the model: a bad row or reward name must not cost a model load.
-    train_rows, holdout_rows, skipped = build_dataset(
-        script_args.task, script_args.dataset_name, script_args.dataset_train_split,
-        script_args.dataset_test_split, script_args.prompt_template, script_args.system_prompt,
-        script_args.on_bad_row, script_args.max_train_samples, script_args.holdout_size,
-        script_args.countdown_settings(), seed=training_args.seed,
-        question_style=script_args.countdown_question_style,
-    )
+    train_rows, holdout_rows, skipped = script_args.build_dataset(training_args.seed)
     if skipped:
         print(f"data: skipped {skipped} rows with no usable gold answer (on_bad_row: skip)")
     print(f"data: {len(train_rows)} training prompts, {len(holdout_rows)} held-out")
@@ -149,6 +142,10 @@ def main(argv=None) -> int:
                log_samples_every=script_args.log_samples_every, samples_per_log=script_args.log_samples_count,
                aha_settings=script_args.aha_settings(),
                command=sys.argv[1:] if argv is None else argv).attach(trainer)
+    if script_args.holdout_eval_steps:  # `make eval`'s numbers during training, under eval/ in TensorBoard
+        from scripts.evaluation import HeldOutEvalCallback
+
+        HeldOutEvalCallback.from_recipe(script_args, training_args, holdout_rows, tokenizer).attach(trainer)
 
     if resume:
         print(f"resuming from {resume}")

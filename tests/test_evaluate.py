@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from scripts.loading import load_tokenizer
+
 import itertools
 import json
 import math
@@ -16,6 +18,17 @@ from scripts import evaluate
 from scripts.evaluation import pass_at_k
 
 GSM8K = FIXTURES / "gsm8k_tiny.jsonl"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """A ~1 M-parameter model on shared cores: one thread is ~8x faster than two fighting for them."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def brute_force_pass_at_k(n: int, c: int, k: int) -> float:
@@ -217,12 +230,71 @@ def test_model_kinds(tmp_path):
         evaluate.model_kind(str(tmp_path / "empty"))
 
 
+# --------------------------------------------------------------------------- during training
+
+
+def test_the_in_training_hook_logs_the_same_numbers_and_leaves_the_random_stream_alone(tiny_model_dir, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerState
+
+    from data.countdown import countdown_to_r1_zero
+    from scripts.evaluation import HeldOutEvalCallback
+
+    rows, _ = countdown_to_r1_zero([json.loads(line) for line in countdown_file(tmp_path).read_text().splitlines()],
+                                   template="compact")
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    hook = HeldOutEvalCallback(rows, "countdown", every=2, tokenizer=load_tokenizer(str(tiny_model_dir)),
+                               max_new_tokens=8, seed=3, num_samples=2, output_dir=str(tmp_path))
+    state = TrainerState()
+    torch.manual_seed(0)
+    for step in (1, 2, 3, 4):
+        state.global_step = step
+        hook.on_step_end(None, state, None, model=model)
+    after_hook = torch.rand(3)
+    torch.manual_seed(0)
+    assert torch.equal(after_hook, torch.rand(3))  # training's own sampling is not disturbed
+
+    history = [json.loads(line) for line in (tmp_path / "eval_history.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in history] == [2, 4]
+    cli = run_tiny(tiny_model_dir, countdown_file(tmp_path), tmp_path / "cli.json", "--seed", "3")[0]["metrics"]
+    assert history[0]["eval/pass@1_greedy"] == cli["greedy"]["pass@1"]
+    assert history[0]["eval/format"] == cli["sampled"]["format"]
+    assert history[0]["eval/mean_length"] == cli["sampled"]["mean_length"]
+    assert history[0]["eval/pass@2"] == cli["sampled"]["pass@2"]
+
+
+@pytest.mark.slow
+def test_training_with_holdout_eval_steps_logs_eval_curves_to_tensorboard(tiny_model_dir, tmp_path, run_env):
+    from test_train import quick_run_args, tensorboard_scalars
+
+    from conftest import train_command
+
+    out = tmp_path / "run"
+    proc = subprocess.run(train_command(*quick_run_args(tiny_model_dir, out, "--holdout_eval_steps", "1",
+                                                        "--holdout_eval_samples", "2")),
+                          cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    scalars = tensorboard_scalars(out)["scalars"]
+    for tag in ["eval/pass@1_greedy", "eval/format_greedy", "eval/pass@1", "eval/pass@2", "eval/format",
+                "eval/mean_length", "eval/self_check"]:
+        assert len(scalars.get(tag, [])) == 2, f"{tag} missing; have {sorted(scalars)}"
+    assert "held-out eval at step 2:" in proc.stdout
+
+
+def test_holdout_eval_steps_without_held_out_prompts_is_a_one_line_recipe_error(tmp_path, capsys):
+    from scripts.train import run
+
+    code = run(["--config", str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"), "--holdout_size", "0",
+                "--holdout_eval_steps", "10"])
+    assert code == 2
+    assert capsys.readouterr().err == "error: holdout_eval_steps needs held-out prompts: set holdout_size (e.g. 64)\n"
+
+
 # --------------------------------------------------------------------------- held-out problems
 
 
 def test_countdown_held_out_set_is_the_one_training_held_out(tmp_path):
-    """With the default recipe: the same problems train.py holds out; none of them in its training set."""
-    from data import build_dataset
+    """With the default recipe: the same problems (and prompts) train.py holds out, none in its training set."""
     from data.countdown import countdown_key
     from scripts.config import parse_recipe
 
@@ -230,9 +302,7 @@ def test_countdown_held_out_set_is_the_one_training_held_out(tmp_path):
     args = evaluate.parse_args(["--models", "m", "--recipe", recipe, "--num_samples", "0"])
     plan = evaluate.make_plan(args)
     s, t, _ = parse_recipe(["--config", recipe])
-    train, holdout, _ = build_dataset(s.task, s.dataset_name, s.dataset_train_split, s.dataset_test_split,
-                                      s.prompt_template, s.system_prompt, s.on_bad_row, s.max_train_samples,
-                                      s.holdout_size, s.countdown_settings(), seed=t.seed)
+    train, holdout, _ = s.build_dataset(t.seed)  # what scripts/train.py calls
     assert plan.rows == holdout and len(plan.rows) == s.holdout_size
     assert not {countdown_key(r["nums"], r["target"]) for r in plan.rows} & \
         {countdown_key(r["nums"], r["target"]) for r in train}
@@ -241,7 +311,6 @@ def test_countdown_held_out_set_is_the_one_training_held_out(tmp_path):
 
 
 def test_a_recipe_with_no_holdout_gets_fresh_problems_outside_its_training_set(tmp_path):
-    from data import build_dataset
     from data.countdown import countdown_key
     from scripts.config import parse_recipe
 
@@ -253,8 +322,8 @@ def test_a_recipe_with_no_holdout_gets_fresh_problems_outside_its_training_set(t
     plan = evaluate.make_plan(evaluate.parse_args(
         ["--models", "m", "--recipe", str(recipe), "--countdown_problems", "50"]))
     s, t, _ = parse_recipe(["--config", str(recipe)])
-    train, _, _ = build_dataset(s.task, None, "train", "test", s.prompt_template, None, "skip", 3000, 0,
-                                s.countdown_settings(), seed=t.seed)
+    train, _, _ = s.build_dataset(t.seed)
+    assert len(train) == 3000
     keys = {countdown_key(r["nums"], r["target"]) for r in plan.rows}
     assert len(plan.rows) == 50 and not keys & {countdown_key(r["nums"], r["target"]) for r in train}
 
