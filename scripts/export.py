@@ -11,6 +11,8 @@ with ``AutoModelForCausalLM.from_pretrained(OUT)``. Optimizer and RNG states are
 
 from __future__ import annotations
 
+from scripts.loading import load_tokenizer
+
 import argparse
 import sys
 from pathlib import Path
@@ -53,7 +55,7 @@ def load_merged(ckpt: Path):
         tokenizer_source = ckpt if (ckpt / "tokenizer_config.json").is_file() else base
         if tokenizer_source is None:
             raise RunError(f"{ckpt} has no tokenizer files (tokenizer_config.json)")
-        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_source))
+        tokenizer = load_tokenizer(str(tokenizer_source))
     except OSError as err:
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
         raise RunError(f"could not load {ckpt}" + (f" (LoRA base {base})" if base else "") + f": {first}") from None

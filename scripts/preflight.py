@@ -33,6 +33,8 @@ recipe skips it.
 
 from __future__ import annotations
 
+from scripts.loading import load_tokenizer
+
 import itertools
 import json
 import os
@@ -684,7 +686,7 @@ def _load_config_and_tokenizer(model_args, training_args):
                           "`python -m scripts.build_tiny_base --config RECIPE`)")
     options = {"revision": model_args.model_revision, "trust_remote_code": training_args.trust_remote_code}
     try:
-        return AutoConfig.from_pretrained(name, **options), AutoTokenizer.from_pretrained(name, **options)
+        return AutoConfig.from_pretrained(name, **options), load_tokenizer(name, **options)
     except OSError as err:
         raise RecipeError(f"could not load model {name!r} ({str(err).strip().splitlines()[0][:200]}); set "
                           "model_name_or_path to a local folder if the hub is unreachable") from None

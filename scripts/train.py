@@ -47,7 +47,9 @@ def tiny_base_task(script_args, training_args) -> dict:
 
 def load_model_and_tokenizer(model_args, training_args):
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
+
+    from scripts.loading import load_tokenizer
 
     name = model_args.model_name_or_path
     looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).exists()
@@ -57,7 +59,7 @@ def load_model_and_tokenizer(model_args, training_args):
     if isinstance(dtype, str) and dtype != "auto":
         dtype = getattr(torch, dtype)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name, revision=model_args.model_revision,
+        tokenizer = load_tokenizer(name, revision=model_args.model_revision,
                                                   trust_remote_code=training_args.trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(
             name, revision=model_args.model_revision, trust_remote_code=training_args.trust_remote_code,
@@ -80,10 +82,17 @@ def _first_line(err: Exception) -> str:
 
 def main(argv=None) -> int:
     script_args, training_args, model_args = parse_recipe(argv)
-    from scripts.run_control import GracefulStop, resolve_resume
+    from scripts.run_control import GracefulStop, finished_message, resolve_resume
 
     # Before anything loads: a refused output_dir or a broken resume path costs seconds.
     resume = resolve_resume(script_args.resume, training_args.output_dir)
+    if resume and (done := finished_message(resume, training_args.max_steps, training_args.output_dir)):
+        print(done)
+        return 0
+    # Likewise a hub model or dataset that is neither cached nor reachable (scripts/download.py).
+    from scripts.download import check_available
+
+    check_available(script_args, model_args)
 
     import torch
     from datasets import Dataset

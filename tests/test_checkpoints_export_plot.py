@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from scripts.loading import load_tokenizer
+
 import json
 import struct
 import subprocess
@@ -119,7 +121,7 @@ def test_exported_folder_is_a_clean_hf_model_that_loads_and_generates(exported, 
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "generation_config.json",
                                                      "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
     model = AutoModelForCausalLM.from_pretrained(out)
-    tokenizer = AutoTokenizer.from_pretrained(out)
+    tokenizer = load_tokenizer(str(out))
     weights = load_file(run / "checkpoint-2" / "model.safetensors")
     for name, tensor in model.state_dict().items():
         if name in weights:

@@ -3,6 +3,8 @@ are caught on the tiny local model, and a healthy recipe passes clean."""
 
 from __future__ import annotations
 
+from scripts.loading import load_tokenizer
+
 import doctest
 import json
 
@@ -55,7 +57,7 @@ def one_torch_thread():
 def tokenizer(tiny_model_dir):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(tiny_model_dir)
+    return load_tokenizer(str(tiny_model_dir))
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +116,7 @@ def test_chat_template_that_prefills_think_is_caught(tiny_model_dir, default_rew
 
     from scripts.preflight import check_template
 
-    chat_tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    chat_tokenizer = load_tokenizer(str(tiny_model_dir))
     chat_tokenizer.chat_template = CHAT_TEMPLATE_WITH_THINK
     section = check_template(countdown_rows("chat"), default_rewards, chat_tokenizer, "countdown")
     assert len(section.failures) == 1
