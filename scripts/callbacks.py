@@ -5,7 +5,8 @@ TRL logs reward means and completion lengths. To see the R1-Zero dynamics you al
 are true, how long it reasons. ``AhaTracker`` reads the last generation batch that TRL keeps for
 its completions table (``trainer._logs``) and adds, under ``aha/`` (TensorBoard: ``train/aha/…``):
 
-* ``aha/format`` and ``aha/accuracy`` (the format and task rewards' means, same names for every task),
+* ``aha/format`` and ``aha/accuracy`` (the format and task rewards' means, same names for every task
+  and every format reward),
 * ``aha/self_check_share`` (completions with a reflection phrase: "wait", "let me check", …),
 * ``aha/honest_checks`` (Countdown: share of the checks' claims that are true),
 * ``aha/length_mean`` and ``aha/length_p90`` (completion tokens, counted as TRL counts them, from the
@@ -143,7 +144,9 @@ class AhaTracker(TrainerCallback):
             # nearest-rank p90: a length some completion really has
             metrics[LENGTH_P90_KEY] = float(lengths[math.ceil(0.9 * len(lengths)) - 1])
         rewards = logs.get("rewards", {})
-        for key, name in ((FORMAT_KEY, "format_reward"), (ACCURACY_KEY, self.accuracy_name)):
+        # `format_reward`, or the recipe's other format reward (e.g. format_shaped_reward)
+        format_name = "format_reward" if "format_reward" in rewards else next((n for n in rewards if "format" in n), None)
+        for key, name in ((FORMAT_KEY, format_name), (ACCURACY_KEY, self.accuracy_name)):
             values = [v for v in rewards.get(name, []) if v == v]  # drop NaN (unscorable rows)
             if values:
                 metrics[key] = statistics.fmean(values)

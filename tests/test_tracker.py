@@ -169,6 +169,13 @@ def test_batch_metrics_exact_values():
     }
 
 
+def test_format_rate_follows_the_recipes_format_reward():
+    logs = {"prompt": ["P"] * 2, "completion": ["a", "b"],
+            "rewards": {"format_shaped_reward": [0.25, 0.75], "countdown_reward": [0.0, 1.0]}}
+    metrics = tracker_on(logs).batch_metrics()
+    assert (metrics["aha/format"], metrics["aha/accuracy"]) == (0.5, 0.5)
+
+
 def test_truncated_completions_masked_by_trl_count_as_max_length():
     logs = {"prompt": ["P"] * 10, "completion": ["x"] * 10, "rewards": {}}
     # mask_truncated_completions zeroes a truncated completion's mask; it was cut at max_completion_length
