@@ -4,10 +4,13 @@ Every reward has TRL's signature ``fn(completions, **kwargs) -> list[float | Non
 columns (``solution``, ``nums``, ``target``) arrive as keyword arguments, ``None`` means "cannot be
 checked, skip", and no reward raises on any string or executes model text.
 
-A recipe lists names from ``REWARDS`` (or dotted import paths to your own functions):
+A recipe lists names from ``REWARDS`` (or dotted import paths to your own functions), with one
+weight each; rewards with settings read them from the recipe (``reward_settings()`` in
+``scripts/config.py``):
 
-    reward_funcs: [format_reward, countdown_reward]
-    reward_weights: [0.5, 1.0]
+    reward_funcs: [format_reward, countdown_reward, repetition_penalty_reward]
+    reward_weights: [0.5, 1.0, 0.2]
+    repetition_n_grams: 3
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import inspect
 from rewards.accuracy_rewards import GSM8KAccuracyReward, gsm8k_accuracy_reward
 from rewards.countdown_rewards import CountdownReward, countdown_reward
 from rewards.format_rewards import format_reward, format_shaped_reward
+from rewards.other_rewards import CosineScaledAccuracyReward, RepetitionPenaltyReward
 
 # name -> reward function, or a class whose keyword arguments come from the recipe.
 REWARDS = {
@@ -25,6 +29,8 @@ REWARDS = {
     "format_shaped_reward": format_shaped_reward,
     "gsm8k_accuracy_reward": GSM8KAccuracyReward,
     "countdown_reward": CountdownReward,
+    "cosine_scaled_accuracy_reward": CosineScaledAccuracyReward,
+    "repetition_penalty_reward": RepetitionPenaltyReward,
 }
 
 # Which reward answers "is it correct?" for each task (used by evaluation and the tracker).

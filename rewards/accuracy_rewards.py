@@ -1,9 +1,8 @@
 r"""GSM8K accuracy: is the number inside ``<answer>`` equal to the gold number?
 
-The answer is read from the last ``<answer>…</answer>`` block only (a number elsewhere in the
-reasoning does not count, unless ``fallback_to_last_number`` is set). A fast path normalises the
-forms models write for a plain number and compares exactly (as fractions, so ``0.1 + 0.2`` style
-float error cannot creep in):
+The answer is read from the last ``<answer>…</answer>`` block only: a number elsewhere in the
+reasoning does not count, unless the recipe sets ``gsm8k_fallback_last_number: true`` (then a
+completion with no answer block is scored on the last number it contains).
 
 >>> gsm8k_accuracy_reward(["<think>…</think> <answer>1,000</answer>"], solution=["1000"])
 [1.0]
@@ -16,8 +15,32 @@ float error cannot creep in):
 >>> gsm8k_accuracy_reward(["<answer>18</answer>"], solution=["eighteen"])  # gold cannot be checked
 [None]
 
-Anything the fast path cannot read as one number (``x = 18``, ``18 apples``, ``\sqrt{324}``) goes to
-math-verify, which decides or says no.
+How a verdict is reached
+------------------------
+The reference is math-verify: ``verify(parse(gold), parse(answer))`` with ``answer`` the text of
+the answer block. Wherever math-verify parses both sides, the reward is its verdict. A fast path
+reaches that same verdict without math-verify for the forms models write for one number, about
+100x faster:
+
+* a plain number, optionally signed, with ``1,000``-style thousands separators, decimals or a
+  trailing ``.``: ``18``, ``-5``, ``1,234.50``, ``18.``;
+* as currency ``$18`` or ``\$18``, in math mode ``$18$``, ``\(18\)``, ``\[18\]``, ``$$18$$``, boxed
+  ``\boxed{18}`` / ``$\boxed{18}$``, with a currency sign inside (``\boxed{\$18}``);
+* a fraction ``3/4`` or ``\frac{3}{4}`` (``\dfrac``, ``\tfrac``), optionally negative and wrapped
+  as above.
+
+Integers and fractions compare exactly. math-verify rounds decimals to 6 places before comparing,
+so the fast path only decides a decimal comparison when both sides are exact at 6 places (``0.75``
+vs ``\frac{3}{4}``: yes; ``0.333333`` vs ``\frac{1}{3}``: left to math-verify, which says equal).
+Everything else (``x = 18``, ``18 apples``, percentages, whose meaning math-verify reads from the
+context) goes to math-verify. Where math-verify cannot parse a side, the fast path's verdict stands
+(``+18`` and ``\$18`` are 18; math-verify reads neither), and an answer neither can read scores 0.
+
+Hostile answers are scored 0 without calling math-verify, which can take seconds on them: longer
+than ``MAX_ANSWER_CHARS``, brackets nested deeper than ``MAX_NESTING``, more than one power or a
+power whose exponent is not a small number (``9**9**9**9``), a factorial or binomial of a number
+with ``MAX_FACTORIAL_DIGITS`` digits or more. math-verify's own timeout (``MATH_VERIFY_TIMEOUT_S``,
+main thread only, as its signal-based timeout requires) bounds anything else.
 """
 
 from __future__ import annotations
@@ -25,75 +48,179 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from rewards._text import broadcast, completion_text, extract_answer
 
 logger = logging.getLogger(__name__)
 
-# Answers longer than this are not numbers; math-verify on megabytes of text is slow.
+# Longer answers are not one number, and math-verify on long text is slow.
 MAX_ANSWER_CHARS = 200
 # Digits beyond this are not a GSM8K answer, and Fraction("1" * 10**6) would take seconds.
 MAX_NUMBER_CHARS = 40
+# math-verify's LaTeX parser slows down steeply with nesting: each level of ( [ { costs ~0.1 s.
+MAX_NESTING = 4
+MAX_FACTORIAL_DIGITS = 5
+# Whole seconds (math-verify uses signal.alarm). Ordinary answers take 1-10 ms; TRL uses 5-10 s.
+MATH_VERIFY_TIMEOUT_S = 1
+# math-verify's `verify` rounds floats to this many decimals (its `float_rounding` default).
+_MV_FLOAT_ROUNDING = 6
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?:\D|$))")
-_FRAC = re.compile(r"^\\[dt]?frac\{([^{}]+)\}\{([^{}]+)\}$")
-_SIMPLE_FRAC = re.compile(r"^([+-]?\d+)\s*/\s*(\d+)$")
-_LAST_NUMBER = re.compile(r"[+-]?\d[\d,]*(?:\.\d+)?")
+_SIGN = r"(?P<sign>[+-]?)"
+# Thousands groups as math-verify reads them: "1,000" is 1000; "001,000" and "12,34" are not.
+_INT = r"(?P<int>[1-9]\d{0,2}(?:,\d{3})+|\d+)"
+# re.ASCII: `\d` would otherwise accept any Unicode digit ("١٨"), which math-verify does not read.
+_DECIMAL = re.compile(_SIGN + _INT + r"(?:\.(?P<dec>\d+))?", re.ASCII)
+_DECIMAL_DOT = re.compile(_SIGN + _INT + r"(?:\.(?P<dec>\d+)|\.)?", re.ASCII)
+_FRACTION = re.compile(
+    _SIGN + r"(?:\\[dt]?frac\{\s*(?P<a>\d+)\s*\}\{\s*(?P<b>\d+)\s*\}|(?P<a2>\d+)\s*/\s*(?P<b2>\d+))", re.ASCII
+)
+_BOXED = re.compile(r"\\boxed\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}", re.ASCII)
+_MATH_DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+_CURRENCY = re.compile(r"^(?:\\\$|\$)\s*")
+
+_POWER = re.compile(r"\*\*|\^")
+_SMALL_EXPONENT = re.compile(r"(?:\*\*|\^)\s*[{(]?\s*[+-]?\s*(?:\d{1,2}|[A-Za-z])\s*[})]?(?![\d.])", re.ASCII)
+_BIG_FACTORIAL = re.compile(r"(?:\d{%d,}|[)}])\s*!" % MAX_FACTORIAL_DIGITS, re.ASCII)
+_BIG_BINOMIAL = re.compile(r"\\[dt]?binom|\\choose", re.ASCII)
+_LAST_NUMBER = re.compile(r"[+-]?\d[\d,]*(?:\.\d+)?", re.ASCII)
 
 
-def _unwrap(text: str) -> str:
-    """Strip wrappers that do not change a number: \\boxed{}, $…$, \\text{}, currency, percent."""
-    text = text.strip()
-    for _ in range(3):
-        before = text
-        boxed = re.fullmatch(r"\\boxed\{(.*)\}", text, re.DOTALL)
+@dataclass(frozen=True)
+class _Number:
+    value: Fraction | None  # None: a division by zero
+    is_float: bool  # written with decimals: math-verify compares it rounded to 6 places
+
+
+def _strip_wrappers(text: str) -> tuple[str, bool]:
+    """(the text inside math delimiters and \\boxed{}, whether any were there)."""
+    math = False
+    for _ in range(2):
+        for open_, close in _MATH_DELIMITERS:
+            if text.startswith(open_) and text.endswith(close) and len(text) > len(open_) + len(close):
+                text, math = text[len(open_):-len(close)].strip(), True
+                break
+        boxed = _BOXED.fullmatch(text)
         if boxed:
-            text = boxed.group(1).strip()
-        if len(text) >= 2 and text[0] == "$" and text[-1] == "$" and text.count("$") == 2:
-            text = text[1:-1].strip()
-        text = re.sub(r"^\\\(|\\\)$", "", text).strip()
-        text = text.replace("\\$", "").replace("\\%", "").replace("\\!", "").replace("\\,", "")
-        text = text.lstrip("$").rstrip("%").strip()
-        text = re.sub(r"\\(?:text|mathrm)\{\s*\}", "", text).strip()
-        if text == before:
-            break
-    return text
+            text, math = boxed.group(1).strip(), True
+    return text, math
+
+
+def _read(text: str) -> _Number | None:
+    """A number written in one of the fast-path forms (module docstring), or None."""
+    if len(text) > MAX_ANSWER_CHARS:
+        return None
+    text, math = _strip_wrappers(text.strip())
+    text, currency = _CURRENCY.subn("", text, count=1)
+    # math-verify reads "18." as 18 in plain text but keeps "\boxed{18.}" as an unparsed string,
+    # and reads "$+4,285.8$" as something other than 4285.8: such forms are left to it.
+    match = (_DECIMAL if math else _DECIMAL_DOT).fullmatch(text)
+    if match and math and match.group("sign") == "+":
+        return None
+    if match:
+        digits = match.group("int").replace(",", "")
+        if len(digits) > MAX_NUMBER_CHARS:
+            return None
+        decimals = match.group("dec") or ""
+        value = Fraction(f"{digits}.{decimals}" if decimals else digits)
+        return _Number(-value if match.group("sign") == "-" else value, bool(decimals))
+    match = None if currency else _FRACTION.fullmatch(text)  # "$14/6" is not 7/3 to math-verify
+    if match and not (math and match.group("sign") == "+"):
+        a, b = match.group("a") or match.group("a2"), match.group("b") or match.group("b2")
+        if len(a) > MAX_NUMBER_CHARS or len(b) > MAX_NUMBER_CHARS:
+            return None
+        if int(b) == 0:
+            return _Number(None, False)
+        value = Fraction(int(a), int(b))
+        return _Number(-value if match.group("sign") == "-" else value, False)
+    return None
 
 
 def parse_number(text: str) -> Fraction | None:
-    """A plain number written in one of the usual forms, or None if ``text`` is anything else.
+    """The value of a number written in a fast-path form, or None if ``text`` is anything else.
 
     >>> parse_number("1,234.50"), parse_number("+7"), parse_number("\\\\frac{3}{4}"), parse_number("x=3")
     (Fraction(2469, 2), Fraction(7, 1), Fraction(3, 4), None)
     """
-    if not isinstance(text, str) or len(text) > MAX_ANSWER_CHARS:
+    number = _read(text) if isinstance(text, str) else None
+    return number.value if number is not None else None
+
+
+def _exact_at_rounding(value: Fraction) -> bool:
+    scaled = value * 10**_MV_FLOAT_ROUNDING
+    # Under 14 significant digits sympy's 15-digit floats hold the value exactly enough to round it.
+    return scaled.denominator == 1 and abs(scaled.numerator) < 10**14
+
+
+def _verdict(g: _Number | None, a: _Number | None) -> bool | None:
+    if g is None or a is None or g.value is None:
         return None
-    text = _THOUSANDS.sub("", _unwrap(text))
-    if len(text) > MAX_NUMBER_CHARS:
+    if a.value is None:
+        return False  # a division by zero equals no number
+    if (g.is_float or a.is_float) and not (_exact_at_rounding(g.value) and _exact_at_rounding(a.value)):
         return None
-    if _NUMBER.fullmatch(text):
-        return Fraction(text.rstrip("."))
-    frac = _FRAC.match(text) or _SIMPLE_FRAC.match(text)
-    if frac:
-        num, den = parse_number(frac.group(1)), parse_number(frac.group(2))
-        if num is not None and den:
-            return num / den
+    return g.value == a.value
+
+
+def fast_verdict(gold: str, answer: str) -> bool | None:
+    """math-verify's verdict on two numbers in fast-path forms, or None to ask math-verify.
+
+    >>> fast_verdict("18", "$18.00"), fast_verdict("0.75", "\\\\frac{3}{4}"), fast_verdict("18", "18 apples")
+    (True, True, None)
+    """
+    return _verdict(_read(gold), _read(answer))
+
+
+def hostile_reason(answer: str) -> str | None:
+    """Why math-verify is not asked about ``answer`` (it could take seconds), or None.
+
+    >>> hostile_reason("9**9**9**9"), hostile_reason("2^{10}"), hostile_reason("(" * 50 + "1" + ")" * 50)
+    ('more than one power', None, 'nested deeper than 4')
+    """
+    if len(answer) > MAX_ANSWER_CHARS:
+        return f"longer than {MAX_ANSWER_CHARS} characters"
+    depth = deepest = 0
+    for char in answer:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    if deepest > MAX_NESTING:
+        return f"nested deeper than {MAX_NESTING}"
+    powers = len(_POWER.findall(answer))
+    if powers > 1:
+        return "more than one power"
+    if powers == 1 and not _SMALL_EXPONENT.search(answer):
+        return "a power with a large exponent"
+    if _BIG_FACTORIAL.search(answer) or (_BIG_BINOMIAL.search(answer) and re.search(r"\d{%d,}" % MAX_FACTORIAL_DIGITS, answer)):
+        return "a large factorial or binomial"
     return None
 
 
-def _math_verify_equal(gold: str, answer: str) -> bool | None:
-    """math-verify's verdict, or None when it cannot parse one side (or is not installed)."""
-    try:
-        from math_verify import parse, verify
-    except ImportError:  # pragma: no cover - math-verify is a dependency
-        return None
+def _timeout() -> int | None:
     # math-verify times out with signal.alarm, which only works in the main thread.
-    timeout = 5 if threading.current_thread() is threading.main_thread() else None
+    return MATH_VERIFY_TIMEOUT_S if threading.current_thread() is threading.main_thread() else None
+
+
+@lru_cache(maxsize=4096)
+def _parse_gold(gold: str, timeout: int | None):
+    # Each gold is scored against num_generations completions: parse it once.
+    from math_verify import parse
+
+    return parse(gold, parsing_timeout=timeout)
+
+
+def math_verify_verdict(gold: str, answer: str) -> bool | None:
+    """``verify(parse(gold), parse(answer))``, or None when math-verify cannot parse a side."""
+    from math_verify import parse, verify
+
+    timeout = _timeout()
     try:
-        gold_parsed = parse(gold, parsing_timeout=timeout)
-        answer_parsed = parse(answer, parsing_timeout=timeout)
+        gold_parsed = _parse_gold(gold, timeout)
+        answer_parsed = parse(answer, parsing_timeout=timeout) if gold_parsed else None
         if not gold_parsed or not answer_parsed:
             return None
         return bool(verify(gold_parsed, answer_parsed, timeout_seconds=timeout))
@@ -102,15 +229,28 @@ def _math_verify_equal(gold: str, answer: str) -> bool | None:
         return None
 
 
-def answers_match(gold: str, answer: str) -> bool:
-    gold_value = parse_number(gold)
-    answer_value = parse_number(answer)
-    if gold_value is not None and answer_value is not None:
-        return gold_value == answer_value
-    if len(answer) > MAX_ANSWER_CHARS:
+def gold_is_checkable(gold) -> bool:
+    if gold is None:
         return False
-    verdict = _math_verify_equal(gold, answer if "$" in answer or "\\" in answer else f"${answer}$")
-    return bool(verdict)
+    gold = str(gold)
+    if _read(gold) is not None:
+        return True
+    try:
+        return bool(_parse_gold(gold, _timeout()))
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def answers_match(gold: str, answer: str) -> bool:
+    """The reward's verdict on one answer text: fast path, else math-verify, else exact values, else False."""
+    g, a = _read(gold), _read(answer)
+    verdict = _verdict(g, a)
+    if verdict is None and hostile_reason(answer) is None:
+        verdict = math_verify_verdict(gold, answer)
+    if verdict is None:
+        # math-verify cannot read a side (`+18`, `\$18`): the numbers' exact values decide.
+        verdict = g is not None and a is not None and a.value is not None and g.value == a.value
+    return verdict
 
 
 class GSM8KAccuracyReward:
@@ -121,18 +261,23 @@ class GSM8KAccuracyReward:
     def __init__(self, fallback_to_last_number: bool = False):
         self.fallback_to_last_number = fallback_to_last_number
 
+    def answer_text(self, completion) -> str | None:
+        text = completion_text(completion)
+        answer = extract_answer(text)
+        if answer is None and self.fallback_to_last_number:
+            # Only the tail: a number at the end of a megabyte of text is still found in microseconds.
+            numbers = _LAST_NUMBER.findall(text[-2000:])
+            answer = numbers[-1].rstrip(",") if numbers else None
+        return answer
+
     def __call__(self, completions, solution=None, **kwargs) -> list[float | None]:
         golds = broadcast(solution, len(completions))
         scores: list[float | None] = []
         for completion, gold in zip(completions, golds):
-            if gold is None or (parse_number(str(gold)) is None and _math_verify_equal(str(gold), str(gold)) is None):
+            if not gold_is_checkable(gold):
                 scores.append(None)
                 continue
-            text = completion_text(completion)
-            answer = extract_answer(text)
-            if answer is None and self.fallback_to_last_number:
-                numbers = _LAST_NUMBER.findall(text[-2000:])
-                answer = numbers[-1] if numbers else None
+            answer = self.answer_text(completion)
             scores.append(1.0 if answer is not None and answers_match(str(gold), answer) else 0.0)
         return scores
 

@@ -30,12 +30,9 @@ open-r1's ``tag_count_reward``; it gives a gradient while the strict reward is s
 
 from __future__ import annotations
 
-import re
-
 from rewards._text import broadcast, completion_text
 
 TAGS = ("<think>", "</think>", "<answer>", "</answer>")
-_STRICT = re.compile(r"<think>.*?</think>\s*<answer>.*?</answer>", re.DOTALL)
 
 
 def _prompt_prefill(prompt) -> str:
@@ -45,9 +42,14 @@ def _prompt_prefill(prompt) -> str:
 
 
 def is_strict_format(text: str) -> bool:
-    # Counting first makes the regex linear: with one of each tag it can only match one way.
+    # str methods, not a regex: a megabyte of reasoning is checked in about a millisecond.
     text = text.strip()
-    return all(text.count(tag) == 1 for tag in TAGS) and _STRICT.fullmatch(text) is not None
+    if not (text.startswith("<think>") and text.endswith("</answer>")):
+        return False
+    if any(text.count(tag) != 1 for tag in TAGS):
+        return False
+    think_end, answer_start = text.find("</think>"), text.find("<answer>")
+    return think_end < answer_start and not text[think_end + len("</think>"):answer_start].strip()
 
 
 def format_reward(completions, prompts=None, **kwargs) -> list[float]:

@@ -76,6 +76,18 @@ class R1ZeroArguments:
         default=False,
         metadata={"help": "gsm8k_accuracy_reward: with no <answer> block, use the last number in the completion."},
     )
+    # cosine_scaled_accuracy_reward and repetition_penalty_reward (open-r1's names; TRL's defaults)
+    cosine_max_len: int = field(
+        default=1000, metadata={"help": "cosine_scaled_accuracy_reward: length (tokens) where the schedule ends."}
+    )
+    cosine_min_value_wrong: float = field(default=-1.0, metadata={"help": "Reward of a wrong answer at length 0."})
+    cosine_max_value_wrong: float = field(default=-0.5, metadata={"help": "Reward of a wrong answer at cosine_max_len."})
+    cosine_min_value_correct: float = field(default=0.5, metadata={"help": "Reward of a right answer at cosine_max_len."})
+    cosine_max_value_correct: float = field(default=1.0, metadata={"help": "Reward of a right answer at length 0."})
+    repetition_n_grams: int = field(default=3, metadata={"help": "repetition_penalty_reward: token n-gram size."})
+    repetition_max_penalty: float = field(
+        default=-1.0, metadata={"help": "repetition_penalty_reward: penalty of a fully repetitive completion (<= 0)."}
+    )
     # Tiny offline base model
     tiny_base_recipe: str | None = field(
         default=None,
@@ -137,8 +149,14 @@ class R1ZeroArguments:
         return list(self.reward_funcs or ["format_reward", ACCURACY_REWARD_FOR_TASK.get(self.task, "")])
 
     def reward_settings(self) -> dict:
+        """Keyword arguments for the reward constructors (each takes the ones it declares)."""
         return {"allow_subset": self.countdown_allow_subset,
-                "fallback_to_last_number": self.gsm8k_fallback_last_number}
+                "fallback_to_last_number": self.gsm8k_fallback_last_number,
+                "task": self.task,
+                "max_len": self.cosine_max_len,
+                "min_value_wrong": self.cosine_min_value_wrong, "max_value_wrong": self.cosine_max_value_wrong,
+                "min_value_correct": self.cosine_min_value_correct, "max_value_correct": self.cosine_max_value_correct,
+                "ngram_size": self.repetition_n_grams, "max_penalty": self.repetition_max_penalty}
 
     def build_dataset(self, seed: int, test_size: int | None = None):
         """(train rows, held-out rows, skipped) as training builds them; `make eval` rebuilds the same."""
@@ -305,6 +323,10 @@ def validate(script_args, training_args, model_args) -> None:
     for name in script_args.reward_names():
         if name not in REWARDS and "." not in name:
             raise RecipeError(f"unknown reward `{name}`{_closest(name, REWARDS)}: valid rewards are {sorted(REWARDS)}")
+    if script_args.cosine_max_len <= 0 or script_args.repetition_n_grams < 1:
+        raise RecipeError("cosine_max_len must be positive and repetition_n_grams at least 1")
+    if script_args.repetition_max_penalty > 0:
+        raise RecipeError(f"repetition_max_penalty must be <= 0 (a penalty), got {script_args.repetition_max_penalty}")
     weights = training_args.reward_weights
     if weights is not None and len(weights) != len(script_args.reward_names()):
         raise RecipeError(

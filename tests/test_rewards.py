@@ -74,6 +74,29 @@ GSM8K_CASES = [
     ("<think>18</think> <answer>17</answer>", "18", 0.0, "only the answer block counts"),
     ("<answer>17</answer> <answer>18</answer>", "18", 1.0, "the last answer block counts"),
     ("<answer></answer>", "18", 0.0, "empty answer"),
+    ("<answer>\\$18</answer>", "18", 1.0, "escaped currency: math-verify cannot read it, the fast path can"),
+    ("<answer>$\\boxed{18}$</answer>", "18", 1.0, "boxed in math mode"),
+    ("<answer>\\(18\\)</answer>", "18", 1.0, "inline math delimiters"),
+    ("<answer>18.</answer>", "18", 1.0, "a sentence-ending dot"),
+    ("<answer>1,000</answer>", "1,000", 1.0, "a gold with a thousands separator"),
+    ("<answer>-3</answer>", "-3", 1.0, "negative gold"),
+    ("<answer>3</answer>", "-3", 0.0, "sign matters"),
+    ("<answer>x = 18</answer>", "18", 1.0, "math-verify reads the value of an assignment"),
+    ("<answer>18 apples</answer>", "18", 1.0, "math-verify ignores a unit"),
+    ("<answer>2**10</answer>", "1024", 1.0, "math-verify evaluates a small power"),
+    # Decisions that look odd but are math-verify's; the reward agrees with it wherever it decides.
+    ("<answer>\\boxed{18.}</answer>", "18", 0.0, "math-verify keeps \\boxed{18.} as the string '18.'"),
+    ("<answer>12,34</answer>", "1234", 0.0, "not a thousands separator: math-verify reads 12.34"),
+    ("<answer>0.333333</answer>", "\\frac{1}{3}", 1.0, "math-verify rounds floats to 6 places"),
+    ("<answer>0.3333</answer>", "\\frac{1}{3}", 0.0, "4 places is not 1/3"),
+    ("<answer>50%</answer>", "0.5", 1.0, "math-verify reads a bare % as /100"),
+    ("<answer>$12.5\\%$</answer>", "12.5", 0.0, "in math mode math-verify reads 12.5\\% as 0.125"),
+    # Hostile: scored 0 without asking math-verify (which would take seconds) or computing anything.
+    ("<answer>9**9**9**9</answer>", "18", 0.0, "power tower"),
+    ("<answer>1/0</answer>", "18", 0.0, "division by zero"),
+    ("<answer>\\frac{1}{0}</answer>", "18", 0.0, "LaTeX division by zero"),
+    ("<answer>" + "(" * 10_000 + "18" + ")" * 10_000 + "</answer>", "18", 0.0, "10,000-deep nesting"),
+    ("<answer>١٨</answer>", "18", 0.0, "Arabic-Indic digits are not read as 18"),
 ]
 
 
@@ -90,6 +113,9 @@ def test_gsm8k_fallback_to_last_number_is_opt_in():
     reward = get_reward("gsm8k_accuracy_reward", fallback_to_last_number=True)
     assert reward(["so it is 12, then 18"], solution=["18"]) == [1.0]
     assert gsm8k_accuracy_reward(["so it is 12, then 18"], solution=["18"]) == [0.0]
+    assert reward(["in all 1,000, then 18, "], solution=["18"]) == [1.0], "a trailing comma is not part of 18"
+    assert reward(["so 1,000 pens"], solution=["1000"]) == [1.0], "thousands separator"
+    assert reward(["<answer>17</answer> 18"], solution=["18"]) == [0.0], "an answer block wins over the fallback"
 
 
 COUNTDOWN_CASES = [
@@ -108,6 +134,14 @@ COUNTDOWN_CASES = [
     ("<answer> 3.0 * 2 * 3 </answer>", [3, 2, 3], 18, 0.0, "floats are not given numbers"),
     ("(2 * 3) * 3", [3, 2, 3], 18, 0.0, "no answer block"),
     ("<answer> abs(18) </answer>", [18], 18, 0.0, "names and calls"),
+    ("<answer> (3 × 3) ÷ (3 − 2) </answer>", [3, 3, 3, 2], 9, 1.0, "typeset operators"),
+    ("<answer> 1000000 - 999999 + 3 </answer>", [1000000, 999999, 3], 4, 0.0, "a 7-digit literal"),
+    ("<answer> 3 * 3 * 2 </answer>", ["3", "2", "3"], "18", 1.0, "numbers and target given as strings"),
+    ("<answer> 3 * 3 * 2 </answer>", [3.0, 2.0, 3.0], 18.0, 1.0, "whole floats are whole numbers"),
+    ("<answer> 3 * 3 * 2 </answer>", [3, 2, 3], None, None, "no target: cannot be checked"),
+    ("<answer> 3 * 3 * 2 </answer>", None, 18, None, "no numbers: cannot be checked"),
+    ("<answer> 3 * 3 * 2 </answer>", [3, 2, 3], 18.5, None, "a fractional target is not a Countdown target"),
+    ("<answer> 3 * 3 * 2 </answer>", [3, 2, "x"], 18, None, "a number that is not a number"),
 ]
 
 
@@ -138,3 +172,81 @@ def test_unknown_reward_lists_valid_names():
 
 def test_dotted_import_path_resolves():
     assert get_rewards(["rewards.format_rewards.format_reward"]) == [format_reward]
+
+
+def test_cosine_scaled_accuracy_matches_trl_formula():
+    from trl.rewards import get_cosine_scaled_reward
+
+    lengths = [0, 10, 25, 50, 99, 100, 150]
+    ids = [[7] * n for n in lengths]
+    ours = get_reward("cosine_scaled_accuracy_reward", task="gsm8k", max_len=100)
+    trl = get_cosine_scaled_reward(max_len=100)
+    for right in (True, False):
+        answer = "18" if right else "17"
+        expected = trl([[{"content": f"\\boxed{{{answer}}}"}]] * len(lengths), ["18"] * len(lengths), ids)
+        got = ours([f"<answer>{answer}</answer>"] * len(lengths), solution=["18"] * len(lengths), completion_ids=ids)
+        assert got == pytest.approx(expected), (right, got, expected)
+    # The values themselves, so a shared mistake cannot hide: right 1.0 -> 0.5, wrong -1.0 -> -0.5.
+    assert ours(["<answer>18</answer>"] * 3, solution=["18"] * 3, completion_ids=[[], [1] * 50, [1] * 500]) == \
+        pytest.approx([1.0, 0.75, 0.5])
+
+
+def test_cosine_scaled_accuracy_wraps_the_task_accuracy_and_its_settings():
+    countdown = get_reward("cosine_scaled_accuracy_reward", task="countdown", max_len=10, allow_subset=True)
+    assert countdown(["<answer> 3 * 3 </answer>", "<answer> 3 + 3 </answer>"], nums=[[3, 2, 3]] * 2,
+                     target=[9, 9], completion_ids=[[1] * 10, [1] * 10]) == [0.5, -0.5]
+    gsm8k = get_reward("cosine_scaled_accuracy_reward", task="gsm8k", max_len=10, fallback_to_last_number=True,
+                       min_value_correct=0.0, max_value_correct=2.0)
+    assert gsm8k(["it is 18", "x"], solution=["18", "eighteen"], completion_ids=[[1] * 5, [1]]) == [1.0, None]
+
+
+def test_cosine_scaled_accuracy_needs_completion_ids():
+    reward = get_reward("cosine_scaled_accuracy_reward", task="gsm8k")
+    with pytest.raises(ValueError, match="needs completion_ids"):
+        reward(["<answer>18</answer>"], solution=["18"])
+
+
+def test_repetition_penalty_is_trls_with_recipe_settings():
+    from trl.rewards import get_repetition_penalty_reward
+
+    ids = [[1, 2, 3, 4], [5, 5, 5, 5, 5], [1, 2, 1, 2, 1, 2], [9]]
+    reward = get_reward("repetition_penalty_reward", ngram_size=2, max_penalty=-0.5)
+    assert reward(["a"] * 4, completion_ids=ids) == get_repetition_penalty_reward(2, -0.5)(ids)
+    assert reward(["a"] * 4, completion_ids=ids) == [0.0, -0.375, -0.3, 0.0]
+
+
+def test_recipe_defaults_match_reward_defaults():
+    """One default per setting: a recipe that says nothing gets what the reward class would use."""
+    import inspect
+
+    from scripts.config import R1ZeroArguments
+
+    settings = R1ZeroArguments().reward_settings()
+    checked = 0
+    for entry in REWARDS.values():
+        if inspect.isclass(entry):
+            for name, param in inspect.signature(entry).parameters.items():
+                assert name in settings, f"{entry.__name__} setting {name} has no recipe field"
+                assert settings[name] == param.default, f"{entry.__name__}.{name}"
+                checked += 1
+    assert checked >= 10
+
+
+def test_recipe_sets_reward_funcs_weights_and_settings(tmp_path, monkeypatch):
+    from scripts.config import parse_recipe
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "model_name_or_path: x\nbf16: false\ntask: gsm8k\noutput_dir: " + str(tmp_path / "o") + "\n"
+        "reward_funcs: [format_shaped_reward, cosine_scaled_accuracy_reward, repetition_penalty_reward]\n"
+        "reward_weights: [0.25, 1.0, 0.5]\ncosine_max_len: 20\nrepetition_n_grams: 2\n"
+        "repetition_max_penalty: -0.5\ngsm8k_fallback_last_number: true\n"
+    )
+    script_args, training_args, _ = parse_recipe(["--config", str(recipe)])
+    assert training_args.reward_weights == [0.25, 1.0, 0.5]
+    shaped, cosine, repetition = get_rewards(script_args.reward_names(), **script_args.reward_settings())
+    ids = [[5] * 10, [1] * 20]
+    assert shaped(["<think>", "x"]) == [0.25, 0.0]
+    assert cosine(["it is 18", "it is 17"], solution=["18", "18"], completion_ids=ids) == pytest.approx([0.75, -0.5])
+    assert repetition(["a", "b"], completion_ids=ids) == pytest.approx([-0.5 * (1 - 1 / 9), -0.5 * (1 - 1 / 19)])

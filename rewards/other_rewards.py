@@ -1,0 +1,90 @@
+r"""Optional rewards open-r1 users expect: length-aware (cosine-scaled) accuracy and a repetition penalty.
+
+Both measure length in completion tokens, so they read the ``completion_ids`` that ``GRPOTrainer``
+passes to every reward function.
+
+``cosine_scaled_accuracy_reward`` rescales the task's accuracy reward by length with the cosine
+schedule of TRL's ``get_cosine_scaled_reward`` ("Demystifying Long Chain-of-Thought Reasoning",
+appendix C.1): a right answer earns ``max_value_correct`` when short, falling to
+``min_value_correct`` at ``max_len`` tokens; a wrong one earns ``min_value_wrong`` when short,
+rising to ``max_value_wrong`` at ``max_len`` (a long wrong attempt is punished less, which keeps
+exploration alive). Past ``max_len`` the value stays at the long end.
+
+>>> reward = CosineScaledAccuracyReward(task="gsm8k", max_len=100)
+>>> reward(["<answer>18</answer>", "<answer>18</answer>", "<answer>17</answer>", "<answer>17</answer>"],
+...        solution=["18"] * 4, completion_ids=[[0] * 0, [0] * 50, [0] * 0, [0] * 50])
+[1.0, 0.75, -1.0, -0.75]
+
+TRL's own class reads correctness from ``\boxed{}`` anywhere in the completion with its
+``accuracy_reward``, which is not our ``<answer>`` rule, and its correctness check cannot be swapped,
+so this class applies the same formula (checked against TRL's in the tests) to our accuracy.
+
+``repetition_penalty_reward`` is TRL's ``get_repetition_penalty_reward`` as is ("Demystifying Long
+CoT", appendix C.2): ``max_penalty`` times the share of repeated token n-grams, 0 for none.
+
+>>> RepetitionPenaltyReward(ngram_size=2)(["a", "b"], completion_ids=[[1, 2, 3, 4], [5, 5, 5, 5, 5]])
+[0.0, -0.75]
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def _completion_ids(name: str, completion_ids, n: int) -> list:
+    if completion_ids is None or len(completion_ids) != n:
+        raise ValueError(f"{name} needs completion_ids, one list of token ids per completion (GRPOTrainer passes them)")
+    return completion_ids
+
+
+class CosineScaledAccuracyReward:
+    """The task's accuracy reward, scaled by completion length on a cosine schedule (values above)."""
+
+    __name__ = "cosine_scaled_accuracy_reward"
+
+    def __init__(self, task: str = "countdown", max_len: int = 1000, min_value_wrong: float = -1.0,
+                 max_value_wrong: float = -0.5, min_value_correct: float = 0.5, max_value_correct: float = 1.0,
+                 allow_subset: bool = False, fallback_to_last_number: bool = False):
+        from rewards import ACCURACY_REWARD_FOR_TASK, get_reward
+
+        if task not in ACCURACY_REWARD_FOR_TASK:
+            raise ValueError(f"cosine_scaled_accuracy_reward: unknown task {task!r}, use one of {sorted(ACCURACY_REWARD_FOR_TASK)}")
+        if max_len <= 0:
+            raise ValueError(f"cosine_scaled_accuracy_reward: max_len must be positive, got {max_len}")
+        self.accuracy = get_reward(ACCURACY_REWARD_FOR_TASK[task], allow_subset=allow_subset,
+                                   fallback_to_last_number=fallback_to_last_number)
+        self.max_len = max_len
+        self.min_value_wrong, self.max_value_wrong = min_value_wrong, max_value_wrong
+        self.min_value_correct, self.max_value_correct = min_value_correct, max_value_correct
+
+    def __call__(self, completions, completion_ids=None, **kwargs) -> list[float | None]:
+        ids = _completion_ids(self.__name__, completion_ids, len(completions))
+        rewards: list[float | None] = []
+        for correct, tokens in zip(self.accuracy(completions, **kwargs), ids):
+            if correct is None:
+                rewards.append(None)
+                continue
+            # TRL's formula: clamp at max_len, since cos is periodic and would climb back up.
+            cosine = math.cos(min(len(tokens) / self.max_len, 1.0) * math.pi)
+            if correct:
+                low, high = self.min_value_correct, self.max_value_correct
+            else:
+                low, high = self.max_value_wrong, self.min_value_wrong
+            rewards.append(float(low + 0.5 * (high - low) * (1.0 + cosine)))
+        return rewards
+
+
+class RepetitionPenaltyReward:
+    """TRL's ``get_repetition_penalty_reward(ngram_size, max_penalty)`` with settings from the recipe."""
+
+    __name__ = "repetition_penalty_reward"
+
+    def __init__(self, ngram_size: int = 3, max_penalty: float = -1.0):
+        from trl.rewards import get_repetition_penalty_reward
+
+        if ngram_size < 1:
+            raise ValueError(f"repetition_penalty_reward: ngram_size must be at least 1, got {ngram_size}")
+        self.penalty = get_repetition_penalty_reward(ngram_size=ngram_size, max_penalty=max_penalty)
+
+    def __call__(self, completions, completion_ids=None, **kwargs) -> list[float]:
+        return self.penalty(_completion_ids(self.__name__, completion_ids, len(completions)))
