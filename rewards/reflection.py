@@ -3,18 +3,18 @@
 R1-Zero's "aha" is the model starting, unprompted, to re-examine its own work ("wait, …"). These
 functions measure that; they are logged, never rewarded (rewarding the words would teach them).
 
->>> has_self_check("3 + 4 = 7 , wait 7 != 12 ; 3 * 4 = 12 ok")
+>>> has_self_check("3 + 4 = 7 vs 12 wait ; 3 * 4 = 12 vs 12 ok")
 True
 >>> has_self_check("the waiter brought 3 plates")       # whole words only
 False
 
 For the Countdown traces the tiny model writes, every check makes a claim that can be verified:
-``x o y = m`` (arithmetic), ``wait v != t`` (the value missed the target) and ``… = v ok`` (the value
-is the target). ``countdown_check_claims`` returns (true claims, all claims):
+``x o y = m`` (arithmetic), ``v vs t wait`` (v missed the target t) and ``v vs t ok`` (v is the
+target). ``countdown_check_claims`` returns (true claims, all claims):
 
->>> countdown_check_claims("<think> 3 + 3 = 6 , 6 * 2 = 12 wait 12 != 18 ; 2 * 3 = 6 , 6 * 3 = 18 ok </think>", 18)
+>>> countdown_check_claims("<think> 3 + 3 = 6 , 6 * 2 = 12 vs 18 wait ; 2 * 3 = 6 , 6 * 3 = 18 vs 18 ok </think>", 18)
 (6, 6)
->>> countdown_check_claims("<think> 3 + 3 = 6 , 6 * 2 = 13 ok </think>", 18)   # 6*2 is not 13; 13 is not 18
+>>> countdown_check_claims("<think> 3 + 3 = 6 , 6 * 2 = 13 vs 18 ok </think>", 18)   # 6*2 is not 13; 13 is not 18
 (1, 3)
 """
 
@@ -29,8 +29,7 @@ DEFAULT_REFLECTION_PHRASES = (
 )
 
 _STEP = re.compile(r"(-?\d{1,6})\s*([+\-*/])\s*(-?\d{1,6})\s*=\s*(-?\d{1,9})")
-_MISS = re.compile(r"wait\s*,?\s*(-?\d{1,9})\s*!=\s*(-?\d{1,9})")
-_HIT = re.compile(r"=\s*(-?\d{1,9})\s+ok\b")
+_CHECK = re.compile(r"(-?\d{1,9})\s+vs\s+(-?\d{1,9})\s+(wait|ok)\b")
 
 
 def _phrase_pattern(phrases) -> re.Pattern:
@@ -60,10 +59,8 @@ def countdown_check_claims(text: str, target) -> tuple[int, int]:
     for a, op, b, result in _STEP.findall(text):
         total += 1
         true += _true_step(a, op, b, result)
-    for value, claimed_target in _MISS.findall(text):
+    for value, claimed_target, verdict in _CHECK.findall(text):
         total += 1
-        true += int(value) != int(target) and int(claimed_target) == int(target)
-    for value in _HIT.findall(text):
-        total += 1
-        true += int(value) == int(target)
+        hit = int(value) == int(target)
+        true += int(claimed_target) == int(target) and (hit if verdict == "ok" else not hit)
     return true, total

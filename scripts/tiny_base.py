@@ -6,7 +6,7 @@ that property for Countdown, in a few minutes on a laptop CPU:
 
 * a byte-level BPE tokenizer trained here (every integer up to 999 and each tag is one token);
 * a deliberately imperfect corpus: most traces are **lazy** (one unchecked try, or a bare guess),
-  a few **search** (several tries, each checked: ``… = 12 wait 12 != 18 ;`` or ``… = 18 ok``), and
+  a few **search** (several tries, each checked: ``… = 12 vs 18 wait ;`` or ``… = 18 vs 18 ok``), and
   most are not in the exact ``<think>…</think> <answer>…</answer>`` format;
 * a ``Qwen2ForCausalLM`` (config from transformers) pretrained on it with a plain torch loop.
 
@@ -106,13 +106,16 @@ def make_trace(rng: random.Random, nums: list[int], target: int, cfg: TinyBaseCo
         tries = rng.sample(chains, min(len(chains), rng.randint(cfg.min_tries, cfg.max_tries)))
         answer = None
         for c in tries:
-            think += " " + _try_text(c)
+            # The check writes the target next to the value before deciding: comparing two adjacent
+            # numbers is learnable by a tiny model; recalling the target from the prompt mid-decision
+            # was not (a base trained on `= 12 wait` / `= 18 ok` said "ok" falsely 4 times in 5).
+            think += f" {_try_text(c)} vs {target}"
             decisions.append(len(think))  # the check decision is the next token
             if c[-1] == target:
                 think += " ok"
                 answer = c
                 break
-            think += f" wait {c[-1]} != {target} ;"
+            think += " wait ;"
         if answer is None:
             # No try hit: answer with the closest, as a person would; every check stays true.
             answer = min(tries, key=lambda c: abs(c[-1] - target))
