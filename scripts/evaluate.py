@@ -288,30 +288,43 @@ def model_kind(name: str) -> str:
 def load_model(name: str, kind: str, dtype: str):
     """(model, tokenizer) on the GPU if there is one; a LoRA adapter is merged into its base."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     torch_dtype = getattr(torch, dtype) if dtype != "auto" else "auto"
-    source = tokenizer_source = name
-    if kind == "adapter":
-        from peft import PeftConfig
-
-        source = PeftConfig.from_pretrained(name).base_model_name_or_path
-        if not (Path(name) / "tokenizer_config.json").is_file():
-            tokenizer_source = source
-    elif kind == "checkpoint" and not (Path(name) / "tokenizer_config.json").is_file():
-        tokenizer_source = str(Path(name).parent)  # the run folder keeps the tokenizer
+    source = weights_source(name, kind)
+    tokenizer = load_model_tokenizer(name, kind)
     try:
         model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
-        tokenizer = load_tokenizer(tokenizer_source)
     except OSError as err:
         raise EvalError(_load_error(name, source, err)) from None
     if kind == "adapter":
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, name).merge_and_unload()
+    return model.to("cuda" if torch.cuda.is_available() else "cpu"), tokenizer
+
+
+def weights_source(name: str, kind: str) -> str:
+    """Where the weights come from: the folder or hub id itself, or an adapter's base model."""
+    if kind != "adapter":
+        return name
+    from peft import PeftConfig
+
+    return PeftConfig.from_pretrained(name).base_model_name_or_path
+
+
+def load_model_tokenizer(name: str, kind: str):
+    """The model's tokenizer: its own folder's, else the run folder's (checkpoint) or the base's (adapter)."""
+    source = name
+    if kind in ("adapter", "checkpoint") and not (Path(name) / "tokenizer_config.json").is_file():
+        source = weights_source(name, kind) if kind == "adapter" else str(Path(name).parent)
+    try:
+        tokenizer = load_tokenizer(source)
+    except OSError as err:
+        raise EvalError(_load_error(name, source, err)) from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model.to("cuda" if torch.cuda.is_available() else "cpu"), tokenizer
+    return tokenizer
 
 
 def _load_error(name: str, source: str, err: Exception) -> str:
@@ -371,18 +384,20 @@ class ModelGenerators:
 
         plan, args = self.plan, self.args
         kind = model_kind(name)
+        if args.use_vllm and kind != "adapter":  # vLLM loads the weights itself
+            return VLLMGenerator(name, load_model_tokenizer(name, kind), plan, args.progress)
         model, tokenizer = load_model(name, kind, plan.dtype)
-        if args.use_vllm:
-            path = name
-            if kind == "adapter":  # vLLM loads folders: save the merged model once
-                import tempfile
+        if args.use_vllm:  # an adapter: vLLM gets the merged model as a folder
+            import tempfile
 
-                self._tmp = tempfile.TemporaryDirectory(prefix="eval-merged-")
-                model.save_pretrained(self._tmp.name)
-                tokenizer.save_pretrained(self._tmp.name)
-                path = self._tmp.name
+            import torch
+
+            self._tmp = tempfile.TemporaryDirectory(prefix="eval-merged-")
+            model.save_pretrained(self._tmp.name)
+            tokenizer.save_pretrained(self._tmp.name)
             del model
-            return VLLMGenerator(path, tokenizer, plan, args.progress)
+            torch.cuda.empty_cache()
+            return VLLMGenerator(self._tmp.name, tokenizer, plan, args.progress)
         return HFGenerator(model, tokenizer, plan.max_new_tokens, temperature=plan.temperature, top_k=plan.top_k,
                            top_p=plan.top_p, seed=plan.seed, batch_size=args.batch_size, progress=args.progress)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from scripts.loading import load_tokenizer
-
 import itertools
 import json
 import math
@@ -235,10 +233,11 @@ def test_model_kinds(tmp_path):
 
 def test_the_in_training_hook_logs_the_same_numbers_and_leaves_the_random_stream_alone(tiny_model_dir, tmp_path):
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerState
+    from transformers import AutoModelForCausalLM, TrainerState
 
     from data.countdown import countdown_to_r1_zero
     from scripts.evaluation import HeldOutEvalCallback
+    from scripts.loading import load_tokenizer
 
     rows, _ = countdown_to_r1_zero([json.loads(line) for line in countdown_file(tmp_path).read_text().splitlines()],
                                    template="compact")
