@@ -257,3 +257,48 @@ class AhaTracker(TrainerCallback):
         out = Path(args.output_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / RUN_INFO).write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+class ConsoleLog(TrainerCallback):
+    """One readable line per logging step instead of the Trainer's ~30-key dict.
+
+    Replaces transformers' ``PrinterCallback`` / ``ProgressCallback`` console output (the progress
+    bar stays); every number is still in TensorBoard and ``trainer_state.json``.
+    """
+
+    FIELDS = (("reward", "reward", "{:.3f}"), ("aha/format", "format", "{:.2f}"),
+              ("aha/accuracy", "acc", "{:.3f}"), ("aha/self_check_share", "self-check", "{:.2f}"),
+              ("completions/mean_length", "len", "{:.0f}"), ("kl", "kl", "{:.4f}"), ("step_time", "s/step", "{:.2f}"))
+
+    def __init__(self, show_bar: bool):
+        from transformers import ProgressCallback
+
+        self.bar = ProgressCallback() if show_bar else None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.bar:
+            self.bar.on_train_begin(args, state, control, **kwargs)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar:
+            self.bar.on_step_end(args, state, control, **kwargs)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar:
+            self.bar.on_train_end(args, state, control, **kwargs)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs or "reward" not in logs:
+            if state.is_world_process_zero and logs and "train_runtime" in logs:
+                self._write(f"train: {logs['train_runtime']:.0f} s, {logs.get('train_steps_per_second', 0):.2f} steps/s")
+            return
+        parts = [f"step {state.global_step}/{state.max_steps}"]
+        parts += [f"{label} {fmt.format(logs[key])}" for key, label, fmt in self.FIELDS
+                  if isinstance(logs.get(key), (int, float))]
+        self._write(" | ".join(parts))
+
+    def _write(self, line: str) -> None:
+        if self.bar and self.bar.training_bar is not None:
+            self.bar.training_bar.write(line)
+        else:
+            print(line, flush=True)

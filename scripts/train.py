@@ -156,6 +156,15 @@ def main(argv=None) -> int:
 
         HeldOutEvalCallback.from_recipe(script_args, training_args, holdout_rows, tokenizer).attach(trainer)
 
+    # A one-line summary per step replaces the Trainer's printed metrics dict (all of it is in TensorBoard).
+    from transformers import PrinterCallback, ProgressCallback
+
+    from scripts.callbacks import ConsoleLog
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(ConsoleLog(show_bar=not training_args.disable_tqdm))
+
     if resume:
         print(f"resuming from {resume}")
     stop = GracefulStop()

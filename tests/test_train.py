@@ -75,3 +75,5 @@ def test_run_prints_before_after_table_and_where_things_are(quick_run):
     assert "| held-out (n=4) | before | after |" in stdout
     assert "format rate" in stdout and "self-check share" in stdout
     assert f"checkpoints: {out}/checkpoint-*" in stdout
+    # one compact line per step, not the Trainer's metrics dict
+    assert "step 2/2 | reward " in stdout and "'completions/mean_length'" not in stdout
