@@ -8,7 +8,8 @@ self-check share, read from that checkpoint's ``trainer_state.json`` log history
 tracker's ``aha/*`` numbers; TRL's reward means where a run has none). They describe the training
 batch logged at that step (8 prompts on the CPU recipe): noisy, and not held-out numbers.
 
-The best checkpoint by accuracy is marked, and the aha step (``scripts/aha.py``'s heuristic, with
+The best checkpoint by accuracy (averaged over the last ``aha_smoothing`` logs up to its step, since one
+batch is noise) is marked, and the aha step (``scripts/aha.py``'s heuristic, with
 the run's own settings from ``run_info.json``) is given if the whole log history shows one.
 """
 
@@ -97,21 +98,29 @@ def training_logs(history: list[dict]) -> list[dict]:
     return [e for e in history if "reward" in e and "step" in e]
 
 
+def _value(entry: dict, column: str, accuracy_reward: str | None) -> float | None:
+    keys = COLUMNS[column][1] + ([f"rewards/{accuracy_reward}/mean"] if column == "accuracy" and accuracy_reward else [])
+    for key in keys:
+        value = entry.get(key)
+        if isinstance(value, (int, float)):
+            return float(value)
+    return None
+
+
 def metrics_at(history: list[dict], step: int, accuracy_reward: str | None = None) -> tuple[int | None, dict]:
     """(logged step, metrics) of the last training log at or before ``step``."""
     entries = [e for e in training_logs(history) if int(e["step"]) <= step]
     if not entries:
         return None, {}
-    entry = entries[-1]
-    metrics = {}
-    for column, (_, keys, _) in COLUMNS.items():
-        keys = keys + ([f"rewards/{accuracy_reward}/mean"] if column == "accuracy" and accuracy_reward else [])
-        for key in keys:
-            value = entry.get(key)
-            if isinstance(value, (int, float)):
-                metrics[column] = float(value)
-                break
-    return int(entry["step"]), metrics
+    values = {column: _value(entries[-1], column, accuracy_reward) for column in COLUMNS}
+    return int(entries[-1]["step"]), {k: v for k, v in values.items() if v is not None}
+
+
+def recent_accuracy(history: list[dict], step: int, logs: int, accuracy_reward: str | None = None) -> float | None:
+    """Mean accuracy of the last ``logs`` training logs at or before ``step``: one batch is too noisy to pick by."""
+    values = [_value(e, "accuracy", accuracy_reward) for e in training_logs(history) if int(e["step"]) <= step]
+    values = [v for v in values if v is not None][-logs:]
+    return sum(values) / len(values) if values else None
 
 
 def run_info(run: Path) -> dict:
@@ -143,17 +152,19 @@ def checkpoint_table(run) -> dict:
         raise RunError(f"no checkpoint-N folders in {run} (training saves one every save_steps)")
     info = run_info(run)
     accuracy_reward = accuracy_reward_name(info)
+    settings = aha_settings(info)
     rows = []
     for step, path in checkpoints:
         row = {"checkpoint": path.name, "path": str(path), "step": step, "logged_step": None, "metrics": {},
-               "complete": (path / STATE).is_file()}
+               "recent_accuracy": None, "complete": (path / STATE).is_file()}
         if row["complete"]:
-            row["logged_step"], row["metrics"] = metrics_at(history_of(path / STATE), step, accuracy_reward)
+            history = history_of(path / STATE)
+            row["logged_step"], row["metrics"] = metrics_at(history, step, accuracy_reward)
+            row["recent_accuracy"] = recent_accuracy(history, step, settings["smoothing"], accuracy_reward)
         rows.append(row)
-    scored = [r for r in rows if "accuracy" in r["metrics"]]
-    # Ties go to the later checkpoint: same batch accuracy, more training behind it.
-    best = max(scored, key=lambda r: (r["metrics"]["accuracy"], r["step"])) if scored else None
-    settings = aha_settings(info)
+    scored = [r for r in rows if r["recent_accuracy"] is not None]
+    # Ties go to the later checkpoint: same accuracy, more training behind it.
+    best = max(scored, key=lambda r: (r["recent_accuracy"], r["step"])) if scored else None
     try:
         history = load_history(run)
     except RunError:
@@ -177,7 +188,8 @@ def aha_line(aha: AhaResult | None, settings: dict) -> str:
 
 
 def render_markdown(table: dict) -> str:
-    headers = ["checkpoint", "step"] + [COLUMNS[c][0] for c in COLUMNS] + [""]
+    logs = table["aha_settings"]["smoothing"]
+    headers = ["checkpoint", "step"] + [COLUMNS[c][0] for c in COLUMNS] + [f"accuracy, last {logs} logs", ""]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     first_after_aha = None
     if table["aha"] is not None:
@@ -196,12 +208,14 @@ def render_markdown(table: dict) -> str:
             notes.append("**best accuracy**")
         if row["checkpoint"] == first_after_aha:
             notes.append("first after the aha step")
-        cells = [row["checkpoint"], str(row["step"])] + [_cell(c, row["metrics"]) for c in COLUMNS]
+        recent = "–" if row["recent_accuracy"] is None else f"{row['recent_accuracy']:.3f}"
+        cells = [row["checkpoint"], str(row["step"])] + [_cell(c, row["metrics"]) for c in COLUMNS] + [recent]
         lines.append("| " + " | ".join(cells + [", ".join(notes)]) + " |")
     out = [f"run: {table['run']}" + (f" (recipe {table['recipe']})" if table["recipe"] else ""), "", *lines, ""]
     if footnote:
         out.append("* the last log before the checkpoint (logging_steps does not divide save_steps)")
-    out.append("numbers: the training batch logged at each checkpoint's step (noisy; not held-out)")
+    out.append("numbers: the training batch logged at each checkpoint's step (noisy; not held-out); best: by the "
+               f"accuracy averaged over the last {logs} logs (the aha heuristic's smoothing)")
     out.append(aha_line(table["aha"], table["aha_settings"]))
     if table["best"]:
         best = next(r for r in table["rows"] if r["checkpoint"] == table["best"])

@@ -38,6 +38,7 @@ def test_checkpoints_lists_every_checkpoint_with_its_logged_numbers(tracked_run)
         entry = state_entry(run, row["step"])
         assert row["logged_step"] == row["step"]
         assert row["metrics"] == {column: entry[key] for column, key in EXPECTED_KEYS.items()}
+        assert row["recent_accuracy"] == entry["aha/accuracy"]  # aha_smoothing 1 in this run: the last log alone
     accuracy = {r["checkpoint"]: r["metrics"]["accuracy"] for r in table["rows"]}
     best = max(accuracy.values())
     assert table["best"] == [name for name, value in accuracy.items() if value == best][-1]  # ties: the later one
@@ -50,17 +51,36 @@ def test_checkpoints_command_prints_the_markdown_table(tracked_run):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert "| checkpoint | step | reward | accuracy | format | mean length | self-check share |  |" in lines
+    assert ("| checkpoint | step | reward | accuracy | format | mean length | self-check share "
+            "| accuracy, last 1 logs |  |") in lines
     best = checkpoints.checkpoint_table(run)["best"]
     for step in (1, 2, 3):
         e = state_entry(run, step)
         notes = ", ".join(n for n, on in (("**best accuracy**", best == f"checkpoint-{step}"),
                                           ("first after the aha step", step == 2)) if on)
         row = (f"| checkpoint-{step} | {step} | {e['reward']:.3f} | {e['aha/accuracy']:.3f} | {e['aha/format']:.3f} "
-               f"| {e['aha/length_mean']:.1f} | {e['aha/self_check_share']:.3f} | {notes} |")
+               f"| {e['aha/length_mean']:.1f} | {e['aha/self_check_share']:.3f} | {e['aha/accuracy']:.3f} | {notes} |")
         assert row in lines, f"{row!r} not in\n{proc.stdout}"
     assert any(line.startswith("aha step 2 (heuristic, confirmed at step 3") for line in lines)
     assert f"keep one: make export CKPT={run}/{best} OUT=<folder>" in lines
+
+
+def test_best_checkpoint_is_chosen_by_accuracy_averaged_over_the_smoothing_window(tmp_path):
+    # one lucky batch (step 20: 0.9) must not win over a checkpoint whose last 3 logs are all good
+    accuracy = [0.1, 0.1, 0.1, 0.1, 0.9, 0.1, 0.4, 0.5, 0.6]      # steps 4, 8, ..., 36
+    history = [{"step": 4 * (i + 1), "reward": a, "aha/accuracy": a, "aha/self_check_share": 0.0}
+               for i, a in enumerate(accuracy)]
+    for step in (20, 36):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(
+            json.dumps({"global_step": step, "log_history": [e for e in history if e["step"] <= step]}))
+    (tmp_path / "run_info.json").write_text(json.dumps({"task": "countdown", "tracker": {"aha": {
+        "baseline_steps": 2, "reflection_margin": 0.1, "accuracy_margin": 0.1, "window": 2, "smoothing": 3}}}))
+    table = checkpoints.checkpoint_table(tmp_path)
+    recent = {r["checkpoint"]: r["recent_accuracy"] for r in table["rows"]}
+    assert recent == pytest.approx({"checkpoint-20": (0.1 + 0.1 + 0.9) / 3, "checkpoint-36": (0.4 + 0.5 + 0.6) / 3})
+    assert table["best"] == "checkpoint-36"
+    assert table["aha"] is None  # accuracy rose, the self-check share never did
 
 
 def test_checkpoints_json_is_the_same_table(tracked_run, capsys):
@@ -79,7 +99,7 @@ def test_an_incomplete_checkpoint_is_listed_as_such(tracked_run, tmp_path):
     shutil.copytree(run / "checkpoint-1", copy / "checkpoint-1")
     (copy / "checkpoint-7").mkdir()  # killed while saving: no trainer_state.json
     table = checkpoints.render_markdown(checkpoints.checkpoint_table(copy))
-    assert "| checkpoint-7 | 7 | – | – | – | – | – | incomplete (no trainer_state.json) |" in table
+    assert "| checkpoint-7 | 7 | – | – | – | – | – | – | incomplete (no trainer_state.json) |" in table
 
 
 @pytest.mark.parametrize("make_run, message", [
