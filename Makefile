@@ -10,22 +10,31 @@ OUTPUT_ROOT ?= outputs
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 # Multi-process launch: make train ACCELERATE_CONFIG=recipes/accelerate/ddp.yaml NPROC=8
+# (NPROC counts processes on all machines; a multi-node run adds LAUNCH_ARGS="--machine_rank 1").
+# NPROC alone launches with torchrun: the way to run several CPU processes (gloo), which
+# `accelerate launch --cpu` does not do (it starts one).
 ACCELERATE_CONFIG ?=
 NPROC ?=
+LAUNCH_ARGS ?=
+# make download RECIPE=... LOCAL_DIR=/shared/r1zero: plain folders instead of the HF cache
+LOCAL_DIR ?=
 
 export PYTHONUNBUFFERED := 1
 export TOKENIZERS_PARALLELISM := false
 
-ifeq ($(ACCELERATE_CONFIG),)
-LAUNCH := $(PY) -m
+ifneq ($(ACCELERATE_CONFIG),)
+LAUNCH := $(VENV)/bin/accelerate launch --config_file $(ACCELERATE_CONFIG) $(if $(NPROC),--num_processes $(NPROC)) $(LAUNCH_ARGS) -m
+else ifneq ($(NPROC),)
+LAUNCH := $(VENV)/bin/torchrun --nproc_per_node $(NPROC) $(LAUNCH_ARGS) -m
 else
-LAUNCH := $(VENV)/bin/accelerate launch --config_file $(ACCELERATE_CONFIG) $(if $(NPROC),--num_processes $(NPROC)) -m
+LAUNCH := $(PY) -m
 endif
 
-.PHONY: help setup train tensorboard test test-slow clean bench-aha eval preflight checkpoints export plot
+.PHONY: help setup download train tensorboard test test-slow clean bench-aha eval preflight checkpoints export plot
 
 help:
 	@echo "make setup        create $(VENV) and install the kit (CPU torch unless TORCH_SPEC says otherwise)"
+	@echo "make download     fetch RECIPE's model and dataset into the HF cache (or LOCAL_DIR=...) for offline training"
 	@echo "make train        train RECIPE=$(RECIPE) (extra flags: ARGS=\"--max_steps 50\")"
 	@echo "make preflight    check RECIPE's template, rewards, data and memory before training (ARGS=\"--samples 16\" samples the model)"
 	@echo "make tensorboard  TensorBoard over every run in $(OUTPUT_ROOT)/"
@@ -44,6 +53,10 @@ setup: $(PY)
 	$(PY) -m pip install "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PY) -m pip install -e ".[dev]"
 	@echo "setup done: next, make train"
+
+# Where there is internet (a cluster's login node); then HF_HUB_OFFLINE=1 make train on compute nodes.
+download:
+	$(PY) -m scripts.download --config $(RECIPE) $(if $(LOCAL_DIR),--local-dir $(LOCAL_DIR)) $(ARGS)
 
 train:
 	$(LAUNCH) scripts.train --config $(RECIPE) $(ARGS)
