@@ -48,6 +48,11 @@ class TinyBaseConfig:
     # Corpus
     corpus_size: int = field(default=60_000, metadata={"help": "Synthetic traces to pretrain on."})
     search_share: float = field(default=0.2, metadata={"help": "Share of traces that search and check."})
+    search_hit_rate: float = field(
+        default=0.6,
+        metadata={"help": "Share of search traces whose tries include a solution (a competent searcher): makes "
+                  "search pay more than guessing, which is what RL can amplify."},
+    )
     guess_share: float = field(default=0.5, metadata={"help": "Share of lazy traces that are a bare guess."})
     exact_format_share: float = field(default=0.25, metadata={"help": "Share of traces in the exact tag format."})
     min_tries: int = field(default=3, metadata={"help": "Fewest tries in a search trace."})
@@ -103,7 +108,14 @@ def make_trace(rng: random.Random, nums: list[int], target: int, cfg: TinyBaseCo
     decisions: list[int] = []
     think = ""
     if rng.random() < cfg.search_share:
-        tries = rng.sample(chains, min(len(chains), rng.randint(cfg.min_tries, cfg.max_tries)))
+        k = min(len(chains), rng.randint(cfg.min_tries, cfg.max_tries))
+        hits = [c for c in chains if c[-1] == target]
+        misses = [c for c in chains if c[-1] != target]
+        if hits and rng.random() < cfg.search_hit_rate:
+            tries = rng.sample(misses, min(len(misses), k - 1))
+            tries.insert(rng.randrange(len(tries) + 1), rng.choice(hits))
+        else:
+            tries = rng.sample(misses or chains, min(len(misses or chains), k))
         answer = None
         for c in tries:
             # The check writes the target next to the value before deciding: comparing two adjacent
