@@ -136,8 +136,10 @@ def _probe_texts(state: str, right: str, wrong: str) -> dict[str, str]:
         toggled = f"<think> {tail_right}"
     else:
         correct, wrong_text, toggled = f" <think> {tail_right}", f" <think> {tail_wrong}", f" {tail_right}"
+    # Correct but looping: a repetition penalty fires here and nowhere else.
+    repetitive = correct.replace(REASONING, " ".join([REASONING] * 6), 1)
     return {"correct": correct, "wrong answer": wrong_text, "opening <think> toggled": toggled,
-            "no tags": f" {REASONING} The answer is {right}.", "empty": ""}
+            "repetitive": repetitive, "no tags": f" {REASONING} The answer is {right}.", "empty": ""}
 
 
 def solve_countdown(nums, target) -> str | None:
@@ -295,10 +297,15 @@ def check_template(rows, reward_funcs, tokenizer, task: str, chat_template_kwarg
             wrong_scores.setdefault(name, by_label["wrong answer"])
             if correct is None:
                 continue  # the gold cannot be checked: counted by the data check
-            values = {k: v for k, v in by_label.items() if v is not None}
+            # The toggled opening tag is a format question; a length-scaled reward may rightly prefer
+            # the one-token-shorter variant.
+            values = {k: v for k, v in by_label.items()
+                      if v is not None and (k != "opening <think> toggled" or _is_format_reward(fn))}
             if len(set(values.values())) == 1:
-                problem = (f"{name} gives {correct} to every probe (correct, wrong answer, no tags, empty): it can "
-                           "never fire, no learning signal")
+                problem = (f"{name} gives {correct} to every probe (correct, wrong answer, repetitive, no tags, "
+                           "empty): it can never fire, no learning signal")
+            elif not core:
+                continue  # a penalty or length-scaled reward may rightly rank a short or empty probe higher
             elif correct < max(values.values()):
                 better = max(values, key=values.get)
                 problem = f"{name} scores a correct completion {correct} but `{better}` {values[better]}"
@@ -721,7 +728,6 @@ def main(argv=None) -> int:
 
     from transformers import set_seed
 
-    from data import build_dataset
     from rewards import get_rewards
 
     set_seed(training_args.seed)
@@ -739,13 +745,7 @@ def main(argv=None) -> int:
         model_config, tokenizer = _load_config_and_tokenizer(model_args, training_args)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-    train_rows, holdout_rows, skipped = build_dataset(
-        script_args.task, script_args.dataset_name, script_args.dataset_train_split,
-        script_args.dataset_test_split, script_args.prompt_template, script_args.system_prompt,
-        script_args.on_bad_row, script_args.max_train_samples, script_args.holdout_size,
-        script_args.countdown_settings(), seed=training_args.seed,
-        question_style=script_args.countdown_question_style,
-    )
+    train_rows, holdout_rows, skipped = script_args.build_dataset(training_args.seed)
     reward_funcs = get_rewards(script_args.reward_names(), **script_args.reward_settings())
     report = run_checks(script_args, training_args, model_args, tokenizer, model_config, train_rows, holdout_rows,
                         skipped, reward_funcs, model=model, samples=samples)

@@ -103,6 +103,20 @@ def test_template_that_prefills_think_then_text_is_caught(tokenizer, default_rew
     assert "(<think> pre-filled)" in section.summary
 
 
+@pytest.mark.parametrize("task", ["countdown", "gsm8k"])
+def test_every_registered_reward_passes_the_probes_on_a_healthy_template(task, tokenizer):
+    # A false alarm here would stop every `make train` that uses the reward.
+    from data import build_dataset
+    from rewards import REWARDS, get_reward
+    from scripts.preflight import check_template
+
+    rows = countdown_rows() if task == "countdown" else build_dataset(
+        "gsm8k", str(ROOT / "tests" / "fixtures" / "gsm8k_tiny.jsonl"), template="compact")[0]
+    rewards = [get_reward(name, task=task) for name in REWARDS]
+    section = check_template(rows, rewards, tokenizer, task)
+    assert (section.failures, section.warnings) == ([], [])
+
+
 def test_template_ending_with_think_is_healthy(tokenizer, default_rewards):
     # TinyZero's prefill: the prompt *ends* with `<think>`, which format_reward reads.
     from scripts.preflight import check_template
@@ -137,7 +151,7 @@ def test_constant_reward_never_fires_on_probes(tokenizer, default_rewards):
     section = check_template(countdown_rows(), [*default_rewards, constant_reward], tokenizer, "countdown")
     # A custom reward is not the format or accuracy reward: a warning, not a stop.
     assert section.failures == []
-    assert section.warnings == ["constant_reward gives 1.0 to every probe (correct, wrong answer, no tags, empty): "
+    assert section.warnings == ["constant_reward gives 1.0 to every probe (correct, wrong answer, repetitive, no tags, empty): "
                                 "it can never fire, no learning signal"]
 
 
@@ -218,14 +232,16 @@ def test_long_prompts_empty_prompts_and_leaked_holdout_are_counted(tokenizer):
 
     rows = countdown_rows(n=4)
     empty = {**rows[0], "prompt": build_r1_zero_prompt("", "compact")}
-    lengths = prompt_token_lengths([r["prompt"] for r in rows], tokenizer)
+    train, held_out = rows + [empty], [rows[1]]
+    lengths = prompt_token_lengths([r["prompt"] for r in train + held_out], tokenizer)
     limit = max(lengths) + 10  # the longest prompt fits only with completions of <= 10 tokens
     over = sum(n + 20 > limit for n in lengths)
-    section = check_dataset(rows + [empty], [rows[1]], 0, "countdown", countdown_reward, tokenizer, 20, limit,
+    section = check_dataset(train, held_out, 0, "countdown", countdown_reward, tokenizer, 20, limit,
                             empty_prompt=empty["prompt"])
     counts = section.counts
-    assert (counts["empty_prompts"], counts["holdout_in_train"], counts["over_context"]) == (1, 1, over + 1)
-    assert over >= 1 and any(f"lower max_completion_length to {limit - max(lengths)}" in w for w in section.warnings)
+    assert (counts["empty_prompts"], counts["holdout_in_train"], counts["over_context"]) == (1, 1, over)
+    assert over >= 1 and any(f"lower max_completion_length to 10 or drop prompts over {limit - 20} tokens" in w
+                             for w in section.warnings)
 
 
 def test_memory_estimate_counts_reference_model_and_optimizer_by_setting():
