@@ -134,7 +134,7 @@ def _run_bare(argv: list[str]) -> int:
     """Bare TRL: the recipe's GRPOConfig and rows, the same reward functions, no kit callbacks."""
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+    from transformers import AutoModelForCausalLM, set_seed
     from trl import GRPOTrainer
 
     from data import build_dataset
@@ -150,6 +150,8 @@ def _run_bare(argv: list[str]) -> int:
         seed=training_args.seed, question_style=script_args.countdown_question_style,
     )
     dtype = model_args.dtype if model_args.dtype in (None, "auto") else getattr(torch, model_args.dtype)
+    # The kit's loader, not AutoTokenizer: for the tiny model's own tokenizer.json AutoTokenizer builds
+    # a different (Qwen2) tokenizer, and the two paths would no longer see the same tokens.
     tokenizer = load_tokenizer(model_args.model_name_or_path)
     model = AutoModelForCausalLM.from_pretrained(model_args.model_name_or_path, dtype=dtype,
                                                  attn_implementation=model_args.attn_implementation)
@@ -276,12 +278,18 @@ def _data_row(label: str, wall: float, cpu: float, target: float) -> str:
 # --------------------------------------------------------------------------- the bench
 
 
-def resolve_model(model: str | None, recipe: str, out: Path) -> str:
-    """The model to train: ``--model``, else the recipe's cached tiny base, else an untrained one built here."""
+def resolve_model(model: str | None, recipe: str, out: Path) -> tuple[str, str]:
+    """(folder, what it is): ``--model``, else the recipe's cached tiny base, else an untrained one built here."""
     if model:
-        return model
+        return model, model
     if (Path(CACHED_BASE) / "model.safetensors").is_file():
-        return CACHED_BASE
+        # A private copy: `make train` rebuilds the cached base when its recipe changes, and both
+        # paths must train the same weights.
+        target = out / "model"
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(CACHED_BASE, target)
+        return str(target), f"{CACHED_BASE} (the recipe's cached base, copied to {target})"
     from trl import TrlParser
 
     from scripts.config import load_recipe_yaml, parse_recipe
@@ -297,7 +305,7 @@ def resolve_model(model: str | None, recipe: str, out: Path) -> str:
     if not is_built(target, base, task):
         print(f"no cached base at {CACHED_BASE}: building an untrained model of the recipe's shape in {target}")
         build_tiny_base(target, base, task, progress=False)
-    return str(target)
+    return str(target), f"{target} (untrained, the recipe's shape: no cached base at {CACHED_BASE})"
 
 
 def parse_variant(text: str) -> tuple[str, list[str], dict]:
@@ -349,6 +357,8 @@ def main(argv=None) -> int:
     parser.add_argument("--reps", type=int, default=3, help="runs per path, interleaved")
     parser.add_argument("--steps", type=int, default=10, help="GRPO steps per run")
     parser.add_argument("--warmup", type=int, default=2, help="first steps left out of the timings")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads in every run (OMP_NUM_THREADS); 0: torch's default (one per core)")
     parser.add_argument("--args", default="", help="extra recipe flags for every run, e.g. \"--max_completion_length 64\"")
     parser.add_argument("--variant", action="append", default=[],
                         help="NAME=\"FLAGS\": also run the project path with these flags / VAR=value settings")
@@ -387,7 +397,7 @@ def main(argv=None) -> int:
     common = ["--config", args.recipe, "--tiny_base_recipe", "", "--max_steps", str(args.steps),
               "--holdout_size", "0", *shlex.split(args.args)]
     try:
-        model = resolve_model(args.model, args.recipe, out)
+        model, model_note = resolve_model(args.model, args.recipe, out)
         script_args, _, _ = parse_recipe(common + ["--model_name_or_path", model])
         for name, flags, _ in variants:
             parse_recipe(common + ["--model_name_or_path", model, *flags])
@@ -396,7 +406,7 @@ def main(argv=None) -> int:
         return 2
     common += ["--model_name_or_path", model]
 
-    print(f"# make bench-train: {args.recipe} on {model}")
+    print(f"# make bench-train: {args.recipe}\nmodel: {model_note}")
     print(f"machine: {machine_line()}")
     print("(a shared or busy machine inflates every number; the ratios, measured interleaved in one run, are what "
           "to compare)\n")
@@ -408,11 +418,13 @@ def main(argv=None) -> int:
     if not gsm8k:
         print(f"(GSM8K skipped: no file at {DEFAULT_GSM8K}; pass --gsm8k path/to/train.jsonl)")
 
-    paths = [("project", "project", [], {}), ("bare", "bare", [], {})]
-    paths += [(name, "project", flags, env) for name, flags, env in variants]
+    threads = {"OMP_NUM_THREADS": str(args.threads)} if args.threads else {}
+    paths = [("project", "project", [], threads), ("bare", "bare", [], threads)]
+    paths += [(name, "project", flags, {**threads, **env}) for name, flags, env in variants]
     results: dict[str, list[dict]] = {label: [] for label, *_ in paths}
     print(f"\nTraining: {args.steps} steps per run, first {args.warmup} left out, {args.reps} runs per path, "
-          f"interleaved", flush=True)
+          f"interleaved; torch threads: {args.threads or 'default'}" + (f"; extra flags: {args.args}" if args.args else ""),
+          flush=True)
     for rep in range(args.reps):
         for label, path, flags, env in paths:
             started = time.time()
