@@ -43,6 +43,7 @@ help:
 	@echo "make export       a checkpoint as a clean HF model folder: CKPT=<run>/checkpoint-N OUT=<folder>"
 	@echo "make eval         held-out table: MODELS=\"<base> <run>/checkpoint-100\" [TASK=gsm8k|countdown] [RECIPE=...]"
 	@echo "make test         the offline test suite"
+	@echo "make bench        benchmarks (bench-rewards: reward speed and math-verify agreement on GSM8K=$(GSM8K))"
 	@echo "make clean        remove $(OUTPUT_ROOT)/ and caches (keeps $(VENV))"
 
 $(PY):
@@ -94,6 +95,15 @@ test:
 # The CPU demo's targets (issues #5/#12), 3 seeds from scratch: about 30 min on 2 quiet cores.
 bench-aha:
 	$(PY) -m scripts.bench_aha --recipe $(RECIPE) $(if $(SEEDS),--seeds $(SEEDS))
+
+# `make bench` runs every quick benchmark; each part is a prerequisite, so more can be added.
+.PHONY: bench bench-rewards
+GSM8K ?= ../shared/data/gsm8k/test.jsonl
+bench: bench-rewards
+
+# Reward speed vs trl.rewards.accuracy_reward and math-verify, agreement, hostile input: ~2 min.
+bench-rewards:
+	$(PY) -m scripts.bench_rewards $(GSM8K) $(ARGS)
 
 test-slow:
 	$(PY) -m pytest -q -m slow

@@ -48,9 +48,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
+from typing import NamedTuple
 
 from rewards._text import broadcast, completion_text, extract_answer
 
@@ -88,9 +88,8 @@ _BIG_BINOMIAL = re.compile(r"\\[dt]?binom|\\choose", re.ASCII)
 _LAST_NUMBER = re.compile(r"[+-]?\d[\d,]*(?:\.\d+)?", re.ASCII)
 
 
-@dataclass(frozen=True)
-class _Number:
-    value: Fraction | None  # None: a division by zero
+class _Number(NamedTuple):
+    value: int | Fraction | None  # an int when whole (cheaper to build than a Fraction); None: division by zero
     is_float: bool  # written with decimals: math-verify compares it rounded to 6 places
 
 
@@ -98,6 +97,8 @@ def _strip_wrappers(text: str) -> tuple[str, bool]:
     """(the text inside math delimiters and \\boxed{}, whether any were there)."""
     math = False
     for _ in range(2):
+        if not text.startswith(("$", "\\")):  # every wrapper opens with one of these
+            break
         for open_, close in _MATH_DELIMITERS:
             if text.startswith(open_) and text.endswith(close) and len(text) > len(open_) + len(close):
                 text, math = text[len(open_):-len(close)].strip(), True
@@ -124,7 +125,7 @@ def _read(text: str) -> _Number | None:
         if len(digits) > MAX_NUMBER_CHARS:
             return None
         decimals = match.group("dec") or ""
-        value = Fraction(f"{digits}.{decimals}" if decimals else digits)
+        value = Fraction(int(digits + decimals), 10 ** len(decimals)) if decimals else int(digits)
         return _Number(-value if match.group("sign") == "-" else value, bool(decimals))
     match = None if currency else _FRACTION.fullmatch(text)  # "$14/6" is not 7/3 to math-verify
     if match and not (math and match.group("sign") == "+"):
@@ -145,7 +146,7 @@ def parse_number(text: str) -> Fraction | None:
     (Fraction(2469, 2), Fraction(7, 1), Fraction(3, 4), None)
     """
     number = _read(text) if isinstance(text, str) else None
-    return number.value if number is not None else None
+    return Fraction(number.value) if number is not None and number.value is not None else None
 
 
 def _exact_at_rounding(value: Fraction) -> bool:
@@ -229,11 +230,17 @@ def math_verify_verdict(gold: str, answer: str) -> bool | None:
         return None
 
 
+@lru_cache(maxsize=4096)
+def _read_gold(gold: str) -> _Number | None:
+    # Each gold is scored against num_generations completions: read it once.
+    return _read(gold)
+
+
 def gold_is_checkable(gold) -> bool:
     if gold is None:
         return False
     gold = str(gold)
-    if _read(gold) is not None:
+    if _read_gold(gold) is not None:
         return True
     try:
         return bool(_parse_gold(gold, _timeout()))
@@ -243,7 +250,7 @@ def gold_is_checkable(gold) -> bool:
 
 def answers_match(gold: str, answer: str) -> bool:
     """The reward's verdict on one answer text: fast path, else math-verify, else exact values, else False."""
-    g, a = _read(gold), _read(answer)
+    g, a = _read_gold(gold), _read(answer)
     verdict = _verdict(g, a)
     if verdict is None and hostile_reason(answer) is None:
         verdict = math_verify_verdict(gold, answer)

@@ -4,7 +4,7 @@ r"""`make bench-rewards`: are the rewards right, fast, and bounded on hostile in
     python -m scripts.bench_rewards path/to/gsm8k/test.jsonl --limit 200
 
 1. Every GSM8K gold answer in the file is rendered as completions in several answer formats (plain,
-   with thousands separators, ``$``, ``$…​.00``, ``\boxed{}``, wrong numbers, and a sentence only
+   with thousands separators, ``$``, ``$1,234.00``, ``\boxed{}``, wrong numbers, and a sentence only
    math-verify reads), each with the row's worked solution as the ``<think>`` block. For each
    format it times, in the same run, ``gsm8k_accuracy_reward``, ``trl.rewards.accuracy_reward``
    and plain math-verify (``verify(parse(gold), parse(answer))`` on the ``<answer>`` text), and
@@ -16,7 +16,8 @@ r"""`make bench-rewards`: are the rewards right, fast, and bounded on hostile in
 
 Targets (issue 4): >= 50x the items/s of ``trl.rewards.accuracy_reward`` on the number formats,
 100 % agreement where math-verify decides, worst hostile call < 50 ms. A missed target is printed
-as MISSED. Timings depend on the machine and its load: run it on a quiet one.
+as MISSED (exit code 1). Times are this process's CPU time unless ``--clock wall``: on a machine
+shared with other jobs, wall time mostly measures them.
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ FORMATS = {
 SLOW_FORMATS = {
     "sentence": (lambda g: f"The answer is {g} dollars.", True),
 }
+
+
+# CPU time of this process by default: on a shared machine, wall time mostly measures the other
+# processes (a 0.1 s batch of ours can wait 0.5 s for a core; TRL's 30 s run averages that out).
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+CLOCK = [CLOCKS["cpu"]]
 
 
 class BenchError(ValueError):
@@ -96,20 +103,20 @@ def bench_format(golds, render, right: bool) -> dict:
     texts = [completion(reasoning, render(g)) for g, reasoning in golds]
     solutions = [str(g) for g, _ in golds]
 
-    started = time.perf_counter()
+    started = CLOCK[0]()
     ours = gsm8k_accuracy_reward(texts, solution=solutions)
-    ours_s = time.perf_counter() - started
+    ours_s = CLOCK[0]() - started
 
-    started = time.perf_counter()
+    started = CLOCK[0]()
     trl = accuracy_reward([[{"role": "assistant", "content": t}] for t in texts], solutions)
-    trl_s = time.perf_counter() - started
+    trl_s = CLOCK[0]() - started
 
     verdicts = []
-    started = time.perf_counter()
+    started = CLOCK[0]()
     for text, gold in zip(texts, solutions):
         gold_parsed, answer_parsed = parse(gold), parse(extract_answer(text))
         verdicts.append(bool(verify(gold_parsed, answer_parsed)) if gold_parsed and answer_parsed else None)
-    mv_s = time.perf_counter() - started
+    mv_s = CLOCK[0]() - started
 
     decided = [(o, v, t) for o, v, t in zip(ours, verdicts, texts) if v is not None]
     disagreements = [(t, o, v) for o, v, t in decided if (o == 1.0) != v]
@@ -179,9 +186,9 @@ def bench_hostile(max_ids: int, repeats: int = 3) -> list[tuple[str, tuple[float
             ids = [[ord(c) % 50 for c in text[:max_ids]]]
             times = []
             for _ in range(1 + repeats):
-                started = time.perf_counter()
+                started = CLOCK[0]()
                 reward([text], completion_ids=ids, prompts=["p"], **columns)
-                times.append((time.perf_counter() - started) * 1000)
+                times.append((CLOCK[0]() - started) * 1000)
             first = max(first, (times[0], label))
             steady = max(steady, (min(times[1:]), label))
         results.append((name, first, steady))
@@ -197,14 +204,18 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("gsm8k", nargs="?", default=DEFAULT_GSM8K, help=f"GSM8K jsonl (default {DEFAULT_GSM8K})")
     parser.add_argument("--limit", type=int, default=None, help="Use only the first N answers (quick look).")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu",
+                        help="cpu: this process's CPU time (default, robust to a busy machine); wall: elapsed time.")
     parser.add_argument("--max-ids", type=int, default=8192,
                         help="Token ids per hostile completion for the length rewards (a recipe's max_completion_length).")
     args = parser.parse_args(argv)
     # math-verify logs every timeout and unparsable string at WARNING; the bench reports its own numbers.
     logging.getLogger("math_verify").setLevel(logging.CRITICAL)
 
+    CLOCK[0] = CLOCKS[args.clock]
     golds = load_golds(args.gsm8k, args.limit)
-    print(f"GSM8K: {len(golds)} gold answers from {args.gsm8k}, {len(FORMATS) + len(SLOW_FORMATS)} formats")
+    print(f"GSM8K: {len(golds)} gold answers from {args.gsm8k}, {len(FORMATS) + len(SLOW_FORMATS)} formats, "
+          f"timed in {args.clock} time")
     from math_verify import parse, verify
 
     # One-time imports and caches, for all three, not timed.

@@ -250,3 +250,28 @@ def test_recipe_sets_reward_funcs_weights_and_settings(tmp_path, monkeypatch):
     assert shaped(["<think>", "x"]) == [0.25, 0.0]
     assert cosine(["it is 18", "it is 17"], solution=["18", "18"], completion_ids=ids) == pytest.approx([0.75, -0.5])
     assert repetition(["a", "b"], completion_ids=ids) == pytest.approx([-0.5 * (1 - 1 / 9), -0.5 * (1 - 1 / 19)])
+
+
+def test_bench_rewards_quick_mode_on_a_tiny_gsm8k_file(capsys):
+    from conftest import FIXTURES
+    from scripts.bench_rewards import FORMATS, SLOW_FORMATS, run
+
+    # Exit 0 or 1 depends on timings (1: a speed target missed on a busy machine); the content does not.
+    assert run([str(FIXTURES / "gsm8k_tiny.jsonl"), "--max-ids", "512"]) in (0, 1)
+    out = capsys.readouterr().out
+    assert "GSM8K: 4 gold answers" in out, "the row with no '####' line is skipped"
+    for name in [*FORMATS, *SLOW_FORMATS]:
+        row = next(line for line in out.splitlines() if line.startswith(name + " "))
+        # items, math-verify decides all 4, 100 % agreement, our reward scores all 4 as intended
+        assert row.split()[1] == "4" and row.split()[7:10] == ["4", "100.00%", "100.0%"], row
+    assert "0 disagreements" in out
+    for name in REWARDS:
+        assert f"  {name} " in out, f"hostile timing for {name}"
+
+
+def test_bench_rewards_missing_file_is_one_line_and_exit_2(capsys):
+    from scripts.bench_rewards import run
+
+    assert run(["no/such/test.jsonl"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: GSM8K file not found: no/such/test.jsonl") and len(err.strip().splitlines()) == 1
