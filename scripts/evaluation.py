@@ -260,7 +260,9 @@ def comparison_table(results: dict, task: str, sampling: str = "sampled") -> str
              "|---|" + "---|" * len(names)]
 
     def row(label: str, values, digits: int) -> None:
-        lines.append(f"| {label} | " + " | ".join("-" if v is None else f"{v:.{digits}f}" for v in values) + " |")
+        # "-": not measured (None) or undefined (NaN: no self-checks to be honest about).
+        lines.append(f"| {label} | " + " | ".join("-" if v is None or v != v else f"{v:.{digits}f}" for v in values)
+                     + " |")
 
     for mode, suffix in (("greedy", "greedy"), ("sampled", sampling)):
         if mode not in first:
