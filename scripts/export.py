@@ -11,8 +11,6 @@ with ``AutoModelForCausalLM.from_pretrained(OUT)``. Optimizer and RNG states are
 
 from __future__ import annotations
 
-from scripts.loading import load_tokenizer
-
 import argparse
 import sys
 from pathlib import Path
@@ -31,6 +29,7 @@ from scripts.checkpoints import (
     read_json,
     run_info,
 )
+from scripts.loading import load_tokenizer, tokenizer_json_is_authoritative
 
 
 def _run_dir(ckpt: Path) -> Path:
@@ -40,7 +39,7 @@ def _run_dir(ckpt: Path) -> Path:
 
 def load_merged(ckpt: Path):
     """(model, tokenizer, base model name if LoRA) from a full checkpoint or a LoRA adapter folder."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     adapter_config = ckpt / "adapter_config.json"
     base = None
@@ -138,9 +137,12 @@ def model_card(ckpt: Path, out: Path, info: dict, step: int | None, metrics: dic
         lines += ["", "Held-out problems, sampled before and after the whole run (`held_out.json`):", "",
                   "| | before | after |", "|---|---|---|"]
         lines += [f"| {key} | {_number(before.get(key))} | {_number(after.get(key))} |" for key in before]
-    lines += ["", "## Use", "", "```python", "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
+    # A tokenizer trained by this kit (the tiny CPU model's) must load from its tokenizer.json as is:
+    # AutoTokenizer would rebuild a Qwen2 tokenizer and split numbers differently (scripts/loading.py).
+    tokenizer_class = "TokenizersBackend" if tokenizer_json_is_authoritative(str(out)) else "AutoTokenizer"
+    lines += ["", "## Use", "", "```python", f"from transformers import AutoModelForCausalLM, {tokenizer_class}", "",
               f"model = AutoModelForCausalLM.from_pretrained({str(out)!r})",
-              f"tokenizer = AutoTokenizer.from_pretrained({str(out)!r})",
+              f"tokenizer = {tokenizer_class}.from_pretrained({str(out)!r})",
               "# prompt with the recipe's template; generation_config.json samples as training did",
               "```", ""]
     return "\n".join(lines)

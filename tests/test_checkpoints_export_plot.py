@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from scripts.loading import load_tokenizer
-
 import json
 import struct
 import subprocess
@@ -14,6 +12,7 @@ import pytest
 
 from conftest import ROOT
 from scripts import checkpoints, export, plot
+from scripts.loading import load_tokenizer
 
 
 def state_entry(run: Path, step: int) -> dict:
@@ -135,7 +134,7 @@ def exported(tracked_run, tmp_path_factory):
 def test_exported_folder_is_a_clean_hf_model_that_loads_and_generates(exported, tracked_run):
     import torch
     from safetensors.torch import load_file
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     run, out = exported
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "generation_config.json",
@@ -167,6 +166,8 @@ def test_model_card_names_recipe_step_and_metrics(exported):
     assert (f"| {e['reward']:.3f} | {e['aha/accuracy']:.3f} | {e['aha/format']:.3f} | {e['aha/length_mean']:.1f} "
             f"| {e['aha/self_check_share']:.3f} |") in card
     assert "aha step 2 (heuristic" in card and "this checkpoint is at or after it" in card
+    # the tiny model's kit-trained tokenizer must load from its tokenizer.json, not be rebuilt as Qwen2's
+    assert f"tokenizer = TokenizersBackend.from_pretrained({str(out)!r})" in card
 
 
 def test_export_merges_lora_adapters(tiny_model_dir, tmp_path):
