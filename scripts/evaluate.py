@@ -67,8 +67,8 @@ class EvalArguments:
     num_samples: int = field(
         default=8, metadata={"help": "Sampled completions per problem for pass@k (0: greedy decoding only)."}
     )
-    pass_k: list[int] = field(
-        default_factory=lambda: [1, 8], metadata={"help": "Values of k for pass@k (each at most num_samples)."}
+    pass_k: list[int] | None = field(
+        default=None, metadata={"help": "Values of k for pass@k, each at most num_samples (default: 1 and num_samples)."}
     )
     countdown_problems: int = field(
         default=512,
@@ -143,6 +143,8 @@ def parse_args(argv) -> EvalArguments:
         raise EvalError(f"unknown task `{args.task}`: use one of {sorted(ACCURACY_REWARD_FOR_TASK)}")
     if args.num_samples < 0 or (args.limit is not None and args.limit < 1):
         raise EvalError("--num_samples must be >= 0 and --limit >= 1")
+    if args.pass_k is None:
+        args.pass_k = sorted({1, args.num_samples}) if args.num_samples else []
     if args.num_samples and any(not 1 <= k <= args.num_samples for k in args.pass_k):
         raise EvalError(f"--pass_k {args.pass_k}: each k must be between 1 and --num_samples ({args.num_samples})")
     if args.use_vllm:

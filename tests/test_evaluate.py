@@ -155,6 +155,14 @@ def test_pass_at_k_is_averaged_over_problems(tmp_path):
     assert metrics["greedy"]["pass@1"] == 1.0 and metrics["sampled"]["mean_length"] == 3.0
 
 
+def test_pass_at_k_defaults_to_one_and_the_number_of_samples(tmp_path):
+    out = tmp_path / "default_k.json"
+    evaluate.main(["--models", "always-right", "--task", "gsm8k", "--dataset_name", str(GSM8K), "--num_samples", "3",
+                   "--output_file", str(out)], generators=STUBS.__getitem__)
+    sampled = json.loads(out.read_text())["models"][0]["metrics"]["sampled"]
+    assert [key for key in sampled if key.startswith("pass@")] == ["pass@1", "pass@3"]
+
+
 def test_table_has_one_column_per_model_and_the_numbers(stub_results, capsys):
     from scripts.evaluation import comparison_table
 
