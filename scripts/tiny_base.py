@@ -5,8 +5,9 @@ or uses the answer tags; RL amplifies what pays. This module makes a ~1 M-parame
 that property for Countdown, in a few minutes on a laptop CPU:
 
 * a byte-level BPE tokenizer trained here (every integer up to 999 and each tag is one token);
-* a deliberately imperfect corpus: most traces are **lazy** (one unchecked try, or a bare guess),
-  a few **search** (several tries, each checked: ``… = 12 vs 18 wait ;`` or ``… = 18 vs 18 ok``), and
+* a deliberately imperfect corpus: most traces are **lazy** (a bare guess, or one checked try that
+  is answered even when its check failed: ``… = 12 vs 18 wait </think>``), a few **search** (after a
+  failed check, ``recheck ;`` and another try, until ``… = 18 vs 18 ok``), and
   most are not in the exact ``<think>…</think> <answer>…</answer>`` format;
 * a ``Qwen2ForCausalLM`` (config from transformers) pretrained on it with a plain torch loop.
 
@@ -102,6 +103,20 @@ def _answer_text(c) -> str:
     return f"( {x} {o1} {y} ) {o2} {z}"
 
 
+def _checked_try(think: str, c, target: int, decisions: list[int]) -> str:
+    """``think`` + `` x o y = m , m o z = v vs t ok`` (or ``wait``), recording where the decision starts.
+
+    Every try is checked, lazy ones too, so the base sees many comparisons and learns them (with a
+    check only in the rare search traces, a base said "ok" falsely 4 times in 5). The target is
+    written beside the value because comparing two adjacent numbers is learnable by a tiny model;
+    recalling the target from the prompt mid-decision was not. What separates a searcher from a
+    lazy trace is what follows a failed check: ``recheck ;`` and another try, or giving up.
+    """
+    think += f" {_try_text(c)} vs {target}"
+    decisions.append(len(think))  # the check decision is the next token
+    return think + (" ok" if c[-1] == target else " wait")
+
+
 def make_trace(rng: random.Random, nums: list[int], target: int, cfg: TinyBaseConfig, ops: str):
     """(completion text, char offsets of check decisions): a search or a lazy trace, maybe malformed."""
     chains = list(_chains(nums, ops))
@@ -117,17 +132,13 @@ def make_trace(rng: random.Random, nums: list[int], target: int, cfg: TinyBaseCo
         else:
             tries = rng.sample(misses or chains, min(len(misses or chains), k))
         answer = None
-        for c in tries:
-            # The check writes the target next to the value before deciding: comparing two adjacent
-            # numbers is learnable by a tiny model; recalling the target from the prompt mid-decision
-            # was not (a base trained on `= 12 wait` / `= 18 ok` said "ok" falsely 4 times in 5).
-            think += f" {_try_text(c)} vs {target}"
-            decisions.append(len(think))  # the check decision is the next token
+        for i, c in enumerate(tries):
+            if i:
+                think += " recheck ;"  # the reflection: a failed check leads to another try
+            think = _checked_try(think, c, target, decisions)
             if c[-1] == target:
-                think += " ok"
                 answer = c
                 break
-            think += " wait ;"
         if answer is None:
             # No try hit: answer with the closest, as a person would; every check stays true.
             answer = min(tries, key=lambda c: abs(c[-1] - target))
@@ -135,8 +146,9 @@ def make_trace(rng: random.Random, nums: list[int], target: int, cfg: TinyBaseCo
         think = " guess"
         answer = rng.choice(chains)
     else:
+        # Lazy: one try, checked, then answered whatever the check said.
         answer = rng.choice(chains)
-        think = " " + _try_text(answer)
+        think = _checked_try("", answer, target, decisions)
     think_body, answer_body = think.strip(), _answer_text(answer)
 
     style = "exact" if rng.random() < cfg.exact_format_share else rng.choice(

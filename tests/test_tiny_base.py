@@ -37,7 +37,8 @@ def test_corpus_mix_follows_the_recipe_shares():
     cfg = TinyBaseConfig(search_share=0.2, exact_format_share=0.25)
     rng = random.Random(1)
     traces = [make_trace(rng, [3, 4, 5], 23, cfg, "+-*")[0] for _ in range(4000)]
-    search = sum("wait" in t or " ok" in t for t in traces) / len(traces)
+    search = sum("recheck" in t or (" ok" in t and t.count(" vs ") > 1) for t in traces) / len(traces)
     exact = sum(format_reward(traces)) / len(traces)
-    assert 0.17 < search < 0.23 and 0.22 < exact < 0.28
+    # search traces whose first try hits look lazy: slightly under the 20 % share
+    assert 0.12 < search < 0.2 and 0.22 < exact < 0.28
     assert TINY_TASK["template"] == "compact"
