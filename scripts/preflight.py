@@ -93,7 +93,8 @@ class Report:
             lines += [f"{'':16}FAIL: {f}" for f in s.failures]
             lines += [f"{'':16}warning: {w}" for w in s.warnings]
         if self.failures:
-            verdict = f"FAILED ({len(self.failures)} failure(s), {len(self.warnings)} warning(s)): this run would not learn"
+            verdict = (f"FAILED ({len(self.failures)} failure(s), {len(self.warnings)} warning(s)): "
+                       "this run would not learn")
         else:
             verdict = f"passed ({len(self.warnings)} warning(s))"
         lines.append(f"preflight {verdict}")
@@ -238,11 +239,12 @@ def _prefill_hint(state: str, chat: bool, rendered: str) -> str:
                 "not the rendered text: use a chat template without the prefill, or a plain prompt_template "
                 "such as r1_zero_prefill")
     if state == "open":
-        return (f"the prompt pre-fills `<think>` (it ends `…{tail}`) but a reward only sees a prefill when the prompt "
-                "ends with `<think>`: end the template with `<think>`, or drop the prefill")
+        return (f"the prompt pre-fills `<think>` (it ends `…{tail}`) but a reward only sees a prefill when "
+                "the prompt ends with `<think>`: end the template with `<think>`, or drop the prefill")
     if state == "closed":
-        return (f"the prompt already closes the think block (it ends `…{tail}`, e.g. Qwen3 with enable_thinking=False), "
-                "so the model will not write `<think>`: remove it from the template or chat_template_kwargs")
+        return (f"the prompt already closes the think block (it ends `…{tail}`, e.g. Qwen3 with "
+                "enable_thinking=False), so the model will not write `<think>`: remove it from the template or "
+                "chat_template_kwargs")
     return ""
 
 
@@ -310,7 +312,8 @@ def check_template(rows, reward_funcs, tokenizer, task: str, chat_template_kwarg
                 better = max(values, key=values.get)
                 problem = f"{name} scores a correct completion {correct} but `{better}` {values[better]}"
             elif name == accuracy_name and values["wrong answer"] > min(values.values()):
-                problem = f"{name} scores a wrong answer {values['wrong answer']}, above its minimum {min(values.values())}"
+                problem = (f"{name} scores a wrong answer {values['wrong answer']}, above its minimum "
+                           f"{min(values.values())}")
             if problem:
                 break
         if problem:
@@ -660,7 +663,8 @@ def preflight_or_stop(script_args, training_args, model_args, model, tokenizer, 
     if os.environ.get("LOCAL_RANK", "0") == "0":
         print(report.render())
     if report.failures:
-        raise PreflightFailed(f"preflight: {report.failures[0]} (report above; `preflight: false` in the recipe skips it)")
+        raise PreflightFailed(
+            f"preflight: {report.failures[0]} (report above; `preflight: false` in the recipe skips it)")
     return report
 
 

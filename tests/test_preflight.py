@@ -99,7 +99,8 @@ def test_template_that_prefills_think_then_text_is_caught(tokenizer, default_rew
     # Only the format reward is blind to the prefill; the answer is still read.
     assert len(section.failures) == 1 and not section.warnings
     assert section.failures[0].startswith(
-        "format_reward scores a correct completion 0.0 but `opening <think> toggled` 1.0; the prompt pre-fills `<think>`")
+        "format_reward scores a correct completion 0.0 but `opening <think> toggled` 1.0; "
+        "the prompt pre-fills `<think>`")
     assert "(<think> pre-filled)" in section.summary
 
 
@@ -151,8 +152,8 @@ def test_constant_reward_never_fires_on_probes(tokenizer, default_rewards):
     section = check_template(countdown_rows(), [*default_rewards, constant_reward], tokenizer, "countdown")
     # A custom reward is not the format or accuracy reward: a warning, not a stop.
     assert section.failures == []
-    assert section.warnings == ["constant_reward gives 1.0 to every probe (correct, wrong answer, repetitive, no tags, empty): "
-                                "it can never fire, no learning signal"]
+    assert section.warnings == ["constant_reward gives 1.0 to every probe (correct, wrong answer, repetitive, "
+                                "no tags, empty): it can never fire, no learning signal"]
 
 
 def test_constant_reward_is_flagged_no_learning_signal_in_model_sample(tiny_model_dir, tokenizer):
