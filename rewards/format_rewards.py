@@ -26,6 +26,10 @@ open-r1's ``tag_count_reward``; it gives a gradient while the strict reward is s
 [0.75]
 >>> format_shaped_reward(["<think> a </think> <answer> 5 </answer>", "no tags"])
 [1.0, 0.0]
+
+A recipe picks one by name (``reward_funcs: [format_shaped_reward, countdown_reward]``). Both are
+linear in the completion's length (string methods, no backtracking regex): a megabyte of text with
+a hundred thousand unclosed tags is scored in a few milliseconds.
 """
 
 from __future__ import annotations
