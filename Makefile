@@ -97,6 +97,11 @@ test:
 bench-aha:
 	$(PY) -m scripts.bench_aha --recipe $(RECIPE) $(if $(SEEDS),--seeds $(SEEDS))
 
+# One GRPO step on a Qwen2.5-0.5B-shaped random model, HF generate vs vLLM colocate (GPU; ARGS="--tiny" on CPU).
+.PHONY: bench-gpu
+bench-gpu:
+	$(PY) -m scripts.bench_gpu $(ARGS)
+
 # `make bench` runs every quick benchmark; each part is a prerequisite, so more can be added.
 .PHONY: bench bench-rewards bench-train
 GSM8K ?= ../shared/data/gsm8k/test.jsonl

@@ -69,3 +69,28 @@ def tracked_run(tiny_model_dir, tmp_path_factory):
     proc = subprocess.run(train_command(*args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return out, proc.stdout
+
+
+# Qwen2.5's chat format (ChatML), for recipes whose prompts are chat messages (instruct models).
+CHATML_TEMPLATE = ("{%- for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}"
+                   "{%- endfor %}{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- endif %}")
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny model made to stand in for a Qwen recipe's model: a chat template and 4096 positions.
+
+    Rotary positions have no weights, so only the config changes; GSM8K prompts in the R1-Zero or
+    chat templates run past the tiny model's 256 positions.
+    """
+    import json
+    import shutil
+
+    out = tmp_path_factory.mktemp("tiny_chat") / "model"
+    shutil.copytree(tiny_model_dir, out)
+    config = json.loads((out / "config.json").read_text())
+    config["max_position_embeddings"] = 4096
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+    # A file next to the tokenizer, as hub models ship it: the kit-trained tokenizer.json stays as is.
+    (out / "chat_template.jinja").write_text(CHATML_TEMPLATE)
+    return out
