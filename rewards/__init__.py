@@ -70,6 +70,10 @@ def get_rewards(names, **settings) -> list:
 
 __all__ = [
     "ACCURACY_REWARD_FOR_TASK",
+    "CosineScaledAccuracyReward",
+    "CountdownReward",
+    "GSM8KAccuracyReward",
+    "RepetitionPenaltyReward",
     "REWARDS",
     "UnknownRewardError",
     "countdown_reward",
