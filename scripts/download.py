@@ -269,10 +269,11 @@ def fetch_dataset(dataset: DatasetFetch, local_dir: Path | None = None) -> list[
             rows.to_json(str(target), lines=True)
             results.append((role, target, target.stat().st_size))
             continue
-        files = [Path(f["filename"]) for f in rows.cache_files if f["filename"] not in seen]
+        files = [Path(f["filename"]) for f in rows.cache_files]
+        new = [f for f in files if str(f) not in seen]
         seen.update(str(f) for f in files)
         where = files[0].parent if files else Path("(in memory)")
-        results.append((role, where, sum(f.stat().st_size for f in files if f.exists())))
+        results.append((role, where, sum(f.stat().st_size for f in new if f.exists())))
     return results
 
 

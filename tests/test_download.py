@@ -165,6 +165,28 @@ def test_cached_hub_model_downloads_from_cache_offline_and_reports_its_size(tiny
     assert f"total    {download.human(size)}" in out
 
 
+def test_local_dir_writes_each_split_where_training_reads_it(hub_cache, tmp_path):
+    """Slices of one split become train.jsonl / test.jsonl: what data/loading.py reads from a folder.
+
+    A local folder holding train.jsonl stands in for the hub id: `load_dataset` reads both the same way.
+    """
+    from data.loading import read_rows
+
+    source = tmp_path / "source"
+    source.mkdir()
+    shutil.copy(GSM8K_FIXTURE, source / "train.jsonl")
+    fetch = DatasetFetch(str(source), None, (("train", "train[:3]"), ("test", "train[3:]")))
+    written = download.fetch_dataset(fetch, tmp_path / "data")
+    assert [(role, path.name) for role, path, _ in written] == [("train", "train.jsonl"), ("test", "test.jsonl")]
+    assert all(size == path.stat().st_size > 0 for _, path, size in written)
+    # Into the cache instead: both slices live in one cached file, counted once.
+    cached = download.fetch_dataset(fetch)
+    assert cached[0][1] == cached[1][1] and cached[0][2] > 0 and cached[1][2] == 0
+    rows = [row["question"] for row in read_rows(str(FIXTURES / "gsm8k_tiny.jsonl"))]
+    assert [r["question"] for r in read_rows(str(tmp_path / "data"), split="train")] == rows[:3]
+    assert [r["question"] for r in read_rows(str(tmp_path / "data"), split="test")] == rows[3:]
+
+
 def test_cached_hub_model_trains_offline(tiny_chat_model_dir, hub_cache, tmp_path):
     """The compute-node half of the workflow: a hub id, HF_HUB_OFFLINE=1, everything from the cache."""
     put_in_hub_cache(hub_cache, "kit-test/tiny-qwen", tiny_chat_model_dir)
