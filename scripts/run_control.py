@@ -178,6 +178,23 @@ def resolve_resume(resume: str, output_dir: str) -> str | None:
     return resume
 
 
+def finished_message(checkpoint: str, max_steps: int, output_dir: str) -> str | None:
+    """A note if ``checkpoint`` already reached the planned steps, else None.
+
+    HF Trainer, resumed from a checkpoint at ``max_steps``, still trains one more step; so a
+    finished run is not handed back to it. Raise ``max_steps`` to train on.
+    """
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))
+    planned = max_steps if max_steps > 0 else state.get("max_steps", 0)
+    if state["global_step"] < planned:
+        return None
+    final = next((name for name in FINAL_MODEL_FILES if (Path(output_dir) / name).is_file()), None)
+    keep = (f"final model: {output_dir}" if final else
+            f"keep it with: make export CKPT={checkpoint} OUT=<folder>")
+    return (f"nothing to train: {checkpoint} is at step {state['global_step']} of max_steps {planned}; {keep} "
+            "(raise max_steps to train on, or choose a new output_dir to start over)")
+
+
 def resume_command(argv: list[str], checkpoint: str) -> str:
     """The command that continues this run from ``checkpoint``: the same flags, ``--resume`` replaced."""
     kept, skip = [], False

@@ -32,16 +32,17 @@ def run_args(model_dir, output_dir, *extra) -> list[str]:
         "--per_device_train_batch_size", "8", "--num_generations", "4", "--max_completion_length", "12",
         "--holdout_size", "0", "--max_train_samples", "64", "--disable_tqdm", "true", "--logging_steps", "1",
         "--reward_funcs", "format_reward", "countdown_reward", "tests.slow_reward.slow_length_reward",
-        "--reward_weights", "0.5", "1.0", "1.0", *extra,
+        "--reward_weights", "0.5", "1.0", "1.0", "--preflight", "false", *extra,
     ]
 
 
 class Training:
     """A training subprocess whose merged output is read line by line as it comes."""
 
-    def __init__(self, args, reward_seconds: float = 0.0):
+    def __init__(self, args, reward_seconds: float = 0.0, marker: Path | None = None):
         env = dict(os.environ, PYTHONPATH=str(ROOT), CUDA_VISIBLE_DEVICES="", PYTHONUNBUFFERED="1",
-                   SLOW_REWARD_SECONDS=str(reward_seconds))
+                   SLOW_REWARD_SECONDS=str(reward_seconds), SLOW_REWARD_MARKER=str(marker or ""))
+        self.marker = marker
         self.proc = subprocess.Popen(train_command(*args), cwd=ROOT, env=env, text=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.lines: queue.Queue = queue.Queue()
@@ -55,7 +56,7 @@ class Training:
             self.lines.put(line)
         self.lines.put(None)
 
-    def wait_for(self, text: str, timeout: float = 120) -> None:
+    def wait_for(self, text: str, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -67,6 +68,16 @@ class Training:
                 raise AssertionError(f"the run ended before printing {text!r}:\n{self.text[-3000:]}")
             if text in line:
                 return
+
+    def wait_for_step(self, step: int, timeout: float = 300) -> None:
+        """Until the reward of ``step`` is being computed (tests/slow_reward.py marks each call)."""
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            if self.marker.is_file() and len(self.marker.read_text().splitlines()) >= step:
+                return
+            time.sleep(0.01)
+        self.proc.kill()
+        raise AssertionError(f"step {step} did not start within {timeout} s:\n{self.text[-3000:]}")
 
     def signal(self, signum: int) -> None:
         self.proc.send_signal(signum)
@@ -103,10 +114,10 @@ def tensorboard_rewards(output_dir: Path) -> list[tuple[int, float]]:
 
 @pytest.fixture(scope="module")
 def interrupted(tiny_model_dir, tmp_path_factory):
-    """A run sent SIGINT while step 2 is under way (the first log line is step 1's)."""
+    """A run sent SIGINT while step 2's reward is being computed."""
     out = tmp_path_factory.mktemp("interrupted") / "out"
-    run = Training(run_args(tiny_model_dir, out), reward_seconds=1.0)
-    run.wait_for("{'loss'")
+    run = Training(run_args(tiny_model_dir, out), reward_seconds=2.0, marker=out.with_name("marker"))
+    run.wait_for_step(2)
     run.signal(signal.SIGINT)
     code = run.finish()
     # The interrupt's checkpoint is the newest one (a scheduled save may precede it).
@@ -126,8 +137,8 @@ def resumed(interrupted, tiny_model_dir):
 def test_sigint_saves_the_current_step_prints_how_to_resume_and_exits_130(interrupted):
     out, code, text, step = interrupted
     assert code == 130, text[-3000:]
-    # Step 1 had been logged when the signal came, so the run stopped after a later step and
-    # before the end; that step's checkpoint is whole and describes exactly that step.
+    # The signal came during step 2 (2 s of sleep in its reward), so the run stopped after step 2,
+    # or a later one if this machine is very slow; that checkpoint describes exactly that step.
     assert 2 <= step < MAX_STEPS, text[-3000:]
     checkpoint = out / f"checkpoint-{step}"
     assert trainer_state(checkpoint)["global_step"] == step
@@ -135,7 +146,7 @@ def test_sigint_saves_the_current_step_prints_how_to_resume_and_exits_130(interr
     for name in ("model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth"):
         assert (checkpoint / name).is_file(), name
     assert f"stopped by SIGINT at step {step}/{MAX_STEPS}; saved {checkpoint}\n" in text
-    assert f"--reward_weights 0.5 1.0 1.0 --resume {checkpoint}\n" in text
+    assert f"--reward_weights 0.5 1.0 1.0 --preflight false --resume {checkpoint}\n" in text
     assert "resume with: python -m scripts.train --config " in text
     # An interrupted run is not a finished one: no final model, no "after" numbers.
     assert not (out / "model.safetensors").exists()
@@ -164,11 +175,30 @@ def test_rerun_resumes_from_the_checkpoint_and_reaches_max_steps_with_each_step_
     assert [s for s, _ in tensorboard_rewards(out)] == list(range(1, MAX_STEPS + 1))
 
 
+def test_rerunning_a_finished_run_trains_nothing(resumed, tiny_model_dir, tmp_path, capsys, monkeypatch):
+    """HF Trainer resumed at max_steps would train one step more; the script stops before that."""
+    from scripts.train import run
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    out, _, _ = resumed
+    assert run(run_args(tiny_model_dir, out)) == 0
+    assert capsys.readouterr().out == (
+        f"nothing to train: {out}/checkpoint-{MAX_STEPS} is at step {MAX_STEPS} of max_steps {MAX_STEPS}; "
+        f"final model: {out} (raise max_steps to train on, or choose a new output_dir to start over)\n")
+    assert not (out / f"checkpoint-{MAX_STEPS + 1}").exists()
+    # Stopped during its last step, a run has that step's checkpoint but no final model yet.
+    stopped = tmp_path / "stopped"
+    shutil.copytree(out / f"checkpoint-{MAX_STEPS}", stopped / f"checkpoint-{MAX_STEPS}")
+    assert run(run_args(tiny_model_dir, stopped)) == 0
+    assert f"keep it with: make export CKPT={stopped}/checkpoint-{MAX_STEPS} OUT=<folder>" in capsys.readouterr().out
+
+
 def test_a_second_signal_exits_at_once_without_saving(tiny_model_dir, tmp_path):
     out = tmp_path / "out"
     # Each reward call sleeps 3 s, so finishing step 2 and saving it would take over 2 s more.
-    run = Training(run_args(tiny_model_dir, out, "--save_steps", "100"), reward_seconds=3.0)
-    run.wait_for("{'loss'")
+    run = Training(run_args(tiny_model_dir, out, "--save_steps", "100"), reward_seconds=3.0,
+                   marker=tmp_path / "marker")
+    run.wait_for_step(2)
     run.signal(signal.SIGTERM)
     run.wait_for("SIGTERM: finishing this step")
     started = time.monotonic()
@@ -187,10 +217,11 @@ def test_sigkill_during_a_save_then_resume_picks_the_newest_complete_checkpoint(
     out = tmp_path / "out"
     run = Training(run_args(tiny_model_dir, out, "--save_steps", "1"))
     # Kill the moment checkpoint-2's folder appears: usually while its files are being written.
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600
     while not (out / "checkpoint-2").exists() and run.proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.001)
     run.signal(signal.SIGKILL)
+    assert (out / "checkpoint-2").exists(), f"checkpoint-2 never appeared:\n{run.text[-3000:]}"
     assert run.finish() == -signal.SIGKILL, run.text[-3000:]
 
     steps = sorted(int(p.name.split("-")[1]) for p in out.glob("checkpoint-*"))
