@@ -9,6 +9,7 @@ for all recipes keeps the file fast on 2 cores.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -141,9 +142,12 @@ def test_accelerate_config_set_covers_one_gpu_to_several_nodes():
 
 
 def test_make_launch_lines():
+    # Under `make test` the parent make's variables would make this one print "Entering directory".
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+
     def dry(*args):
-        return subprocess.run(["make", "-n", "train", *args], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(["make", "--no-print-directory", "-n", "train", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, check=True).stdout.strip()
 
     assert dry() == ".venv/bin/python -m scripts.train --config recipes/cpu_countdown_tiny.yaml"
     assert re.match(r"\.venv/bin/torchrun --nproc_per_node 2 +-m scripts\.train --config ", dry("NPROC=2"))
