@@ -28,8 +28,6 @@ row. Timings from a shared machine are noisy: compare ratios measured in the sam
 
 from __future__ import annotations
 
-from scripts.loading import load_tokenizer
-
 import argparse
 import json
 import os
@@ -41,6 +39,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from scripts.loading import load_tokenizer
 
 DEFAULT_RECIPE = "recipes/cpu_countdown_tiny.yaml"
 CACHED_BASE = "outputs/tiny-base/countdown"
@@ -66,6 +66,7 @@ class _Timings:
     def __init__(self):
         self.regions: list[tuple[str, float, float]] = []
         self.step_begins: list[float] = []
+        self.step_cpu: list[float] = []
         self.logs: list[dict] = []
 
 
@@ -102,6 +103,7 @@ def _instrument(timings: _Timings) -> None:
 
         def on_step_begin(self, args, state, control, **kwargs):
             timings.step_begins.append(time.perf_counter())
+            timings.step_cpu.append(time.process_time())
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             timings.logs.append(dict(logs or {}, step=state.global_step))
@@ -178,6 +180,7 @@ def worker(spec_path: str) -> int:
     _, training_args, _ = parse_recipe(spec["argv"])
     result = {
         "code": code, "started": started, "regions": timings.regions, "step_begins": timings.step_begins,
+        "step_cpu": timings.step_cpu,
         "logs": timings.logs, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "torch_threads": torch.get_num_threads(),
         "completions_per_step": training_args.per_device_train_batch_size * training_args.gradient_accumulation_steps,
@@ -205,12 +208,16 @@ def summarise(result: dict, warmup: int) -> dict:
     n = len(timed)
     parts = {name: total / n for name, total in parts.items()}
     step_s = [intervals[i] for i in timed]
+    # CPU seconds of this process: on a shared machine much steadier than wall time, which also
+    # counts the time other processes held the cores.
+    cpu = result["step_cpu"]
+    cpu_s = [cpu[i + 1] - cpu[i] for i in timed]
     # TRL logs completion lengths only for steps that generated: their mean times completions/step.
     lengths = [log["completions/mean_length"] for log in result["logs"]
                if "completions/mean_length" in log and warmup < log["step"] <= timed[-1] + 1]
     mean_length = statistics.fmean(lengths) if lengths else float("nan")
     return {
-        "step_s": step_s, "median_s": statistics.median(step_s), "mean_s": statistics.fmean(step_s),
+        "step_s": step_s, "median_s": statistics.median(step_s), "cpu_s": cpu_s, "mean_s": statistics.fmean(step_s),
         "tokens_per_s": mean_length * result["completions_per_step"] / statistics.fmean(step_s),
         "mean_length": mean_length, "all_lengths": [log.get("completions/mean_length") for log in result["logs"]
                                                     if "completions/mean_length" in log],
@@ -272,7 +279,9 @@ def data_path_rows(gsm8k: str | None, countdown_n: int, countdown_recipe: dict) 
 
 
 def _data_row(label: str, wall: float, cpu: float, target: float) -> str:
-    return f"| {label} | {wall:.2f} | {cpu:.2f} | < {target:g} s | {'met' if wall < target else 'MISSED'} |"
+    # Judged on CPU time: this code is single-threaded, so on an idle core wall time equals it; on
+    # a shared machine the wall time mostly measures the other processes.
+    return f"| {label} | {wall:.2f} | {cpu:.2f} | < {target:g} s | {'met' if cpu < target else 'MISSED'} |"
 
 
 # --------------------------------------------------------------------------- the bench
@@ -344,7 +353,12 @@ def machine_line() -> str:
     import trl
 
     load = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({platform.processor() or 'cpu'}), "
+    cpu = platform.processor()
+    if Path("/proc/cpuinfo").is_file():
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({cpu or 'unknown CPU'}), "
             f"python {platform.python_version()}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
             f"trl {trl.__version__}, transformers {transformers.__version__}; load average {load}")
 
@@ -411,8 +425,8 @@ def main(argv=None) -> int:
     print("(a shared or busy machine inflates every number; the ratios, measured interleaved in one run, are what "
           "to compare)\n")
 
-    print("Data path (seconds; the targets are for 2 quiet cores)\n")
-    print("| step | wall s | CPU s | target | |\n|---|---|---|---|---|")
+    print("Data path (single-threaded: wall = CPU seconds on an idle core; the targets are for 2 quiet cores)\n")
+    print("| step | wall s | CPU s | target | on CPU s |\n|---|---|---|---|---|")
     for row in data_path_rows(gsm8k, args.countdown_n, script_args.countdown_settings()):
         print(row, flush=True)
     if not gsm8k:
@@ -444,34 +458,40 @@ def _pooled(runs: list[dict], key: str) -> float:
 
 
 def training_report(results: dict[str, list[dict]], variants) -> str:
-    lines = ["| path | s/step (median) | completion tokens/s | completion length | peak RSS (MiB) | start-up s |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| path | s/step (median) | CPU s/step (median) | completion tokens/s | completion length | "
+             "peak RSS (MiB) | start-up s |", "|---|---|---|---|---|---|---|"]
     names = {"project": "project: scripts.train (make train)", "bare": "bare TRL: GRPOTrainer script"}
     for label, runs in results.items():
         lines.append(f"| {names.get(label, 'variant ' + label)} | {_pooled(runs, 'step_s'):.3f} | "
-                     f"{statistics.median(r['tokens_per_s'] for r in runs):,.0f} | "
+                     f"{_pooled(runs, 'cpu_s'):.3f} | {statistics.median(r['tokens_per_s'] for r in runs):,.0f} | "
                      f"{statistics.median(r['mean_length'] for r in runs):.1f} | "
                      f"{max(r['peak_rss_mib'] for r in runs):,.0f} | "
                      f"{statistics.median(r['startup_s'] for r in runs):.1f} |")
     project, bare = results["project"], results["bare"]
-    ratio = _pooled(project, "step_s") / _pooled(bare, "step_s")
-    pairs = [p["median_s"] / b["median_s"] for p, b in zip(project, bare)]
     lines.append("")
-    lines.append(f"ratio project/bare: {ratio:.3f} (pooled medians); per interleaved pair: "
-                 + ", ".join(f"{r:.3f}" for r in pairs)
-                 + f" -> target <= {RATIO_TARGET}: {'met' if ratio <= RATIO_TARGET else 'MISSED'}")
+    for key, what in (("step_s", "wall"), ("cpu_s", "CPU")):
+        ratio = _pooled(project, key) / _pooled(bare, key)
+        pairs = [statistics.median(p[key]) / statistics.median(b[key]) for p, b in zip(project, bare)]
+        lines.append(f"ratio project/bare, {what} s/step: {ratio:.3f} (pooled medians); per interleaved pair: "
+                     + ", ".join(f"{r:.3f}" for r in pairs)
+                     + f" -> target <= {RATIO_TARGET}: {'met' if ratio <= RATIO_TARGET else 'MISSED'}")
     same = all(p["all_lengths"] == b["all_lengths"] for p, b in zip(project, bare))
     lines.append("same completions in both paths (equal mean length at every step): " + ("yes" if same else
                  "NO (the paths sampled differently; compare tokens/s rather than s/step)"))
     if variants:
         lines += ["", "Options, through the project path (ratio < 1: faster than the recipe as is)", "",
-                  "| variant | flags | s/step | tokens/s | ratio s/step | ratio tokens/s |", "|---|---|---|---|---|---|"]
-        base_s, base_tok = _pooled(project, "step_s"), statistics.median(r["tokens_per_s"] for r in project)
+                  "| variant | flags | s/step | CPU s/step | tokens/s | completion length | ratio s/step | "
+                  "ratio CPU s/step | ratio tokens/s |", "|---|---|---|---|---|---|---|---|---|"]
+        base = {key: _pooled(project, key) for key in ("step_s", "cpu_s")}
+        base_tok = statistics.median(r["tokens_per_s"] for r in project)
         for name, flags, env in variants:
             runs = results[name]
-            step, tok = _pooled(runs, "step_s"), statistics.median(r["tokens_per_s"] for r in runs)
+            step, cpu = _pooled(runs, "step_s"), _pooled(runs, "cpu_s")
+            tok = statistics.median(r["tokens_per_s"] for r in runs)
+            length = statistics.median(r["mean_length"] for r in runs)
             shown = " ".join([*(f"{k}={v}" for k, v in env.items()), *flags])
-            lines.append(f"| {name} | `{shown}` | {step:.3f} | {tok:,.0f} | {step / base_s:.3f} | {tok / base_tok:.3f} |")
+            lines.append(f"| {name} | `{shown}` | {step:.3f} | {cpu:.3f} | {tok:,.0f} | {length:.1f} | "
+                         f"{step / base['step_s']:.3f} | {cpu / base['cpu_s']:.3f} | {tok / base_tok:.3f} |")
     lines += ["", "Where a step goes (mean seconds per timed step, share of the step; TRL's profiling timers)", "",
               "| part | project | bare |", "|---|---|---|"]
     tables = {label: _mean_breakdown(results[label]) for label in ("project", "bare")}

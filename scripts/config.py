@@ -94,17 +94,17 @@ class R1ZeroArguments:
         metadata={"help": "Build the tiny CPU base model from this recipe into model_name_or_path if it is missing "
                   "or its recipe changed."},
     )
-    # Preflight (scripts/preflight.py)
-    preflight: bool = field(
-        default=True,
-        metadata={"help": "Before training, check template/reward consistency, data and memory; stop on a run that "
-                  "cannot learn. `make preflight` runs the same checks (and can sample the model)."},
-    )
     # Run control (scripts/run_control.py). GRPOConfig's `resume_from_checkpoint`, if set, means the same.
     resume: str = field(
         default="auto",
         metadata={"help": "`auto`: continue from the newest complete checkpoint-N in output_dir (fresh if none); "
                   "`never`: start fresh, refusing a non-empty output_dir; or a checkpoint-N folder to continue from."},
+    )
+    # Preflight (scripts/preflight.py)
+    preflight: bool = field(
+        default=True,
+        metadata={"help": "Before training, check template/reward consistency, data and memory; stop on a run that "
+                  "cannot learn. `make preflight` runs the same checks (and can sample the model)."},
     )
     # Monitoring
     reflection_phrases: list[str] = field(
@@ -360,3 +360,30 @@ def validate(script_args, training_args, model_args) -> None:
         script_args.resume = other
     if not script_args.resume:
         raise RecipeError("resume must be `auto`, `never`, or a checkpoint-N folder")
+
+
+def run_cli(main, argv=None, extra_errors: tuple = ()) -> int:
+    """Run a script's ``main(argv)``: a user-input error is one ``error: ...`` line and exit code 2.
+
+    ``--debug`` (ours, not a TrainingArguments field) is stripped and shows the full traceback
+    instead. Ctrl-C outside training exits 130 with a line, not a traceback.
+    """
+    from data.loading import DataError
+    from rewards import UnknownRewardError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        # Outside trainer.train() (loading, scoring): no step to save; checkpoints on disk are kept.
+        print("\ninterrupted: nothing new to save (checkpoints already written are kept)", file=sys.stderr)
+        return 130
+    except ValueError as err:
+        if debug or not isinstance(err, (RecipeError, DataError, UnknownRewardError, *extra_errors)):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -26,8 +26,6 @@ Bad input (a missing model folder, an unknown task or flag) prints one line and 
 
 from __future__ import annotations
 
-from scripts.loading import load_tokenizer
-
 import difflib
 import json
 import math
@@ -39,6 +37,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from rewards import ACCURACY_REWARD_FOR_TASK
+from scripts.config import run_cli
+from scripts.loading import load_tokenizer
 
 
 class EvalError(ValueError):
@@ -473,21 +473,9 @@ def main(argv=None, generators=None) -> int:
     return 0
 
 
-def run(argv=None) -> int:
-    # `--debug` shows the traceback of a user-input error instead of the one line.
-    argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv
-    argv = [a for a in argv if a != "--debug"]
-    try:
-        return main(argv)
-    except ValueError as err:
-        from data.loading import DataError
-        from scripts.config import RecipeError
 
-        if debug or not isinstance(err, (EvalError, RecipeError, DataError)):
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+def run(argv=None) -> int:
+    return run_cli(main, argv, extra_errors=(EvalError,))
 
 
 if __name__ == "__main__":

@@ -33,8 +33,6 @@ recipe skips it.
 
 from __future__ import annotations
 
-from scripts.loading import load_tokenizer
-
 import itertools
 import json
 import os
@@ -42,7 +40,8 @@ import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from scripts.config import RecipeError
+from scripts.config import RecipeError, run_cli
+from scripts.loading import load_tokenizer
 
 # Report thresholds, not training settings: when a sampled number says the run will likely not learn.
 TRUNCATION_WARN = 0.2
@@ -763,20 +762,9 @@ def main(argv=None) -> int:
     return 0
 
 
-def run(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv
-    argv = [a for a in argv if a != "--debug"]
-    try:
-        return main(argv)
-    except ValueError as err:  # RecipeError, DataError, UnknownRewardError: user input, one line
-        from data.loading import DataError
-        from rewards import UnknownRewardError
 
-        if debug or not isinstance(err, (RecipeError, DataError, UnknownRewardError)):
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+def run(argv=None) -> int:
+    return run_cli(main, argv)
 
 
 if __name__ == "__main__":

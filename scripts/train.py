@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from scripts.config import RecipeError, parse_recipe
+from scripts.config import RecipeError, parse_recipe, run_cli
 
 logger = logging.getLogger("r1zero")
 
@@ -190,30 +190,9 @@ def main(argv=None) -> int:
     return 0
 
 
-def run(argv=None) -> int:
-    # `--debug` is ours, not a TrainingArguments field: stripped here, it shows full tracebacks.
-    argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv
-    argv = [a for a in argv if a != "--debug"]
-    try:
-        return main(argv)
-    except KeyboardInterrupt:
-        # Outside trainer.train() (loading, held-out scoring): no step to save; checkpoints stay.
-        print("\ninterrupted: nothing new to save (checkpoints already in output_dir are kept)", file=sys.stderr)
-        return 130
-    except RecipeError as err:
-        if debug:
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except ValueError as err:  # DataError and friends: user input, one line
-        from data.loading import DataError
-        from rewards import UnknownRewardError
 
-        if debug or not isinstance(err, (DataError, UnknownRewardError)):
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+def run(argv=None) -> int:
+    return run_cli(main, argv)
 
 
 if __name__ == "__main__":

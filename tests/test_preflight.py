@@ -3,14 +3,13 @@ are caught on the tiny local model, and a healthy recipe passes clean."""
 
 from __future__ import annotations
 
-from scripts.loading import load_tokenizer
-
 import doctest
 import json
 
 import pytest
 
 from conftest import ROOT
+from scripts.loading import load_tokenizer
 
 RECIPE = str(ROOT / "recipes" / "cpu_countdown_tiny.yaml")
 # Pre-fills `<think>` and then writes on: the model continues inside the think block, but the
