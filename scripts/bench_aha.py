@@ -25,8 +25,12 @@ from pathlib import Path
 KEYS = ["format", "accuracy", "self_check", "honest_checks", "mean_length"]
 
 
-def run_seed(recipe: str, seed: int, root: Path, extra: list[str]) -> dict:
+def run_seed(recipe: str, seed: int, root: Path, extra: list[str], resume: bool = False) -> dict:
     out = root / f"seed{seed}"
+    record = root / f"seed{seed}.json"
+    if resume and record.is_file():
+        print(f"seed {seed}: already measured ({record})")
+        return json.loads(record.read_text())
     cmd = [sys.executable, "-m", "scripts.train", "--config", recipe, "--seed", str(seed),
            "--output_dir", str(out), "--model_name_or_path", str(root / f"base-seed{seed}"),
            "--disable_tqdm", "true", *extra]
@@ -42,6 +46,7 @@ def run_seed(recipe: str, seed: int, root: Path, extra: list[str]) -> dict:
         raise SystemExit(f"seed {seed} failed (exit {proc.returncode}); log: {root / f'seed{seed}.log'}")
     result = json.loads((out / "held_out.json").read_text())
     result["wall_s"] = wall
+    record.write_text(json.dumps(result, indent=2))
     return result
 
 
@@ -68,6 +73,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="outputs/bench_aha")
     parser.add_argument("--args", default="", help="extra flags for scripts.train, e.g. \"--max_steps 20\"")
     parser.add_argument("--wall-limit-min", type=float, default=10.0)
+    parser.add_argument("--resume", action="store_true",
+                        help="keep seeds already measured in --out (seed<N>.json) instead of rerunning them")
     args = parser.parse_args(argv)
 
     root = Path(args.out)
@@ -75,7 +82,7 @@ def main(argv=None) -> int:
     results = {}
     for seed in args.seeds:
         print(f"seed {seed}: running {args.recipe} ...", flush=True)
-        results[seed] = run_seed(args.recipe, seed, root, shlex.split(args.args))
+        results[seed] = run_seed(args.recipe, seed, root, shlex.split(args.args), resume=args.resume)
         r = results[seed]
         print(f"seed {seed}: {r['wall_s'] / 60:.1f} min  " + "  ".join(
             f"{k} {r['before'].get(k, float('nan')):.3f}->{r['after'].get(k, float('nan')):.3f}" for k in KEYS))
