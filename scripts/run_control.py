@@ -65,11 +65,12 @@ def _safetensors_problem(path: Path) -> str | None:
 
 def _torch_file_problem(path: Path) -> str | None:
     # torch.save writes a zip archive whose central directory comes last: a truncated file has none.
-    if not zipfile.is_zipfile(path):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            end = max((info.header_offset + info.compress_size for info in archive.infolist()), default=0)
+    except (zipfile.BadZipFile, OSError):
         return f"{path.name} is truncated or corrupt"
-    with zipfile.ZipFile(path) as archive:
-        end = max((info.header_offset + info.compress_size for info in archive.infolist()), default=0)
-    return None if end <= path.stat().st_size else f"{path.name} is truncated"
+    return None if end <= path.stat().st_size else f"{path.name} is truncated or corrupt"
 
 
 def _json_problem(path: Path) -> str | None:

@@ -40,8 +40,10 @@ class Training:
     """A training subprocess whose merged output is read line by line as it comes."""
 
     def __init__(self, args, reward_seconds: float = 0.0, marker: Path | None = None):
+        # One torch thread: these runs share 2 cores with other tests, and tiny matmuls gain nothing.
         env = dict(os.environ, PYTHONPATH=str(ROOT), CUDA_VISIBLE_DEVICES="", PYTHONUNBUFFERED="1",
-                   SLOW_REWARD_SECONDS=str(reward_seconds), SLOW_REWARD_MARKER=str(marker or ""))
+                   OMP_NUM_THREADS="1", SLOW_REWARD_SECONDS=str(reward_seconds),
+                   SLOW_REWARD_MARKER=str(marker or ""))
         self.marker = marker
         self.proc = subprocess.Popen(train_command(*args), cwd=ROOT, env=env, text=True,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -56,7 +58,7 @@ class Training:
             self.lines.put(line)
         self.lines.put(None)
 
-    def wait_for(self, text: str, timeout: float = 300) -> None:
+    def wait_for(self, text: str, timeout: float = 900) -> None:
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -69,7 +71,7 @@ class Training:
             if text in line:
                 return
 
-    def wait_for_step(self, step: int, timeout: float = 300) -> None:
+    def wait_for_step(self, step: int, timeout: float = 900) -> None:
         """Until the reward of ``step`` is being computed (tests/slow_reward.py marks each call)."""
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None and time.monotonic() < deadline:
@@ -82,7 +84,7 @@ class Training:
     def signal(self, signum: int) -> None:
         self.proc.send_signal(signum)
 
-    def finish(self, timeout: float = 180) -> int:
+    def finish(self, timeout: float = 900) -> int:
         code = self.proc.wait(timeout=timeout)
         self._reader.join(timeout=10)
         return code
@@ -217,7 +219,7 @@ def test_sigkill_during_a_save_then_resume_picks_the_newest_complete_checkpoint(
     out = tmp_path / "out"
     run = Training(run_args(tiny_model_dir, out, "--save_steps", "1"))
     # Kill the moment checkpoint-2's folder appears: usually while its files are being written.
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + 900
     while not (out / "checkpoint-2").exists() and run.proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.001)
     run.signal(signal.SIGKILL)
