@@ -15,12 +15,12 @@ import sys
 
 import pytest
 
-from conftest import FIXTURES, ROOT
+from conftest import ROOT
+from rewards import REWARDS
 from scripts.train import run
 
 RECIPE = str(ROOT / "recipes" / "cpu_countdown_tiny.yaml")
-VALID_REWARDS = ("['cosine_scaled_accuracy_reward', 'countdown_reward', 'format_reward', 'format_shaped_reward', "
-                 "'gsm8k_accuracy_reward', 'repetition_penalty_reward']")
+VALID_REWARDS = str(sorted(REWARDS))  # the registry, so a new reward does not break this table
 GPU_FIX = ('run the CPU recipe (make train RECIPE=recipes/cpu_countdown_tiny.yaml) or override with '
            'ARGS="--bf16 false --use_vllm false"')
 
