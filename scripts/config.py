@@ -241,8 +241,13 @@ def _check_cli_flags(argv: list[str]) -> None:
 
 def parse_recipe(argv: list[str] | None = None):
     """(R1ZeroArguments, GRPOConfig, ModelConfig) from ``--config recipe.yaml`` and flags, or RecipeError."""
+    import warnings
+
     from trl import TrlParser
 
+    # TRL 1.16's GRPOConfig sets the renamed `gradient_checkpointing` itself: a warning the user can
+    # do nothing about, printed before any one-line error.
+    warnings.filterwarnings("ignore", message="`gradient_checkpointing` is deprecated", category=FutureWarning)
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--config" in argv:
         index = argv.index("--config")
