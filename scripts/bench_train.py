@@ -475,6 +475,15 @@ def training_report(results: dict[str, list[dict]], variants) -> str:
         lines.append(f"ratio project/bare, {what} s/step: {ratio:.3f} (pooled medians); per interleaved pair: "
                      + ", ".join(f"{r:.3f}" for r in pairs)
                      + f" -> target <= {RATIO_TARGET}: {'met' if ratio <= RATIO_TARGET else 'MISSED'}")
+    # The same direct cost without the noise of two processes' step times: time spent in the
+    # callbacks only the kit registers, and in the reward functions (the kit's code in both paths).
+    mine = _mean_breakdown(project)
+    kit = {name: s for name, s in mine.items()
+           if name.startswith("callback: ") and name not in _mean_breakdown(bare)}
+    rewards = sum(s for name, s in mine.items() if name.startswith("reward: "))
+    lines.append(f"kit-only callbacks ({', '.join(n[len('callback: '):] for n in kit) or 'none'}): "
+                 f"{sum(kit.values()):.4f} s/step = {100 * sum(kit.values()) / mine['total step']:.2f} % of the "
+                 f"project's step; reward functions: {100 * rewards / mine['total step']:.2f} %")
     same = all(p["all_lengths"] == b["all_lengths"] for p, b in zip(project, bare))
     lines.append("same completions in both paths (equal mean length at every step): " + ("yes" if same else
                  "NO (the paths sampled differently; compare tokens/s rather than s/step)"))

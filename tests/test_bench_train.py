@@ -41,11 +41,14 @@ def table_row(stdout: str, label: str) -> list[str]:
 def test_quick_bench_times_both_paths_on_the_same_completions(quick_bench):
     for label in ("project: scripts.train", "bare TRL: GRPOTrainer script"):
         cells = table_row(quick_bench, label)
-        seconds, tokens_per_s, length, rss = (float(c.replace(",", "")) for c in cells[1:5])
-        assert seconds > 0 and tokens_per_s > 0 and rss > 0
+        seconds, cpu_seconds, tokens_per_s, length, rss = (float(c.replace(",", "")) for c in cells[1:6])
+        assert seconds > 0 and cpu_seconds > 0 and tokens_per_s > 0 and rss > 0
         assert 1 <= length <= 12  # max_completion_length 12
-    assert re.search(r"ratio project/bare: \d+\.\d{3} \(pooled medians\); per interleaved pair: \d+\.\d{3} -> "
-                     r"target <= 1.05: (met|MISSED)", quick_bench)
+    for what in ("wall", "CPU"):
+        assert re.search(rf"ratio project/bare, {what} s/step: \d+\.\d{{3}} \(pooled medians\); per interleaved "
+                         r"pair: \d+\.\d{3} -> target <= 1.05: (met|MISSED)", quick_bench), what
+    assert re.search(r"kit-only callbacks \([^)]*AhaTracker[^)]*\): \d+\.\d{4} s/step = \d+\.\d\d % of the project's "
+                     r"step; reward functions: \d+\.\d\d %", quick_bench)
     # Same weights, seed and config: both paths must sample the same completions, or s/step compares apples to pears.
     assert "same completions in both paths (equal mean length at every step): yes" in quick_bench
 
@@ -69,7 +72,8 @@ def test_quick_bench_times_the_data_path_with_exact_row_counts(quick_bench):
 
 def test_summary_times_steps_between_step_begins_and_attributes_regions_by_start():
     result = {
-        "started": -10.0, "step_begins": [0.0, 1.0, 3.0, 6.0], "completions_per_step": 8, "peak_rss_mib": 100.0,
+        "started": -10.0, "step_begins": [0.0, 1.0, 3.0, 6.0], "step_cpu": [0.0, 0.5, 1.0, 3.0],
+        "completions_per_step": 8, "peak_rss_mib": 100.0,
         "torch_threads": 1,
         # (name, start, seconds): the first falls in the warm-up step and is left out.
         "regions": [("transformers.generate", 0.5, 0.4), ("transformers.generate", 1.5, 1.0),
@@ -80,6 +84,7 @@ def test_summary_times_steps_between_step_begins_and_attributes_regions_by_start
     summary = summarise(result, warmup=1)
     assert summary["step_s"] == [2.0, 3.0]
     assert summary["median_s"] == 2.5
+    assert summary["cpu_s"] == [0.5, 2.0]
     assert summary["mean_length"] == 15.0  # steps 2 and 3; step 1 was warm-up
     assert summary["tokens_per_s"] == 15.0 * 8 / 2.5
     assert summary["startup_s"] == 10.0
