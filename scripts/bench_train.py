@@ -470,11 +470,14 @@ def training_report(results: dict[str, list[dict]], variants) -> str:
     project, bare = results["project"], results["bare"]
     lines.append("")
     for key, what in (("step_s", "wall"), ("cpu_s", "CPU")):
-        ratio = _pooled(project, key) / _pooled(bare, key)
+        # Judged on the median of the interleaved pairs' ratios: the two runs of a pair saw the same
+        # machine, and one pair hit by another process's burst cannot decide it (with >= 3 reps).
         pairs = [statistics.median(p[key]) / statistics.median(b[key]) for p, b in zip(project, bare)]
-        lines.append(f"ratio project/bare, {what} s/step: {ratio:.3f} (pooled medians); per interleaved pair: "
-                     + ", ".join(f"{r:.3f}" for r in pairs)
-                     + f" -> target <= {RATIO_TARGET}: {'met' if ratio <= RATIO_TARGET else 'MISSED'}")
+        ratio = statistics.median(pairs)
+        lines.append(f"ratio project/bare, {what} s/step: {ratio:.3f} (median of interleaved pairs: "
+                     + ", ".join(f"{r:.3f}" for r in pairs) + f"; pooled medians "
+                     f"{_pooled(project, key) / _pooled(bare, key):.3f}) -> target <= {RATIO_TARGET}: "
+                     + ("met" if ratio <= RATIO_TARGET else "MISSED"))
     # The same direct cost without the noise of two processes' step times: time spent in the
     # callbacks only the kit registers, and in the reward functions (the kit's code in both paths).
     mine = _mean_breakdown(project)
@@ -504,13 +507,18 @@ def training_report(results: dict[str, list[dict]], variants) -> str:
     lines += ["", "Where a step goes (mean seconds per timed step, share of the step; TRL's profiling timers)", "",
               "| part | project | bare |", "|---|---|---|"]
     tables = {label: _mean_breakdown(results[label]) for label in ("project", "bare")}
-    order = list(dict.fromkeys(name for table in tables.values() for name in table))
+    names = list(dict.fromkeys(name for table in tables.values() for name in table))
+    # Callbacks together (both paths' sets), then logging, the rest and the total.
+    first_after = names.index("logging (TRL metrics, completions table)")
+    order = ([n for n in names[:first_after] if not n.startswith("callback: ")]
+             + sorted(n for n in names if n.startswith("callback: "))
+             + [n for n in names[first_after:] if not n.startswith("callback: ")])
     for name in order:
         cells = []
         for label in ("project", "bare"):
             table = tables[label]
             total = table["total step"]
-            cells.append(f"{table[name]:.4f} ({100 * table[name] / total:.0f} %)" if name in table else "-")
+            cells.append(f"{table[name]:.4f} ({100 * table[name] / total:.1f} %)" if name in table else "-")
         lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
 
