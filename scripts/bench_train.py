@@ -19,7 +19,7 @@ then the data path: the GSM8K train split preprocessed and 100,000 Countdown pro
     python -m scripts.bench_train                                    # what `make bench-train` runs
     python -m scripts.bench_train --reps 1 --steps 2 --warmup 0      # a smoke test
     python -m scripts.bench_train --variant threads1="OMP_NUM_THREADS=1" \\
-        --variant paged="--use_transformers_continuous_batching true"   # options vs the recipe as is
+        --variant eager="--attn_implementation eager"                # options vs the recipe as is
 
 A ``--variant NAME="FLAGS"`` runs the project path with extra recipe flags (and ``VAR=value``
 environment settings), interleaved with the others, and is reported as a ratio to the project
