@@ -687,7 +687,7 @@ def _take_flag(argv: list[str], flag: str) -> str | None:
 def _load_config_and_tokenizer(model_args, training_args):
     from pathlib import Path
 
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoConfig
 
     name = model_args.model_name_or_path
     looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).exists()

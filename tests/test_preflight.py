@@ -54,8 +54,6 @@ def one_torch_thread():
 
 @pytest.fixture(scope="module")
 def tokenizer(tiny_model_dir):
-    from transformers import AutoTokenizer
-
     return load_tokenizer(str(tiny_model_dir))
 
 
@@ -126,8 +124,6 @@ def test_template_ending_with_think_is_healthy(tokenizer, default_rewards):
 
 
 def test_chat_template_that_prefills_think_is_caught(tiny_model_dir, default_rewards):
-    from transformers import AutoTokenizer
-
     from scripts.preflight import check_template
 
     chat_tokenizer = load_tokenizer(str(tiny_model_dir))
