@@ -45,7 +45,7 @@ def build_model_dir(shape: str, out: Path, seed: int = 0) -> Path:
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from scripts.tiny_base import train_tokenizer
+    from scripts.lib.tiny_base import train_tokenizer
 
     tokenizer = train_tokenizer([], TOKENIZER_VOCAB)
     torch.manual_seed(seed)

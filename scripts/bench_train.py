@@ -302,7 +302,7 @@ def resolve_model(model: str | None, recipe: str, out: Path) -> tuple[str, str]:
     from trl import TrlParser
 
     from scripts.config import load_recipe_yaml, parse_recipe
-    from scripts.tiny_base import TinyBaseConfig, build_tiny_base, is_built
+    from scripts.lib.tiny_base import TinyBaseConfig, build_tiny_base, is_built
     from scripts.train import tiny_base_task
 
     script_args, training_args, _ = parse_recipe(["--config", recipe])

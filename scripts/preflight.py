@@ -707,7 +707,7 @@ def _stale_tiny_base(script_args, training_args, model_args) -> str | None:
     if not script_args.tiny_base_recipe:
         return None
     from scripts.config import parse_dataclass_yaml
-    from scripts.tiny_base import TinyBaseConfig, is_built
+    from scripts.lib.tiny_base import TinyBaseConfig, is_built
     from scripts.train import tiny_base_task
 
     recipe = script_args.tiny_base_recipe

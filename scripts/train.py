@@ -26,7 +26,7 @@ logger = logging.getLogger("r1zero")
 def build_base_if_needed(script_args, model_args, training_args) -> None:
     """Build (or rebuild, if its recipe changed) the tiny offline base model the recipe points to."""
     from scripts.config import parse_dataclass_yaml
-    from scripts.tiny_base import TinyBaseConfig, build_tiny_base, is_built
+    from scripts.lib.tiny_base import TinyBaseConfig, build_tiny_base, is_built
 
     base_cfg = parse_dataclass_yaml(script_args.tiny_base_recipe, TinyBaseConfig)
     task = tiny_base_task(script_args, training_args)

@@ -32,7 +32,7 @@ def train_command(*args: str) -> list[str]:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """An untrained tiny Qwen2 + BPE tokenizer, saved like a hub model folder."""
-    from scripts.tiny_base import TinyBaseConfig, build_tiny_base
+    from scripts.lib.tiny_base import TinyBaseConfig, build_tiny_base
 
     out = tmp_path_factory.mktemp("tiny") / "model"
     cfg = TinyBaseConfig(corpus_size=1500, steps=0, hidden_size=32, intermediate_size=64, num_hidden_layers=2,

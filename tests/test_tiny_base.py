@@ -8,7 +8,7 @@ from conftest import TINY_TASK
 from rewards import countdown_reward, format_reward
 from rewards.reflection import countdown_check_claims
 from scripts.loading import load_tokenizer
-from scripts.tiny_base import TinyBaseConfig, make_trace
+from scripts.lib.tiny_base import TinyBaseConfig, make_trace
 
 
 def test_saved_tokenizer_loads_with_its_own_pre_tokenizer(tiny_model_dir):
