@@ -331,7 +331,7 @@ class HeldOutEvalCallback(TrainerCallback):
         print(f"held-out eval at step {state.global_step}: "
               + ", ".join(f"{key[5:]}={value:.3f}" for key, value in scalars.items()))
         if self.trainer is not None:
-            from scripts.callbacks import _tensorboard_writer
+            from scripts.lib.tracking import _tensorboard_writer
 
             writer = _tensorboard_writer(self.trainer)
             if writer is not None:

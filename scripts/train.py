@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     from trl import GRPOTrainer, get_peft_config
 
     from rewards import get_rewards
-    from scripts.callbacks import AhaTracker
+    from scripts.lib.tracking import AhaTracker
     from scripts.evaluation import before_after_table, record_before_after, sample_completions, score_completions
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -159,7 +159,7 @@ def main(argv=None) -> int:
     # A one-line summary per step replaces the Trainer's printed metrics dict (all of it is in TensorBoard).
     from transformers import PrinterCallback, ProgressCallback
 
-    from scripts.callbacks import ConsoleLog
+    from scripts.lib.tracking import ConsoleLog
 
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)

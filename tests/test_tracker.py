@@ -137,7 +137,7 @@ def completion_masks(*lengths_per_step: list[int], width: int = 30) -> list[dict
 
 
 def tracker_on(logs: dict, rows=(), buffered=(), **args):
-    from scripts.callbacks import AhaTracker
+    from scripts.lib.tracking import AhaTracker
 
     tracker = AhaTracker("countdown", rows, log_samples_every=1, samples_per_log=2,
                          aha_settings={"baseline_steps": 1, "reflection_margin": 0.1, "accuracy_margin": 0.1,
