@@ -2,7 +2,7 @@
 
 For each model: pass@1 with greedy decoding, the unbiased pass@k from k samples at the recipe's
 temperature, format rate, mean completion length and self-check share, all scored with the
-training prompt template and reward code (``scripts/evaluation.py``). Prints a markdown table and
+training prompt template and reward code (``scripts/lib/evaluation.py``). Prints a markdown table and
 writes a JSON file with every number and one record per problem (prompt, completions, correct?).
 
     make eval MODELS="outputs/tiny-base/countdown outputs/cpu_countdown_tiny" ARGS="--limit 256"
@@ -345,7 +345,7 @@ def _load_error(name: str, source: str, err: Exception) -> str:
 
 
 class VLLMGenerator:
-    """vLLM as a generate function (see scripts/evaluation.py): ``n`` samples per prompt in one call."""
+    """vLLM as a generate function (see scripts/lib/evaluation.py): ``n`` samples per prompt in one call."""
 
     def __init__(self, model_path: str, tokenizer, plan: Plan, progress: bool):
         from vllm import LLM
@@ -357,7 +357,7 @@ class VLLMGenerator:
     def __call__(self, prompts, samples_per_prompt: int = 1, greedy: bool = False):
         from vllm import SamplingParams
 
-        from scripts.evaluation import render_prompt
+        from scripts.lib.evaluation import render_prompt
 
         plan = self.plan
         params = SamplingParams(n=samples_per_prompt, temperature=0.0 if greedy else plan.temperature,
@@ -387,7 +387,7 @@ class ModelGenerators:
         self._tmp = None
 
     def __call__(self, name: str):
-        from scripts.evaluation import HFGenerator
+        from scripts.lib.evaluation import HFGenerator
 
         plan, args = self.plan, self.args
         kind = model_kind(name)
@@ -436,7 +436,7 @@ def main(argv=None, generators=None) -> int:
     args = parse_args(argv)
     # Every model path is checked before anything slow: a typo in the last one fails at once.
     kinds = {name: model_kind(name) if generators is None else "injected" for name in args.models}
-    from scripts.evaluation import comparison_table, evaluate_generations
+    from scripts.lib.evaluation import comparison_table, evaluate_generations
 
     if args.num_threads:
         import torch

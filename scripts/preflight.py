@@ -430,7 +430,7 @@ def check_samples(model, tokenizer, rows, reward_funcs, task: str, num_generatio
                   temperature: float = 1.0, seed: int = 0, reward_weights=None, reward_settings: dict | None = None,
                   top_k: int = 0, top_p: float = 1.0) -> Section:
     """Sample groups from the starting model and say whether GRPO would get a signal from them."""
-    from scripts.evaluation import sample_completions, score_completions
+    from scripts.lib.evaluation import sample_completions, score_completions
 
     section = Section("samples")
     group_rows = [row for row in rows for _ in range(num_generations)]

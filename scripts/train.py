@@ -101,7 +101,7 @@ def main(argv=None) -> int:
 
     from rewards import get_rewards
     from scripts.lib.tracking import AhaTracker
-    from scripts.evaluation import before_after_table, record_before_after, sample_completions, score_completions
+    from scripts.lib.evaluation import before_after_table, record_before_after, sample_completions, score_completions
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     set_seed(training_args.seed)
@@ -152,7 +152,7 @@ def main(argv=None) -> int:
                aha_settings=script_args.aha_settings(),
                command=sys.argv[1:] if argv is None else argv).attach(trainer)
     if script_args.holdout_eval_steps:  # `make eval`'s numbers during training, under eval/ in TensorBoard
-        from scripts.evaluation import HeldOutEvalCallback
+        from scripts.lib.evaluation import HeldOutEvalCallback
 
         HeldOutEvalCallback.from_recipe(script_args, training_args, holdout_rows, tokenizer).attach(trainer)
 

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import FIXTURES, ROOT
 from scripts import evaluate
-from scripts.evaluation import pass_at_k
+from scripts.lib.evaluation import pass_at_k
 
 GSM8K = FIXTURES / "gsm8k_tiny.jsonl"
 
@@ -164,7 +164,7 @@ def test_pass_at_k_defaults_to_one_and_the_number_of_samples(tmp_path):
 
 
 def test_table_has_one_column_per_model_and_the_numbers(stub_results, capsys):
-    from scripts.evaluation import comparison_table
+    from scripts.lib.evaluation import comparison_table
 
     table = comparison_table({name: r["metrics"] for name, r in stub_results.items()}, "gsm8k", "T=1")
     lines = table.splitlines()
@@ -244,7 +244,7 @@ def test_the_in_training_hook_logs_the_same_numbers_and_leaves_the_random_stream
     from transformers import AutoModelForCausalLM, TrainerState
 
     from data.countdown import countdown_to_r1_zero
-    from scripts.evaluation import HeldOutEvalCallback
+    from scripts.lib.evaluation import HeldOutEvalCallback
     from scripts.loading import load_tokenizer
 
     rows, _ = countdown_to_r1_zero([json.loads(line) for line in countdown_file(tmp_path).read_text().splitlines()],
