@@ -40,7 +40,7 @@ import sys
 import time
 from pathlib import Path
 
-from scripts.loading import load_tokenizer
+from scripts.lib.models import load_tokenizer
 
 DEFAULT_RECIPE = "recipes/cpu_countdown_tiny.yaml"
 CACHED_BASE = "outputs/tiny-base/countdown"
@@ -141,7 +141,7 @@ def _run_bare(argv: list[str]) -> int:
 
     from data import build_dataset
     from rewards import get_rewards
-    from scripts.config import parse_recipe
+    from scripts.lib.config import parse_recipe
 
     script_args, training_args, model_args = parse_recipe(argv)
     set_seed(training_args.seed)
@@ -175,7 +175,7 @@ def worker(spec_path: str) -> int:
 
     import torch
 
-    from scripts.config import parse_recipe
+    from scripts.lib.config import parse_recipe
 
     _, training_args, _ = parse_recipe(spec["argv"])
     result = {
@@ -301,7 +301,7 @@ def resolve_model(model: str | None, recipe: str, out: Path) -> tuple[str, str]:
         return str(target), f"{CACHED_BASE} (the recipe's cached base, copied to {target})"
     from trl import TrlParser
 
-    from scripts.config import load_recipe_yaml, parse_recipe
+    from scripts.lib.config import load_recipe_yaml, parse_recipe
     from scripts.lib.tiny_base import TinyBaseConfig, build_tiny_base, is_built
     from scripts.train import tiny_base_task
 
@@ -404,7 +404,7 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
-    from scripts.config import RecipeError, parse_recipe
+    from scripts.lib.config import RecipeError, parse_recipe
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

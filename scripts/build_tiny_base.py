@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import sys
 
-from scripts.config import RecipeError, parse_recipe
+from scripts.lib.config import RecipeError, parse_recipe
 
 
 def main(argv=None) -> int:

@@ -9,7 +9,7 @@ tracker's ``aha/*`` numbers; TRL's reward means where a run has none). They desc
 batch logged at that step (8 prompts on the CPU recipe): noisy, and not held-out numbers.
 
 The best checkpoint by accuracy (averaged over the last ``aha_smoothing`` logs up to its step, since one
-batch is noise) is marked, and the aha step (``scripts/aha.py``'s heuristic, with
+batch is noise) is marked, and the aha step (``scripts/lib/aha.py``'s heuristic, with
 the run's own settings from ``run_info.json``) is given if the whole log history shows one.
 """
 
@@ -21,7 +21,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from scripts.aha import ACCURACY_KEY, FORMAT_KEY, LENGTH_MEAN_KEY, REFLECTION_KEY, AhaResult, detect_aha
+from scripts.lib.aha import ACCURACY_KEY, FORMAT_KEY, LENGTH_MEAN_KEY, REFLECTION_KEY, AhaResult, detect_aha
 
 RUN_INFO = "run_info.json"
 STATE = "trainer_state.json"
@@ -133,7 +133,7 @@ def aha_settings(info: dict) -> dict:
     saved = (info.get("tracker") or {}).get("aha")
     if saved:
         return saved
-    from scripts.config import R1ZeroArguments
+    from scripts.lib.config import R1ZeroArguments
 
     return R1ZeroArguments().aha_settings()
 
@@ -184,7 +184,7 @@ def aha_line(aha: AhaResult | None, settings: dict) -> str:
         return aha.describe(settings["window"])
     return (f"aha step: not detected (heuristic: self-check share {settings['reflection_margin']:+g} and accuracy "
             f"{settings['accuracy_margin']:+g} over the first {settings['baseline_steps']} logged steps, held for "
-            f"{settings['window']} logged steps; see scripts/aha.py)")
+            f"{settings['window']} logged steps; see scripts/lib/aha.py)")
 
 
 def render_markdown(table: dict) -> str:

@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.config import RecipeError, check_keys, load_recipe_yaml
+from scripts.lib.config import RecipeError, check_keys, load_recipe_yaml
 
 # A model folder as transformers loads it, without the duplicate PyTorch/TF/Flax/GGUF weights
 # that many hub repositories also carry.
@@ -115,7 +115,7 @@ def parse_for_download(argv: list[str]):
     """
     from trl import ModelConfig, TrlParser
 
-    from scripts.config import R1ZeroArguments
+    from scripts.lib.config import R1ZeroArguments
 
     argv = list(argv)
     options = {"local_dir": None, "dry_run": False}

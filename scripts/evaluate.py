@@ -12,7 +12,7 @@ writes a JSON file with every number and one record per problem (prompt, complet
 
 Settings come from ``--recipe`` (task, data, prompt template, temperature, top_k/top_p, completion
 length, seed), so a checkpoint is measured the way it was trained; flags override them. Without a
-recipe, the task's defaults (``scripts/config.py``) and TRL's ``GRPOConfig`` defaults apply.
+recipe, the task's defaults (``scripts/lib/config.py``) and TRL's ``GRPOConfig`` defaults apply.
 
 Held-out problems: GSM8K's ``test`` split (a hub id, a local ``.jsonl`` file or a folder with
 ``test.jsonl``); for generated Countdown, the problems the recipe's training held out (same seed
@@ -37,8 +37,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from rewards import ACCURACY_REWARD_FOR_TASK
-from scripts.config import run_cli
-from scripts.loading import load_tokenizer
+from scripts.lib.config import run_cli
+from scripts.lib.models import load_tokenizer
 
 
 class EvalError(ValueError):
@@ -169,7 +169,7 @@ def recipe_settings(recipe: str | None):
     """(R1ZeroArguments, generation settings dict, model dtype) from the recipe, or the defaults."""
     from trl import GRPOConfig
 
-    from scripts.config import R1ZeroArguments, parse_recipe
+    from scripts.lib.config import R1ZeroArguments, parse_recipe
 
     if recipe is None:
         defaults = {f.name: f.default for f in fields(GRPOConfig)}

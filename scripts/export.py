@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from scripts.aha import detect_aha
+from scripts.lib.aha import detect_aha
 from scripts.checkpoints import (
     COLUMNS,
     STATE,
@@ -29,7 +29,7 @@ from scripts.checkpoints import (
     read_json,
     run_info,
 )
-from scripts.loading import load_tokenizer, tokenizer_json_is_authoritative
+from scripts.lib.models import load_tokenizer, tokenizer_json_is_authoritative
 
 
 def _run_dir(ckpt: Path) -> Path:
@@ -138,7 +138,7 @@ def model_card(ckpt: Path, out: Path, info: dict, step: int | None, metrics: dic
                   "| | before | after |", "|---|---|---|"]
         lines += [f"| {key} | {_number(before.get(key))} | {_number(after.get(key))} |" for key in before]
     # A tokenizer trained by this kit (the tiny CPU model's) must load from its tokenizer.json as is:
-    # AutoTokenizer would rebuild a Qwen2 tokenizer and split numbers differently (scripts/loading.py).
+    # AutoTokenizer would rebuild a Qwen2 tokenizer and split numbers differently (scripts/lib/models.py).
     tokenizer_class = "TokenizersBackend" if tokenizer_json_is_authoritative(str(out)) else "AutoTokenizer"
     lines += ["", "## Use", "", "```python", f"from transformers import AutoModelForCausalLM, {tokenizer_class}", "",
               f"model = AutoModelForCausalLM.from_pretrained({str(out)!r})",

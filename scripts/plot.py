@@ -5,7 +5,7 @@
 
 Reads the run's log history (its final ``trainer_state.json``, else the newest checkpoint's). Each
 panel draws the logged values thin and their trailing mean (the aha heuristic's ``smoothing``)
-bold; a dashed line marks the aha step when ``scripts/aha.py`` finds one, dotted lines the
+bold; a dashed line marks the aha step when ``scripts/lib/aha.py`` finds one, dotted lines the
 checkpoints. For READMEs and papers; TensorBoard (``make tensorboard``) is the live view.
 """
 
@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from scripts.aha import HONEST_KEY, LENGTH_P90_KEY, detect_aha
+from scripts.lib.aha import HONEST_KEY, LENGTH_P90_KEY, detect_aha
 from scripts.checkpoints import (
     COLUMNS,
     RunError,

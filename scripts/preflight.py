@@ -40,8 +40,8 @@ import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from scripts.config import RecipeError, run_cli
-from scripts.loading import load_tokenizer
+from scripts.lib.config import RecipeError, run_cli
+from scripts.lib.models import load_tokenizer
 
 # Report thresholds, not training settings: when a sampled number says the run will likely not learn.
 TRUNCATION_WARN = 0.2
@@ -706,7 +706,7 @@ def _stale_tiny_base(script_args, training_args, model_args) -> str | None:
     """A warning when the tiny base on disk was built for other settings (``make train`` rebuilds it)."""
     if not script_args.tiny_base_recipe:
         return None
-    from scripts.config import parse_dataclass_yaml
+    from scripts.lib.config import parse_dataclass_yaml
     from scripts.lib.tiny_base import TinyBaseConfig, is_built
     from scripts.train import tiny_base_task
 
@@ -725,7 +725,7 @@ def main(argv=None) -> int:
         samples = int(samples_flag or 0)
     except ValueError:
         raise RecipeError(f"--samples needs a whole number of prompts, got {samples_flag!r}") from None
-    from scripts.config import parse_recipe
+    from scripts.lib.config import parse_recipe
 
     script_args, training_args, model_args = parse_recipe(argv)
 

@@ -18,14 +18,14 @@ import os
 import sys
 from pathlib import Path
 
-from scripts.config import RecipeError, parse_recipe, run_cli
+from scripts.lib.config import RecipeError, parse_recipe, run_cli
 
 logger = logging.getLogger("r1zero")
 
 
 def build_base_if_needed(script_args, model_args, training_args) -> None:
     """Build (or rebuild, if its recipe changed) the tiny offline base model the recipe points to."""
-    from scripts.config import parse_dataclass_yaml
+    from scripts.lib.config import parse_dataclass_yaml
     from scripts.lib.tiny_base import TinyBaseConfig, build_tiny_base, is_built
 
     base_cfg = parse_dataclass_yaml(script_args.tiny_base_recipe, TinyBaseConfig)
@@ -49,7 +49,7 @@ def load_model_and_tokenizer(model_args, training_args):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from scripts.loading import load_tokenizer
+    from scripts.lib.models import load_tokenizer
 
     name = model_args.model_name_or_path
     looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).exists()
@@ -82,7 +82,7 @@ def _first_line(err: Exception) -> str:
 
 def main(argv=None) -> int:
     script_args, training_args, model_args = parse_recipe(argv)
-    from scripts.run_control import GracefulStop, finished_message, resolve_resume
+    from scripts.lib.run_control import GracefulStop, finished_message, resolve_resume
 
     # Before anything loads: a refused output_dir or a broken resume path costs seconds.
     resume = resolve_resume(script_args.resume, training_args.output_dir)

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import ROOT
 from scripts import checkpoints, export, plot
-from scripts.loading import load_tokenizer
+from scripts.lib.models import load_tokenizer
 
 
 def state_entry(run: Path, step: int) -> dict:

@@ -245,7 +245,7 @@ def test_the_in_training_hook_logs_the_same_numbers_and_leaves_the_random_stream
 
     from data.countdown import countdown_to_r1_zero
     from scripts.lib.evaluation import HeldOutEvalCallback
-    from scripts.loading import load_tokenizer
+    from scripts.lib.models import load_tokenizer
 
     rows, _ = countdown_to_r1_zero([json.loads(line) for line in countdown_file(tmp_path).read_text().splitlines()],
                                    template="compact")
@@ -303,7 +303,7 @@ def test_holdout_eval_steps_without_held_out_prompts_is_a_one_line_recipe_error(
 def test_countdown_held_out_set_is_the_one_training_held_out(tmp_path):
     """With the default recipe: the same problems (and prompts) train.py holds out, none in its training set."""
     from data.countdown import countdown_key
-    from scripts.config import parse_recipe
+    from scripts.lib.config import parse_recipe
 
     recipe = str(ROOT / "recipes" / "cpu_countdown_tiny.yaml")
     args = evaluate.parse_args(["--models", "m", "--recipe", recipe, "--num_samples", "0"])
@@ -319,7 +319,7 @@ def test_countdown_held_out_set_is_the_one_training_held_out(tmp_path):
 
 def test_a_recipe_with_no_holdout_gets_fresh_problems_outside_its_training_set(tmp_path):
     from data.countdown import countdown_key
-    from scripts.config import parse_recipe
+    from scripts.lib.config import parse_recipe
 
     text = (ROOT / "recipes" / "cpu_countdown_tiny.yaml").read_text()
     text = re.sub(r"(?m)^holdout_size:.*$", "holdout_size: 0", text)

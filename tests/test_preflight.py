@@ -9,7 +9,7 @@ import json
 import pytest
 
 from conftest import ROOT
-from scripts.loading import load_tokenizer
+from scripts.lib.models import load_tokenizer
 
 RECIPE = str(ROOT / "recipes" / "cpu_countdown_tiny.yaml")
 # Pre-fills `<think>` and then writes on: the model continues inside the think block, but the
@@ -277,7 +277,7 @@ def test_train_stops_before_training_on_a_prefill_the_reward_cannot_see(tiny_mod
 
 
 def test_recipe_key_turns_the_automatic_preflight_off():
-    from scripts.config import parse_recipe
+    from scripts.lib.config import parse_recipe
 
     script_args, _, _ = parse_recipe(["--config", RECIPE, "--preflight", "false"])
     assert script_args.preflight is False

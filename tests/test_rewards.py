@@ -219,7 +219,7 @@ def test_recipe_defaults_match_reward_defaults():
     """One default per setting: a recipe that says nothing gets what the reward class would use."""
     import inspect
 
-    from scripts.config import R1ZeroArguments
+    from scripts.lib.config import R1ZeroArguments
 
     settings = R1ZeroArguments().reward_settings()
     checked = 0
@@ -233,7 +233,7 @@ def test_recipe_defaults_match_reward_defaults():
 
 
 def test_recipe_sets_reward_funcs_weights_and_settings(tmp_path, monkeypatch):
-    from scripts.config import parse_recipe
+    from scripts.lib.config import parse_recipe
 
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     recipe = tmp_path / "r.yaml"

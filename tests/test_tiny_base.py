@@ -7,7 +7,7 @@ import random
 from conftest import TINY_TASK
 from rewards import countdown_reward, format_reward
 from rewards.reflection import countdown_check_claims
-from scripts.loading import load_tokenizer
+from scripts.lib.models import load_tokenizer
 from scripts.lib.tiny_base import TinyBaseConfig, make_trace
 
 

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 
 from scripts import aha as aha_module
-from scripts.aha import ACCURACY_KEY, REFLECTION_KEY, AhaDetector, detect_aha
+from scripts.lib.aha import ACCURACY_KEY, REFLECTION_KEY, AhaDetector, detect_aha
 
 TRACKER_SCALARS = ["train/aha/self_check_share", "train/aha/format", "train/aha/accuracy",
                    "train/aha/length_mean", "train/aha/length_p90"]
@@ -272,7 +272,7 @@ def test_aha_module_doctest():
 ])
 def test_bad_tracker_settings_are_one_line_recipe_errors(flag, value, message):
     from conftest import ROOT
-    from scripts.config import RecipeError, parse_recipe
+    from scripts.lib.config import RecipeError, parse_recipe
 
     with pytest.raises(RecipeError) as err:
         parse_recipe(["--config", str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"), flag, value])

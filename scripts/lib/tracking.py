@@ -14,7 +14,7 @@ its completions table (``trainer._logs``) and adds, under ``aha/`` (TensorBoard:
 
 every ``log_samples_every`` steps a few full completions as TensorBoard text (``aha/samples``), an
 "aha" custom-scalars dashboard (reward, accuracy, format, length, reflection on one page), and, once,
-the aha step when ``scripts/aha.py``'s heuristic confirms one (a console line and ``aha/aha_step`` text).
+the aha step when ``scripts/lib/aha.py``'s heuristic confirms one (a console line and ``aha/aha_step`` text).
 
 The metrics go into the same ``logs`` dict TRL passes to every callback (the tracker is registered
 first), so they reach TensorBoard and ``trainer_state.json``'s log history under the same names.
@@ -39,7 +39,7 @@ from data.prompts import prompt_text
 from rewards import ACCURACY_REWARD_FOR_TASK
 from rewards._text import completion_text
 from rewards.reflection import countdown_check_claims, has_self_check
-from scripts.aha import (
+from scripts.lib.aha import (
     ACCURACY_KEY,
     FORMAT_KEY,
     HONEST_KEY,

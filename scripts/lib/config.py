@@ -94,7 +94,7 @@ class R1ZeroArguments:
         metadata={"help": "Build the tiny CPU base model from this recipe into model_name_or_path if it is missing "
                   "or its recipe changed."},
     )
-    # Run control (scripts/run_control.py). GRPOConfig's `resume_from_checkpoint`, if set, means the same.
+    # Run control (scripts/lib/run_control.py). GRPOConfig's `resume_from_checkpoint`, if set, means the same.
     resume: str = field(
         default="auto",
         metadata={"help": "`auto`: continue from the newest complete checkpoint-N in output_dir (fresh if none); "
@@ -124,7 +124,7 @@ class R1ZeroArguments:
     holdout_eval_samples: int = field(
         default=4, metadata={"help": "Sampled completions per held-out prompt for eval/pass@k (0: greedy only)."}
     )
-    # Aha-step heuristic (scripts/aha.py): both curves must rise over their early baseline and stay up.
+    # Aha-step heuristic (scripts/lib/aha.py): both curves must rise over their early baseline and stay up.
     aha_baseline_steps: int = field(default=10, metadata={"help": "Logged steps averaged into the early baseline."})
     aha_reflection_margin: float = field(
         default=0.15, metadata={"help": "Rise in self-check share over the baseline that counts."}
@@ -170,7 +170,7 @@ class R1ZeroArguments:
         )
 
     def aha_settings(self) -> dict:
-        """Keyword arguments for ``scripts.aha.AhaDetector``."""
+        """Keyword arguments for ``scripts.lib.aha.AhaDetector``."""
         return {"baseline_steps": self.aha_baseline_steps, "reflection_margin": self.aha_reflection_margin,
                 "accuracy_margin": self.aha_accuracy_margin, "window": self.aha_window,
                 "smoothing": self.aha_smoothing}

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from scripts.config import RecipeError
+from scripts.lib.config import RecipeError
 
 RESUME_MODES = ("auto", "never")
 # Files a finished run leaves at the top of output_dir; starting over would overwrite them.
