@@ -6,7 +6,8 @@ into `{"prompt", ...gold columns}` rows; `build_dataset` picks one from a recipe
 
 from data.countdown import countdown_question, generate_countdown, load_countdown, countdown_splits
 from data.gsm8k import extract_gsm8k_gold, load_gsm8k
-from data.loading import DataError, build_dataset
+from data.build import build_dataset
+from data.loading import DataError
 from data.prompts import PROMPT_TEMPLATES, build_r1_zero_prompt
 
 __all__ = [

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import random
 
+from data.loading import read_rows
 from data.prompts import build_r1_zero_prompt
 
 OPS = "+-*/"
-
-
-QUESTION_STYLES = ("full", "terse")
 
 
 def countdown_question(nums, target, style: str = "full") -> str:
@@ -179,7 +177,5 @@ def countdown_to_r1_zero(rows, template: str = "r1_zero", system_prompt: str | N
 
 def load_countdown(path_or_id: str = "Jiayi-Pan/Countdown-Tasks-3to4", split: str = "train",
                    **kwargs) -> tuple[list[dict], int]:
-    from data.loading import read_rows
-
     rows = read_rows(path_or_id, split=split)
     return countdown_to_r1_zero(rows, source=path_or_id, **kwargs)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from data.loading import read_rows
 from data.prompts import build_r1_zero_prompt
 
 _GOLD = re.compile(r"####\s*([^\n]+?)\s*$")
@@ -56,7 +57,5 @@ def gsm8k_to_r1_zero(rows, template: str = "r1_zero", system_prompt: str | None 
 
 def load_gsm8k(path_or_id: str = "openai/gsm8k", split: str = "train", **kwargs) -> tuple[list[dict], int]:
     """Load GSM8K from a local jsonl file or the hub (``openai/gsm8k``, config ``main``)."""
-    from data.loading import read_rows
-
     rows = read_rows(path_or_id, split=split, config="main")
     return gsm8k_to_r1_zero(rows, source=path_or_id, **kwargs)

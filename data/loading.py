@@ -1,4 +1,4 @@
-"""Read rows from a local file or the hub, and build a recipe's train / held-out datasets.
+"""Read rows from a local file or the hub, and decide which a name is (``is_local``).
 
 Every failure a user can cause (missing file, empty file, malformed line, unknown task) raises
 ``DataError`` with one line naming the file and what to do; the scripts print it without a traceback.
@@ -18,8 +18,19 @@ class DataError(ValueError):
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 
 
-def is_local(path_or_id: str) -> bool:
-    return os.path.exists(path_or_id) or path_or_id.endswith(LOCAL_SUFFIXES) or path_or_id.startswith((".", "/", "~"))
+def is_local(name: str) -> bool:
+    """Whether a model or dataset name is a path on this machine rather than a hub id.
+
+    The one rule every command uses: a path that exists, one that starts like a path, one with more
+    than one ``/`` (hub ids have exactly ``owner/name`` or a bare name), or a data file's name.
+
+    >>> is_local("Qwen/Qwen2.5-0.5B"), is_local("openai/gsm8k"), is_local("gpt2")
+    (False, False, False)
+    >>> is_local("./outputs/run"), is_local("outputs/tiny-base/countdown"), is_local("my_rows.jsonl")
+    (True, True, True)
+    """
+    return (name.startswith((".", "/", "~")) or name.count("/") > 1 or name.endswith(LOCAL_SUFFIXES)
+            or os.path.exists(os.path.expanduser(name)))
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -78,60 +89,3 @@ def _load_hub_split(dataset_id: str, split: str, config: str | None) -> list[dic
             "Run `make download RECIPE=...` where the hub is reachable, or set dataset_name to a local .jsonl file"
         ) from None
     return [dict(row) for row in dataset]
-
-
-def build_dataset(task: str, dataset_name: str | None = None, train_split: str = "train",
-                  test_split: str = "test", template: str = "r1_zero", system_prompt: str | None = None,
-                  on_bad_row: str = "skip", max_train_samples: int | None = None, test_size: int = 0,
-                  countdown: dict | None = None, seed: int = 0, question_style: str = "full"):
-    """(train rows, held-out rows, number of skipped rows) for a recipe's task.
-
-    Countdown without ``dataset_name`` is generated: a seeded held-out set, then training problems
-    that exclude it. With ``dataset_name`` (hub id or local file) rows are read and converted.
-    """
-    from data.countdown import countdown_splits, countdown_to_r1_zero
-    from data.gsm8k import gsm8k_to_r1_zero
-
-    convert = {"gsm8k": gsm8k_to_r1_zero, "countdown": countdown_to_r1_zero}.get(task)
-    if convert is None:
-        raise DataError(f"unknown task {task!r}: use one of ['countdown', 'gsm8k']")
-    options = dict(template=template, system_prompt=system_prompt, on_bad_row=on_bad_row)
-    if task == "countdown":
-        options["question_style"] = question_style
-
-    if task == "countdown" and not dataset_name:
-        train_size = max_train_samples or 20_000
-        raw_train, raw_test = countdown_splits(train_size, test_size, seed=seed, **(countdown or {}))
-        train, skipped = convert(raw_train, source="generated countdown", **options)
-        test, _ = convert(raw_test, source="generated countdown", **options)
-        return train, test, skipped
-    if not dataset_name:
-        raise DataError(f"task {task!r} needs dataset_name (a hub id like openai/gsm8k or a local .jsonl file)")
-
-    config = "main" if task == "gsm8k" else None
-    single_file = Path(dataset_name).expanduser().is_file()
-    try:
-        raw_train = read_rows(dataset_name, split=train_split, config=config)
-        train, skipped = convert(raw_train, source=_source(dataset_name, train_split), **options)
-        test = []
-        if test_size and single_file:
-            # One file holds everything: hold out its tail, so held-out rows are never trained on.
-            train, test = train[:-test_size], train[-test_size:]
-        elif test_size:
-            raw_test = read_rows(dataset_name, split=test_split, config=config)
-            test, _ = convert(raw_test, source=_source(dataset_name, test_split), **options)
-            test = test[:test_size]
-    except ValueError as err:
-        if isinstance(err, DataError):
-            raise
-        raise DataError(str(err)) from None
-    if not train:
-        raise DataError(f"{dataset_name}: no usable rows ({skipped} skipped: no question or no gold answer)")
-    if max_train_samples:
-        train = train[:max_train_samples]
-    return train, test, skipped
-
-
-def _source(dataset_name: str, split: str) -> str:
-    path = Path(dataset_name)
-    return str(path / f"{split}.jsonl") if path.is_dir() else dataset_name

@@ -74,3 +74,14 @@ def prompt_text(prompt) -> str:
     if isinstance(prompt, list) and prompt and isinstance(prompt[-1], dict):
         return str(prompt[-1].get("content", ""))
     return ""
+
+
+def render_prompt(prompt, tokenizer, chat_template_kwargs: dict | None = None) -> str:
+    """The prompt text the model is given, as TRL renders it: a string as is, chat messages through
+    the tokenizer's chat template with ``chat_template_kwargs`` (a recipe's, e.g. Qwen3's
+    ``enable_thinking``). Training's checks, the tracker and evaluation all render through here.
+    """
+    if isinstance(prompt, str):
+        return prompt
+    return tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True,
+                                         **(chat_template_kwargs or {}))

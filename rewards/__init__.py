@@ -42,10 +42,17 @@ class UnknownRewardError(ValueError):
 
 
 def get_reward(name: str, **settings):
-    """The reward called ``name``, built with the ``settings`` its constructor accepts.
+    """The reward called ``name``, built with ``settings`` (each must be one its constructor takes).
 
     Unknown names fall back to a dotted import path (``my_pkg.my_module.my_reward``); if that fails
     too, the error lists every registered name.
+
+    >>> get_reward("countdown_reward", allow_subset=True).allow_subset
+    True
+    >>> get_reward("format_reward", max_len=10)
+    Traceback (most recent call last):
+    ...
+    rewards.UnknownRewardError: reward format_reward has no setting `max_len` (it takes none)
     """
     entry = REWARDS.get(name)
     if entry is None and "." in name:
@@ -58,14 +65,17 @@ def get_reward(name: str, **settings):
         raise UnknownRewardError(
             f"unknown reward {name!r}: use one of {sorted(REWARDS)} or a dotted import path to your function"
         )
-    if inspect.isclass(entry):
-        accepted = inspect.signature(entry).parameters
-        return entry(**{k: v for k, v in settings.items() if k in accepted})
-    return entry
+    accepted = set(inspect.signature(entry).parameters) if inspect.isclass(entry) else set()
+    for key in settings:
+        if key not in accepted:
+            raise UnknownRewardError(
+                f"reward {name} has no setting `{key}` (it takes {', '.join(sorted(accepted)) or 'none'})")
+    return entry(**settings) if inspect.isclass(entry) else entry
 
 
-def get_rewards(names, **settings) -> list:
-    return [get_reward(name, **settings) for name in names]
+def get_rewards(names, settings: dict[str, dict] | None = None) -> list:
+    """The rewards called ``names``; ``settings`` maps a reward name to its constructor settings."""
+    return [get_reward(name, **(settings or {}).get(name, {})) for name in names]
 
 
 __all__ = [

@@ -30,6 +30,9 @@ from __future__ import annotations
 
 import math
 
+from rewards.accuracy_rewards import GSM8KAccuracyReward
+from rewards.countdown_rewards import CountdownReward
+
 
 def _completion_ids(name: str, completion_ids, n: int) -> list:
     if completion_ids is None or len(completion_ids) != n:
@@ -45,14 +48,12 @@ class CosineScaledAccuracyReward:
     def __init__(self, task: str = "countdown", max_len: int = 1000, min_value_wrong: float = -1.0,
                  max_value_wrong: float = -0.5, min_value_correct: float = 0.5, max_value_correct: float = 1.0,
                  allow_subset: bool = False, fallback_to_last_number: bool = False):
-        from rewards import ACCURACY_REWARD_FOR_TASK, get_reward
-
-        if task not in ACCURACY_REWARD_FOR_TASK:
-            raise ValueError(f"cosine_scaled_accuracy_reward: unknown task {task!r}, use one of {sorted(ACCURACY_REWARD_FOR_TASK)}")
+        if task not in ("countdown", "gsm8k"):
+            raise ValueError(f"cosine_scaled_accuracy_reward: unknown task {task!r}, use one of ['countdown', 'gsm8k']")
         if max_len <= 0:
             raise ValueError(f"cosine_scaled_accuracy_reward: max_len must be positive, got {max_len}")
-        self.accuracy = get_reward(ACCURACY_REWARD_FOR_TASK[task], allow_subset=allow_subset,
-                                   fallback_to_last_number=fallback_to_last_number)
+        self.accuracy = (CountdownReward(allow_subset=allow_subset) if task == "countdown"
+                         else GSM8KAccuracyReward(fallback_to_last_number=fallback_to_last_number))
         self.max_len = max_len
         self.min_value_wrong, self.max_value_wrong = min_value_wrong, max_value_wrong
         self.min_value_correct, self.max_value_correct = min_value_correct, max_value_correct

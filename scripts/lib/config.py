@@ -2,7 +2,7 @@
 
 Precedence is TRL's: dataclass defaults < recipe YAML (``--config``) < command-line flags. Every
 mistake a user can make in a recipe becomes one ``RecipeError`` line naming the problem (and, for a
-mistyped key, the closest valid key); ``scripts/train.py`` prints it and exits with code 2.
+mistyped key, the closest valid key); ``scripts.lib.cli.run_cli`` prints it and exits with code 2.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from pathlib import Path
 
 from rewards import ACCURACY_REWARD_FOR_TASK, REWARDS
 from rewards.reflection import DEFAULT_REFLECTION_PHRASES
+from scripts.lib.cli import UserError, first_line, silence_upstream_warnings
 
 
-class RecipeError(ValueError):
+class RecipeError(UserError):
     """A problem with the user's recipe or command line, explained in one line."""
 
 
@@ -148,15 +149,25 @@ class R1ZeroArguments:
     def reward_names(self) -> list[str]:
         return list(self.reward_funcs or ["format_reward", ACCURACY_REWARD_FOR_TASK.get(self.task, "")])
 
-    def reward_settings(self) -> dict:
-        """Keyword arguments for the reward constructors (each takes the ones it declares)."""
-        return {"allow_subset": self.countdown_allow_subset,
-                "fallback_to_last_number": self.gsm8k_fallback_last_number,
-                "task": self.task,
-                "max_len": self.cosine_max_len,
-                "min_value_wrong": self.cosine_min_value_wrong, "max_value_wrong": self.cosine_max_value_wrong,
-                "min_value_correct": self.cosine_min_value_correct, "max_value_correct": self.cosine_max_value_correct,
-                "ngram_size": self.repetition_n_grams, "max_penalty": self.repetition_max_penalty}
+    def reward_settings(self) -> dict[str, dict]:
+        """Each reward's constructor settings, keyed by reward name (``rewards.get_rewards`` takes it)."""
+        accuracy = {"countdown_reward": {"allow_subset": self.countdown_allow_subset},
+                    "gsm8k_accuracy_reward": {"fallback_to_last_number": self.gsm8k_fallback_last_number}}
+        settings = {name: {kwarg: getattr(self, key) for key, kwarg in keys.items()}
+                    for name, keys in REWARD_SETTING_FIELDS.items()}
+        # The cosine reward wraps the task's accuracy reward, with that reward's settings.
+        settings["cosine_scaled_accuracy_reward"].update(
+            task=self.task, **accuracy[ACCURACY_REWARD_FOR_TASK.get(self.task, "countdown_reward")])
+        return settings
+
+    def unused_reward_settings(self) -> list[str]:
+        """Recipe reward settings set away from their default that no reward in ``reward_funcs`` uses."""
+        names = set(self.reward_names())
+        if "cosine_scaled_accuracy_reward" in names:  # it scores with the task's accuracy reward
+            names.add(ACCURACY_REWARD_FOR_TASK.get(self.task, ""))
+        defaults = R1ZeroArguments()
+        return [key for reward, keys in REWARD_SETTING_FIELDS.items() if reward not in names
+                for key in keys if getattr(self, key) != getattr(defaults, key)]
 
     def build_dataset(self, seed: int, test_size: int | None = None):
         """(train rows, held-out rows, skipped) as training builds them; `make eval` rebuilds the same."""
@@ -174,6 +185,26 @@ class R1ZeroArguments:
         return {"baseline_steps": self.aha_baseline_steps, "reflection_margin": self.aha_reflection_margin,
                 "accuracy_margin": self.aha_accuracy_margin, "window": self.aha_window,
                 "smoothing": self.aha_smoothing}
+
+
+# reward name -> {recipe field: the reward constructor's keyword}; one entry per reward setting.
+REWARD_SETTING_FIELDS = {
+    "countdown_reward": {"countdown_allow_subset": "allow_subset"},
+    "gsm8k_accuracy_reward": {"gsm8k_fallback_last_number": "fallback_to_last_number"},
+    "cosine_scaled_accuracy_reward": {
+        "cosine_max_len": "max_len", "cosine_min_value_wrong": "min_value_wrong",
+        "cosine_max_value_wrong": "max_value_wrong", "cosine_min_value_correct": "min_value_correct",
+        "cosine_max_value_correct": "max_value_correct"},
+    "repetition_penalty_reward": {"repetition_n_grams": "ngram_size", "repetition_max_penalty": "max_penalty"},
+}
+
+
+def chat_template_kwargs(training_args) -> dict:
+    """GRPOConfig's ``chat_template_kwargs`` as a dict (a JSON string on the command line)."""
+    import json
+
+    value = getattr(training_args, "chat_template_kwargs", None) or {}
+    return json.loads(value) if isinstance(value, str) else dict(value)
 
 
 def _dataclass_types():
@@ -227,7 +258,7 @@ def parse_dataclass_yaml(path: str, cls):
     try:
         return TrlParser((cls,)).parse_dict(recipe)[0]
     except (ValueError, TypeError) as err:
-        raise RecipeError(f"{path}: {_first_line(err)}") from None
+        raise RecipeError(f"{path}: {first_line(err, limit=10_000)}") from None
 
 
 def _check_cli_flags(argv: list[str]) -> None:
@@ -241,13 +272,9 @@ def _check_cli_flags(argv: list[str]) -> None:
 
 def parse_recipe(argv: list[str] | None = None):
     """(R1ZeroArguments, GRPOConfig, ModelConfig) from ``--config recipe.yaml`` and flags, or RecipeError."""
-    import warnings
-
     from trl import TrlParser
 
-    # TRL 1.16's GRPOConfig sets the renamed `gradient_checkpointing` itself: a warning the user can
-    # do nothing about, printed before any one-line error.
-    warnings.filterwarnings("ignore", message="`gradient_checkpointing` is deprecated", category=FutureWarning)
+    silence_upstream_warnings()  # printed by GRPOConfig itself, before any one-line error
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--config" in argv:
         index = argv.index("--config")
@@ -265,7 +292,7 @@ def parse_recipe(argv: list[str] | None = None):
         # argparse already printed its one-line usage error (a bad value for a typed flag).
         raise RecipeError("invalid command line or recipe value (see the message above)") from exit_
     except (ValueError, TypeError) as err:
-        message = _first_line(err)
+        message = first_line(err, limit=10_000)
         hint = next((fix for problem, fix in _HINTS.items() if problem in message), "")
         raise RecipeError(message.rstrip(".") + hint if hint else message) from None
     validate(script_args, training_args, model_args)
@@ -277,11 +304,6 @@ _HINTS = {
     "must be divisible by num_generations": ": make per_device_train_batch_size x processes x steps_per_generation "
     "(default: gradient_accumulation_steps) a multiple of num_generations",
 }
-
-
-def _first_line(err: Exception) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _merged_value(argv: list[str], key: str):
@@ -328,6 +350,12 @@ def validate(script_args, training_args, model_args) -> None:
     for name in script_args.reward_names():
         if name not in REWARDS and "." not in name:
             raise RecipeError(f"unknown reward `{name}`{_closest(name, REWARDS)}: valid rewards are {sorted(REWARDS)}")
+    unused = script_args.unused_reward_settings()
+    if unused:
+        users = {key: reward for reward, keys in REWARD_SETTING_FIELDS.items() for key in keys}
+        raise RecipeError(f"`{unused[0]}` is set but no reward in reward_funcs uses it (it is a setting of "
+                          f"{users[unused[0]]}; reward_funcs: {script_args.reward_names()}): add that reward or "
+                          "drop the setting")
     if script_args.cosine_max_len <= 0 or script_args.repetition_n_grams < 1:
         raise RecipeError("cosine_max_len must be positive and repetition_n_grams at least 1")
     if script_args.repetition_max_penalty > 0:
@@ -365,30 +393,3 @@ def validate(script_args, training_args, model_args) -> None:
         script_args.resume = other
     if not script_args.resume:
         raise RecipeError("resume must be `auto`, `never`, or a checkpoint-N folder")
-
-
-def run_cli(main, argv=None, extra_errors: tuple = ()) -> int:
-    """Run a script's ``main(argv)``: a user-input error is one ``error: ...`` line and exit code 2.
-
-    ``--debug`` (ours, not a TrainingArguments field) is stripped and shows the full traceback
-    instead. Ctrl-C outside training exits 130 with a line, not a traceback.
-    """
-    from data.loading import DataError
-    from rewards import UnknownRewardError
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in argv
-    argv = [a for a in argv if a != "--debug"]
-    try:
-        return main(argv)
-    except KeyboardInterrupt:
-        if debug:
-            raise
-        # Outside trainer.train() (loading, scoring): no step to save; checkpoints on disk are kept.
-        print("\ninterrupted: nothing new to save (checkpoints already written are kept)", file=sys.stderr)
-        return 130
-    except ValueError as err:
-        if debug or not isinstance(err, (RecipeError, DataError, UnknownRewardError, *extra_errors)):
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        return 2

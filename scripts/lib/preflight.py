@@ -474,94 +474,6 @@ def _mean(values) -> float:
     return sum(kept) / len(kept) if kept else float("nan")
 
 
-# --------------------------------------------------------------------------- resources
-
-
-_DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
-
-
-def _dtype_bytes(dtype) -> int:
-    return _DTYPE_BYTES.get(str(dtype).replace("torch.", ""), 2)
-
-
-def _gib(n_bytes: float) -> str:
-    return f"{n_bytes / 2**30:.2f} GiB" if n_bytes >= 2**27 else f"{n_bytes / 2**20:.1f} MiB"
-
-
-def _count(n: int) -> str:
-    return f"{n / 1e9:.2f} B" if n >= 1e9 else f"{n / 1e6:.2f} M"
-
-
-def parameter_counts(model_config, peft_config=None) -> tuple[int, int]:
-    """(all parameters, trainable parameters) of the recipe's model, built on the meta device (no memory)."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(model_config)
-        total = sum(p.numel() for p in model.parameters())
-        if peft_config is None:
-            return total, total
-        from peft import get_peft_model
-
-        model = get_peft_model(model, peft_config)
-        return total, sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def estimate_memory(model_config, n_params: int, trainable: int, training_args, seq_len: int,
-                    weight_bytes: int, peft: bool, gpu_bytes: int = 0) -> dict[str, float]:
-    """A rough per-device peak in bytes, by part. No ZeRO/FSDP sharding, no allocator fragmentation.
-
-    Activations use Korthikanti et al. 2022 (34·s·b·h bytes per layer in 16-bit, attention scores
-    not materialised as with SDPA/flash; 2·s·b·h per layer with checkpointing). Logits are left
-    out: TRL 1.16 scores completions with a fused LM head that never materialises them whole.
-    """
-    args = training_args
-    text_config = model_config.get_text_config() if hasattr(model_config, "get_text_config") else model_config
-    layers = getattr(text_config, "num_hidden_layers", 0)
-    hidden = getattr(text_config, "hidden_size", 0)
-    heads = getattr(text_config, "num_attention_heads", 1) or 1
-    kv_heads = getattr(text_config, "num_key_value_heads", None) or heads
-    head_dim = getattr(text_config, "head_dim", None) or hidden // heads
-    batch = args.per_device_train_batch_size
-    generation_batch = (args.generation_batch_size or batch * (args.steps_per_generation or 1))
-    optim = str(getattr(args.optim, "value", args.optim))
-    parts = {
-        "weights": n_params * weight_bytes,
-        # beta > 0 keeps a frozen reference copy; with LoRA TRL disables the adapter instead.
-        "reference model": n_params * weight_bytes if args.beta > 0 and not peft else 0,
-        # peft keeps adapters in float32.
-        "gradients": trainable * (4 if peft else weight_bytes),
-        "optimizer": trainable * (2 if "8bit" in optim else 8),
-    }
-    if args.use_vllm and getattr(args, "vllm_mode", "server") == "colocate":
-        parts["vLLM (colocate)"] = args.vllm_gpu_memory_utilization * gpu_bytes
-    elif not args.use_vllm:
-        parts["generation KV cache"] = generation_batch * seq_len * 2 * layers * kv_heads * head_dim * weight_bytes
-    full_layer = 34 * seq_len * batch * hidden * (weight_bytes / 2)
-    if args.activation_checkpointing:
-        # Layer inputs kept, plus one layer's activations while it is recomputed.
-        parts["activations"] = layers * full_layer / 17 + full_layer
-    else:
-        parts["activations"] = layers * full_layer
-    return parts
-
-
-def _gpu_total() -> tuple[int, str] | None:
-    import torch
-
-    if not torch.cuda.is_available():
-        return None
-    props = torch.cuda.get_device_properties(0)
-    return props.total_memory, props.name
-
-
-def _ram_total() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
-
 
 def check_resources(model_config, training_args, model_args, longest_prompt_tokens: int) -> Section:
     """Parameters and a rough memory estimate for model + LoRA + optimizer + generation vs the device."""
@@ -571,24 +483,24 @@ def check_resources(model_config, training_args, model_args, longest_prompt_toke
     peft_config = get_peft_config(model_args)
     n_params, trainable = parameter_counts(model_config, peft_config)
     dtype = model_args.dtype if model_args.dtype not in (None, "auto") else getattr(model_config, "dtype", None)
-    weight_bytes = _dtype_bytes(dtype or "bfloat16")
+    weight_bytes = dtype_bytes(dtype or "bfloat16")
     seq_len = longest_prompt_tokens + training_args.max_completion_length
-    gpu = None if training_args.use_cpu else _gpu_total()
+    gpu = None if training_args.use_cpu else gpu_total()
     parts = estimate_memory(model_config, n_params, trainable, training_args, seq_len, weight_bytes,
                             peft_config is not None, gpu[0] if gpu else 0)
     total = sum(parts.values())
-    lora = f", LoRA r={model_args.lora_r}: {_count(trainable)} trainable ({trainable / n_params:.1%})" \
+    lora = f", LoRA r={model_args.lora_r}: {count_text(trainable)} trainable ({trainable / n_params:.1%})" \
         if peft_config is not None else ""
     biggest = sorted(parts.items(), key=lambda kv: -kv[1])[:3]
-    detail = ", ".join(f"{k} {_gib(v)}" for k, v in biggest)
+    detail = ", ".join(f"{k} {gib(v)}" for k, v in biggest)
     section.counts = {"parameters": n_params, "trainable": trainable, "estimate_bytes": total}
     if gpu:
-        where = f"vs {_gib(gpu[0])} on {gpu[1]}"
+        where = f"vs {gib(gpu[0])} on {gpu[1]}"
     else:
-        ram = _ram_total()
-        where = "vs no GPU" + (f" ({_gib(ram)} RAM)" if ram else "")
-    section.summary = (f"{_count(n_params)} parameters ({str(dtype).replace('torch.', '')}){lora}; "
-                       f"rough peak per device {_gib(total)} ({detail}) {where}")
+        ram = ram_total()
+        where = "vs no GPU" + (f" ({gib(ram)} RAM)" if ram else "")
+    section.summary = (f"{count_text(n_params)} parameters ({str(dtype).replace('torch.', '')}){lora}; "
+                       f"rough peak per device {gib(total)} ({detail}) {where}")
     sharded = training_args.deepspeed or training_args.fsdp
     if gpu and total > gpu[0] and not sharded:
         advice = ["use_peft: true"] if peft_config is None else []
@@ -596,7 +508,7 @@ def check_resources(model_config, training_args, model_args, longest_prompt_toke
             advice.append("activation_checkpointing: true")
         advice += [f"a smaller per_device_train_batch_size (now {training_args.per_device_train_batch_size})",
                    "optim: adamw_8bit"]
-        section.warnings.append(f"the rough estimate {_gib(total)} is over the GPU's {_gib(gpu[0])}: likely OOM; "
+        section.warnings.append(f"the rough estimate {gib(total)} is over the GPU's {gib(gpu[0])}: likely OOM; "
                                 f"try {', '.join(advice)}")
     if not gpu and not training_args.use_cpu:
         section.warnings.append("no GPU on this machine and use_cpu is not set")
@@ -665,107 +577,3 @@ def preflight_or_stop(script_args, training_args, model_args, model, tokenizer, 
         raise PreflightFailed(
             f"preflight: {report.failures[0]} (report above; `preflight: false` in the recipe skips it)")
     return report
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def _take_flag(argv: list[str], flag: str) -> str | None:
-    for i, arg in enumerate(argv):
-        if arg == flag:
-            if i + 1 >= len(argv):
-                raise RecipeError(f"{flag} needs a value")
-            value = argv[i + 1]
-            del argv[i:i + 2]
-            return value
-        if arg.startswith(flag + "="):
-            del argv[i]
-            return arg.split("=", 1)[1]
-    return None
-
-
-def _load_config_and_tokenizer(model_args, training_args):
-    from pathlib import Path
-
-    from transformers import AutoConfig
-
-    name = model_args.model_name_or_path
-    looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).exists()
-    if looks_local and not Path(name).expanduser().is_dir():
-        raise RecipeError(f"model path not found: {name} (a tiny base is built by `make train` or "
-                          "`python -m scripts.build_tiny_base --config RECIPE`)")
-    options = {"revision": model_args.model_revision, "trust_remote_code": training_args.trust_remote_code}
-    try:
-        return AutoConfig.from_pretrained(name, **options), load_tokenizer(name, **options)
-    except OSError as err:
-        raise RecipeError(f"could not load model {name!r} ({str(err).strip().splitlines()[0][:200]}); set "
-                          "model_name_or_path to a local folder if the hub is unreachable") from None
-
-
-def _stale_tiny_base(script_args, training_args, model_args) -> str | None:
-    """A warning when the tiny base on disk was built for other settings (``make train`` rebuilds it)."""
-    if not script_args.tiny_base_recipe:
-        return None
-    from scripts.lib.config import parse_dataclass_yaml
-    from scripts.lib.tiny_base import TinyBaseConfig, is_built
-    from scripts.train import tiny_base_task
-
-    recipe = script_args.tiny_base_recipe
-    base_cfg = parse_dataclass_yaml(recipe, TinyBaseConfig)
-    if is_built(model_args.model_name_or_path, base_cfg, tiny_base_task(script_args, training_args)):
-        return None
-    return (f"the tiny base in {model_args.model_name_or_path} was built for other settings than {recipe} and this "
-            "recipe: `make train` rebuilds it first, so these numbers describe the old one")
-
-
-def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    samples_flag = _take_flag(argv, "--samples")
-    try:
-        samples = int(samples_flag or 0)
-    except ValueError:
-        raise RecipeError(f"--samples needs a whole number of prompts, got {samples_flag!r}") from None
-    from scripts.lib.config import parse_recipe
-
-    script_args, training_args, model_args = parse_recipe(argv)
-
-    from transformers import set_seed
-
-    from rewards import get_rewards
-
-    set_seed(training_args.seed)
-    model = None
-    if samples:
-        import torch
-
-        from scripts.train import load_model_and_tokenizer
-
-        model, tokenizer = load_model_and_tokenizer(model_args, training_args)
-        if torch.cuda.is_available() and not training_args.use_cpu:
-            model.to("cuda")
-        model_config = model.config
-    else:
-        model_config, tokenizer = _load_config_and_tokenizer(model_args, training_args)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-    train_rows, holdout_rows, skipped = script_args.build_dataset(training_args.seed)
-    reward_funcs = get_rewards(script_args.reward_names(), **script_args.reward_settings())
-    report = run_checks(script_args, training_args, model_args, tokenizer, model_config, train_rows, holdout_rows,
-                        skipped, reward_funcs, model=model, samples=samples)
-    stale = _stale_tiny_base(script_args, training_args, model_args)
-    if stale:
-        report.section("resources").warnings.append(stale)
-    print(report.render())
-    if report.failures:
-        print(f"error: preflight: {report.failures[0]}", file=sys.stderr)
-        return 2
-    return 0
-
-
-
-def run(argv=None) -> int:
-    return run_cli(main, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(run())

@@ -1,0 +1,66 @@
+"""The one way every command turns a user's mistake into one line: ``error: ...`` and exit code 2.
+
+Library code raises ``UserError`` (or a subclass: ``RecipeError``, ``RunError``, ``ModelError``,
+``EvalError``, ``PreflightFailed``) for anything the user can fix; ``data`` and ``rewards`` raise their
+own ``DataError`` and ``UnknownRewardError``. ``run_cli(main)`` prints any of them as one line.
+``--debug`` shows the traceback instead. Ctrl-C outside training exits 130 with a line.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+from data.loading import DataError
+from rewards import UnknownRewardError
+
+
+class UserError(ValueError):
+    """A problem the user can fix (a recipe, a flag, a path), explained in one line."""
+
+
+USER_ERRORS = (UserError, DataError, UnknownRewardError)
+
+# Upstream deprecations the user can do nothing about (TRL 1.16's GRPOConfig sets the renamed
+# `gradient_checkpointing` itself; transformers asks for `is_gradient_checkpointing`): silenced at the
+# source, so a one-line error or the training console is not buried under them.
+KNOWN_UPSTREAM_WARNINGS = (
+    "`gradient_checkpointing` is deprecated",
+    "`is_gradient_checkpointing` is deprecated",
+)
+
+
+def silence_upstream_warnings() -> None:
+    for message in KNOWN_UPSTREAM_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=FutureWarning)
+
+
+def first_line(err: Exception, limit: int = 200) -> str:
+    """An exception's first line (its type's name if it has no text), at most ``limit`` characters."""
+    text = str(err).strip()
+    return text.splitlines()[0][:limit] if text else type(err).__name__
+
+
+def run_cli(main, argv=None) -> int:
+    """Run a command's ``main(argv)``: a user error is one ``error: ...`` line and exit code 2.
+
+    ``--debug`` (ours, not a TrainingArguments field) is stripped and shows the full traceback
+    instead. Ctrl-C outside training exits 130 with a line, not a traceback.
+    """
+    silence_upstream_warnings()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        return main(argv)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        # Outside trainer.train() (loading, scoring): no step to save; checkpoints on disk are kept.
+        print("\ninterrupted: nothing new to save (checkpoints already written are kept)", file=sys.stderr)
+        return 130
+    except USER_ERRORS as err:
+        if debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
