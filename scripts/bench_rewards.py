@@ -159,12 +159,13 @@ def hostile_completions() -> dict[str, str]:
 
 def hostile_calls() -> list[tuple[str, object, dict]]:
     """(reward name, reward, the dataset columns it reads) for every registered reward."""
-    from rewards import REWARDS, get_reward
+    from rewards import REWARDS, get_rewards
+    from scripts.lib.config import R1ZeroArguments
 
     calls = []
     for name in sorted(REWARDS):
         task = "gsm8k" if name.startswith(("gsm8k", "cosine")) else "countdown"
-        reward = get_reward(name, task=task)
+        reward = get_rewards([name], R1ZeroArguments(task=task).reward_settings())[0]
         columns = {"solution": ["18"]} if task == "gsm8k" else {"nums": [[3, 2, 3]], "target": [18]}
         calls.append((name, reward, columns))
     return calls

@@ -127,9 +127,11 @@ def _instrument(timings: _Timings) -> None:
 
 
 def _run_project(argv: list[str]) -> int:
-    from scripts.train import run
+    # The entry point as `python -m scripts.train` runs it, in this process (so the clock callback
+    # above sees its trainer): executed as a script, never imported as a library.
+    import runpy
 
-    return run(argv)
+    return runpy.run_module("scripts.train", run_name="bench")["run"](argv)
 
 
 def _run_bare(argv: list[str]) -> int:
@@ -158,7 +160,7 @@ def _run_bare(argv: list[str]) -> int:
     model = AutoModelForCausalLM.from_pretrained(model_args.model_name_or_path, dtype=dtype,
                                                  attn_implementation=model_args.attn_implementation)
     trainer = GRPOTrainer(model=model, reward_funcs=get_rewards(script_args.reward_names(),
-                                                                **script_args.reward_settings()),
+                                                                script_args.reward_settings()),
                           args=training_args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
     trainer.train()
     return 0
@@ -303,7 +305,7 @@ def resolve_model(model: str | None, recipe: str, out: Path) -> tuple[str, str]:
 
     from scripts.lib.config import load_recipe_yaml, parse_recipe
     from scripts.lib.tiny_base import TinyBaseConfig, build_tiny_base, is_built
-    from scripts.train import tiny_base_task
+    from scripts.lib.models import tiny_base_task
 
     script_args, training_args, _ = parse_recipe(["--config", recipe])
     base = TrlParser((TinyBaseConfig,)).parse_dict(load_recipe_yaml(script_args.tiny_base_recipe))[0]

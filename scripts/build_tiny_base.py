@@ -12,7 +12,9 @@ from __future__ import annotations
 import shutil
 import sys
 
+from scripts.lib.cli import run_cli
 from scripts.lib.config import RecipeError, parse_recipe
+from scripts.lib.models import build_base_if_needed
 
 
 def main(argv=None) -> int:
@@ -22,20 +24,18 @@ def main(argv=None) -> int:
         i = argv.index("--force")
         force = i + 1 < len(argv) and argv[i + 1].lower() in {"true", "1", "yes"}
         del argv[i:i + 2]
-    try:
-        script_args, training_args, model_args = parse_recipe(argv)
-        if not script_args.tiny_base_recipe:
-            raise RecipeError("this recipe has no tiny_base_recipe: its model comes from the hub or a local folder")
-        from scripts.train import build_base_if_needed
-
-        if force:
-            shutil.rmtree(model_args.model_name_or_path, ignore_errors=True)
-        build_base_if_needed(script_args, model_args, training_args)
-    except RecipeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    script_args, training_args, model_args = parse_recipe(argv)
+    if not script_args.tiny_base_recipe:
+        raise RecipeError("this recipe has no tiny_base_recipe: its model comes from the hub or a local folder")
+    if force:
+        shutil.rmtree(model_args.model_name_or_path, ignore_errors=True)
+    build_base_if_needed(script_args, model_args, training_args)
     return 0
 
 
+def run(argv=None) -> int:
+    return run_cli(main, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

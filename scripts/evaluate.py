@@ -29,19 +29,23 @@ from __future__ import annotations
 import difflib
 import json
 import math
-import os
 import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+import torch
+
+from data.prompts import render_prompt
 from rewards import ACCURACY_REWARD_FOR_TASK
-from scripts.lib.config import run_cli
-from scripts.lib.models import load_tokenizer
+from scripts.lib.cli import UserError, run_cli
+from scripts.lib.config import chat_template_kwargs
+from scripts.lib.evaluation import HFGenerator, comparison_table, evaluate_generations
+from scripts.lib.models import load_model_tokenizer, load_trained, model_kind
 
 
-class EvalError(ValueError):
+class EvalError(UserError):
     """A problem with the command line, a model path or the held-out data, in one line."""
 
 
@@ -103,7 +107,7 @@ class EvalArguments:
 
 
 @dataclass
-class Plan:
+class EvalSettings:
     """Everything a run needs besides the models: resolved once from recipe, defaults and flags."""
 
     task: str
@@ -118,6 +122,7 @@ class Plan:
     vllm_gpu_memory_utilization: float
     reflection_phrases: list | None
     reward_settings: dict
+    chat_template_kwargs: dict
 
 
 # --------------------------------------------------------------------------- command line
@@ -182,7 +187,7 @@ def recipe_settings(recipe: str | None):
     return script, vars(training), model.dtype
 
 
-def make_plan(args: EvalArguments) -> Plan:
+def make_plan(args: EvalArguments) -> EvalSettings:
     script, gen, dtype = recipe_settings(args.recipe)
     if args.task and args.recipe and args.task != script.task:
         raise EvalError(f"--task {args.task}, but {args.recipe} is a {script.task} recipe: drop one of the two")
@@ -198,7 +203,7 @@ def make_plan(args: EvalArguments) -> Plan:
     def pick(flag, key):
         return flag if flag is not None else gen[key]
 
-    return Plan(
+    return EvalSettings(
         task=script.task, rows=rows, source=source,
         max_new_tokens=pick(args.max_new_tokens, "max_completion_length"),
         temperature=pick(args.temperature, "temperature"), top_k=pick(args.top_k, "top_k") or 0,
@@ -206,6 +211,7 @@ def make_plan(args: EvalArguments) -> Plan:
         dtype=args.dtype or dtype or "auto",
         vllm_gpu_memory_utilization=pick(args.vllm_gpu_memory_utilization, "vllm_gpu_memory_utilization"),
         reflection_phrases=script.reflection_phrases, reward_settings=script.reward_settings(),
+        chat_template_kwargs=chat_template_kwargs(gen),
     )
 
 
@@ -275,79 +281,10 @@ def fresh_countdown(train_rows, script, seed: int, n: int, options: dict) -> lis
 # --------------------------------------------------------------------------- models
 
 
-def model_kind(name: str) -> str:
-    """``adapter``, ``checkpoint``, ``folder`` or ``hub``; EvalError for a path that is none of them."""
-    path = Path(name).expanduser()
-    if path.is_dir():
-        if (path / "adapter_config.json").is_file():
-            return "adapter"
-        if (path / "config.json").is_file():
-            return "checkpoint" if (path / "trainer_state.json").is_file() else "folder"
-        raise EvalError(f"{name} has no config.json or adapter_config.json: give a checkpoint-N dir, an exported "
-                        "model folder, a LoRA adapter dir or a hub id")
-    if path.exists():
-        raise EvalError(f"{name} is a file: give the model's folder")
-    if name.startswith((".", "/", "~")) or name.count("/") > 1:
-        raise EvalError(f"model folder not found: {name}")
-    return "hub"
-
-
-def load_model(name: str, kind: str, dtype: str):
-    """(model, tokenizer) on the GPU if there is one; a LoRA adapter is merged into its base."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    torch_dtype = getattr(torch, dtype) if dtype != "auto" else "auto"
-    source = weights_source(name, kind)
-    tokenizer = load_model_tokenizer(name, kind)
-    try:
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch_dtype)
-    except OSError as err:
-        raise EvalError(_load_error(name, source, err)) from None
-    if kind == "adapter":
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, name).merge_and_unload()
-    return model.to("cuda" if torch.cuda.is_available() else "cpu"), tokenizer
-
-
-def weights_source(name: str, kind: str) -> str:
-    """Where the weights come from: the folder or hub id itself, or an adapter's base model."""
-    if kind != "adapter":
-        return name
-    from peft import PeftConfig
-
-    return PeftConfig.from_pretrained(name).base_model_name_or_path
-
-
-def load_model_tokenizer(name: str, kind: str):
-    """The model's tokenizer: its own folder's, else the run folder's (checkpoint) or the base's (adapter)."""
-    source = name
-    if kind in ("adapter", "checkpoint") and not (Path(name) / "tokenizer_config.json").is_file():
-        source = weights_source(name, kind) if kind == "adapter" else str(Path(name).parent)
-    try:
-        tokenizer = load_tokenizer(source)
-    except OSError as err:
-        raise EvalError(_load_error(name, source, err)) from None
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
-
-
-def _load_error(name: str, source: str, err: Exception) -> str:
-    what = f"model {name!r}" if source == name else f"base model {source!r} of adapter {name!r}"
-    first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
-        return (f"{what}: no local folder by that name, and not in the Hugging Face cache (offline mode, "
-                f"HF_HUB_OFFLINE=1). Download it where the hub is reachable (hf download {source}) or pass a "
-                "local folder")
-    return f"could not load {what} ({first}): check the path or hub id"
-
-
 class VLLMGenerator:
     """vLLM as a generate function (see scripts/lib/evaluation.py): ``n`` samples per prompt in one call."""
 
-    def __init__(self, model_path: str, tokenizer, plan: Plan, progress: bool):
+    def __init__(self, model_path: str, tokenizer, plan: EvalSettings, progress: bool):
         from vllm import LLM
 
         self.tokenizer, self.plan, self.progress = tokenizer, plan, progress
@@ -355,15 +292,13 @@ class VLLMGenerator:
                        gpu_memory_utilization=plan.vllm_gpu_memory_utilization)
 
     def __call__(self, prompts, samples_per_prompt: int = 1, greedy: bool = False):
-        from vllm import SamplingParams
-
-        from scripts.lib.evaluation import render_prompt
+        from vllm import SamplingParams  # vLLM is optional and heavy: imported only when used
 
         plan = self.plan
         params = SamplingParams(n=samples_per_prompt, temperature=0.0 if greedy else plan.temperature,
                                 top_k=plan.top_k if plan.top_k > 0 else -1, top_p=plan.top_p,
                                 max_tokens=plan.max_new_tokens, seed=plan.seed)
-        outputs = self.llm.generate([render_prompt(p, self.tokenizer) for p in prompts], params,
+        outputs = self.llm.generate([render_prompt(p, self.tokenizer, plan.chat_template_kwargs) for p in prompts], params,
                                     use_tqdm=self.progress)
         texts = [c.text for out in outputs for c in out.outputs]
         lengths = [len(c.token_ids) for out in outputs for c in out.outputs]
@@ -382,22 +317,19 @@ class VLLMGenerator:
 class ModelGenerators:
     """The default way to get a generate function for a model name: load it, then vLLM or HF."""
 
-    def __init__(self, plan: Plan, args: EvalArguments):
+    def __init__(self, plan: EvalSettings, args: EvalArguments):
         self.plan, self.args = plan, args
         self._tmp = None
 
     def __call__(self, name: str):
-        from scripts.lib.evaluation import HFGenerator
-
         plan, args = self.plan, self.args
         kind = model_kind(name)
         if args.use_vllm and kind != "adapter":  # vLLM loads the weights itself
             return VLLMGenerator(name, load_model_tokenizer(name, kind), plan, args.progress)
-        model, tokenizer = load_model(name, kind, plan.dtype)
+        model, tokenizer = load_trained(name, kind, plan.dtype)
+        model = model.to("cuda" if torch.cuda.is_available() else "cpu")
         if args.use_vllm:  # an adapter: vLLM gets the merged model as a folder
             import tempfile
-
-            import torch
 
             self._tmp = tempfile.TemporaryDirectory(prefix="eval-merged-")
             model.save_pretrained(self._tmp.name)
@@ -406,7 +338,8 @@ class ModelGenerators:
             torch.cuda.empty_cache()
             return VLLMGenerator(self._tmp.name, tokenizer, plan, args.progress)
         return HFGenerator(model, tokenizer, plan.max_new_tokens, temperature=plan.temperature, top_k=plan.top_k,
-                           top_p=plan.top_p, seed=plan.seed, batch_size=args.batch_size, progress=args.progress)
+                           top_p=plan.top_p, seed=plan.seed, batch_size=args.batch_size, progress=args.progress,
+                           chat_template_kwargs=plan.chat_template_kwargs)
 
     def release(self, generate) -> None:
         if hasattr(generate, "close"):
@@ -419,14 +352,14 @@ class ModelGenerators:
 # --------------------------------------------------------------------------- run
 
 
-def _finite(value):
+def json_safe(value):
     """JSON has no NaN: an undefined rate (no checks to be honest about) is written as null."""
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -436,11 +369,7 @@ def main(argv=None, generators=None) -> int:
     args = parse_args(argv)
     # Every model path is checked before anything slow: a typo in the last one fails at once.
     kinds = {name: model_kind(name) if generators is None else "injected" for name in args.models}
-    from scripts.lib.evaluation import comparison_table, evaluate_generations
-
     if args.num_threads:
-        import torch
-
         torch.set_num_threads(args.num_threads)
     plan = make_plan(args)
     if generators is None:
@@ -477,14 +406,14 @@ def main(argv=None, generators=None) -> int:
         "table": table, "seconds": round(time.time() - started, 1),
         "models": list(results.values()),
     }
-    output.write_text(json.dumps(_finite(payload), indent=1))
+    output.write_text(json.dumps(json_safe(payload), indent=1))
     print(f"results and per-problem records: {output}")
     return 0
 
 
 
 def run(argv=None) -> int:
-    return run_cli(main, argv, extra_errors=(EvalError,))
+    return run_cli(main, argv)
 
 
 if __name__ == "__main__":

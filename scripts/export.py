@@ -16,7 +16,9 @@ import sys
 from pathlib import Path
 
 from scripts.lib.aha import detect_aha
-from scripts.checkpoints import (
+from data.loading import is_local
+from scripts.lib.cli import first_line, run_cli
+from scripts.lib.run_files import (
     COLUMNS,
     STATE,
     RunError,
@@ -56,8 +58,7 @@ def load_merged(ckpt: Path):
             raise RunError(f"{ckpt} has no tokenizer files (tokenizer_config.json)")
         tokenizer = load_tokenizer(str(tokenizer_source))
     except OSError as err:
-        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
-        raise RunError(f"could not load {ckpt}" + (f" (LoRA base {base})" if base else "") + f": {first}") from None
+        raise RunError(f"could not load {ckpt}" + (f" (LoRA base {base})" if base else "") + f": {first_line(err)}") from None
     return model, tokenizer, base
 
 
@@ -88,7 +89,7 @@ def checkpoint_metrics(ckpt: Path, info: dict) -> tuple[int | None, dict]:
 
 
 def _looks_like_hub_id(name: str | None) -> bool:
-    return bool(name) and name.count("/") == 1 and not name.startswith((".", "/", "~")) and not Path(name).exists()
+    return bool(name) and name.count("/") == 1 and not is_local(name)
 
 
 def _number(value) -> str:
@@ -186,14 +187,14 @@ def main(argv=None) -> int:
     parser.add_argument("ckpt", help="a checkpoint folder (<run>/checkpoint-N) or a run's final model folder")
     parser.add_argument("out", help="a new folder for the exported model")
     args = parser.parse_args(argv)
-    try:
-        out = export(args.ckpt, args.out)
-    except RunError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    out = export(args.ckpt, args.out)
     print(f"exported {args.ckpt} -> {out} (load it: AutoModelForCausalLM.from_pretrained({str(out)!r}))")
     return 0
 
 
+def run(argv=None) -> int:
+    return run_cli(main, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

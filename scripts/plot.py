@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 
 from scripts.lib.aha import HONEST_KEY, LENGTH_P90_KEY, detect_aha
-from scripts.checkpoints import (
+from scripts.lib.cli import run_cli
+from scripts.lib.run_files import (
     COLUMNS,
     RunError,
     accuracy_reward_name,
@@ -124,14 +125,14 @@ def main(argv=None) -> int:
     parser.add_argument("run", help="a training output_dir, e.g. outputs/cpu_countdown_tiny")
     parser.add_argument("--out", help="PNG path (default: <run>/aha_curves.png)")
     args = parser.parse_args(argv)
-    try:
-        out = plot_run(args.run, args.out)
-    except RunError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    out = plot_run(args.run, args.out)
     print(f"wrote {out}")
     return 0
 
 
+def run(argv=None) -> int:
+    return run_cli(main, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

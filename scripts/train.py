@@ -14,94 +14,40 @@ A recipe mistake prints one line and exits with code 2 (``--debug`` shows the tr
 from __future__ import annotations
 
 import logging
-import os
 import sys
-from pathlib import Path
 
-from scripts.lib.config import RecipeError, parse_recipe, run_cli
+from datasets import Dataset
+from transformers import PrinterCallback, ProgressCallback, set_seed
+from trl import GRPOTrainer, get_peft_config
 
-logger = logging.getLogger("r1zero")
-
-
-def build_base_if_needed(script_args, model_args, training_args) -> None:
-    """Build (or rebuild, if its recipe changed) the tiny offline base model the recipe points to."""
-    from scripts.lib.config import parse_dataclass_yaml
-    from scripts.lib.tiny_base import TinyBaseConfig, build_tiny_base, is_built
-
-    base_cfg = parse_dataclass_yaml(script_args.tiny_base_recipe, TinyBaseConfig)
-    task = tiny_base_task(script_args, training_args)
-    if is_built(model_args.model_name_or_path, base_cfg, task):
-        print(f"tiny base model: cached at {model_args.model_name_or_path}")
-        return
-    print(f"tiny base model: building into {model_args.model_name_or_path} from {script_args.tiny_base_recipe} "
-          "(once; cached after)")
-    build_tiny_base(model_args.model_name_or_path, base_cfg, task, progress=not training_args.disable_tqdm)
-
-
-def tiny_base_task(script_args, training_args) -> dict:
-    """The training recipe's settings that the base model must share (same problems, same prompt)."""
-    return {"countdown": script_args.countdown_settings(), "template": script_args.prompt_template,
-            "question_style": script_args.countdown_question_style,
-            "test_size": script_args.holdout_size, "seed": training_args.seed}
-
-
-def load_model_and_tokenizer(model_args, training_args):
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from scripts.lib.models import load_tokenizer
-
-    name = model_args.model_name_or_path
-    looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).exists()
-    if looks_local and not Path(name).expanduser().is_dir():
-        raise RecipeError(f"model path not found: {name} (a local folder with config.json, or a hub id like Qwen/Qwen2.5-0.5B)")
-    dtype = model_args.dtype if model_args.dtype not in (None, "auto") else "auto"
-    if isinstance(dtype, str) and dtype != "auto":
-        dtype = getattr(torch, dtype)
-    try:
-        tokenizer = load_tokenizer(name, revision=model_args.model_revision,
-                                                  trust_remote_code=training_args.trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(
-            name, revision=model_args.model_revision, trust_remote_code=training_args.trust_remote_code,
-            dtype=dtype, attn_implementation=model_args.attn_implementation,
-        )
-    except OSError as err:
-        raise RecipeError(
-            f"could not load model {name!r} ({_first_line(err)}). If the hub is unreachable, run "
-            "`make download RECIPE=...` where it is, or set model_name_or_path to a local folder"
-        ) from None
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
-
-
-def _first_line(err: Exception) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0][:200] if text else type(err).__name__
+from rewards import get_rewards
+from scripts.lib.cli import run_cli
+from scripts.lib.config import chat_template_kwargs, parse_recipe
+from scripts.lib.evaluation import (
+    HeldOutEvalCallback,
+    before_after_table,
+    record_before_after,
+    sample_completions,
+    score_completions,
+)
+from scripts.lib.hub import check_available
+from scripts.lib.models import build_base_if_needed, load_model_and_tokenizer
+from scripts.lib.preflight import preflight_or_stop
+from scripts.lib.run_control import GracefulStop, finished_message, resolve_resume
+from scripts.lib.tracking import AhaTracker, ConsoleLog, quiet_checkpoint_saves
 
 
 def main(argv=None) -> int:
     script_args, training_args, model_args = parse_recipe(argv)
-    from scripts.lib.run_control import GracefulStop, finished_message, resolve_resume
+    command = sys.argv[1:] if argv is None else argv
 
     # Before anything loads: a refused output_dir or a broken resume path costs seconds.
     resume = resolve_resume(script_args.resume, training_args.output_dir)
     if resume and (done := finished_message(resume, training_args.max_steps, training_args.output_dir)):
         print(done)
         return 0
-    # Likewise a hub model or dataset that is neither cached nor reachable (scripts/download.py).
-    from scripts.download import check_available
-
+    # Likewise a hub model or dataset that is neither cached nor reachable (scripts/lib/hub.py).
     check_available(script_args, model_args)
-
-    import torch
-    from datasets import Dataset
-    from transformers import set_seed
-    from trl import GRPOTrainer, get_peft_config
-
-    from rewards import get_rewards
-    from scripts.lib.tracking import AhaTracker
-    from scripts.lib.evaluation import before_after_table, record_before_after, sample_completions, score_completions
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     set_seed(training_args.seed)
@@ -112,14 +58,12 @@ def main(argv=None) -> int:
         print(f"data: skipped {skipped} rows with no usable gold answer (on_bad_row: skip)")
     print(f"data: {len(train_rows)} training prompts, {len(holdout_rows)} held-out")
 
-    reward_funcs = get_rewards(script_args.reward_names(), **script_args.reward_settings())
+    reward_funcs = get_rewards(script_args.reward_names(), script_args.reward_settings())
 
     if script_args.tiny_base_recipe:
         build_base_if_needed(script_args, model_args, training_args)
     model, tokenizer = load_model_and_tokenizer(model_args, training_args)
-    if script_args.preflight:  # seconds, no sampling: stops a run that cannot learn (scripts/preflight.py)
-        from scripts.preflight import preflight_or_stop
-
+    if script_args.preflight:  # seconds, no sampling: stops a run that cannot learn (scripts/lib/preflight.py)
         preflight_or_stop(script_args, training_args, model_args, model, tokenizer, train_rows, holdout_rows,
                           skipped, reward_funcs)
 
@@ -129,6 +73,7 @@ def main(argv=None) -> int:
         texts, lengths = sample_completions(
             model, tokenizer, [r["prompt"] for r in holdout_rows], training_args.max_completion_length,
             temperature=training_args.temperature, seed=training_args.seed,
+            chat_template_kwargs=chat_template_kwargs(training_args),
         )
         scores = score_completions(holdout_rows, texts, script_args.task, lengths,
                                    script_args.reflection_phrases, script_args.reward_settings())
@@ -150,17 +95,11 @@ def main(argv=None) -> int:
     AhaTracker(script_args.task, train_rows, script_args.reflection_phrases,
                log_samples_every=script_args.log_samples_every, samples_per_log=script_args.log_samples_count,
                aha_settings=script_args.aha_settings(),
-               command=sys.argv[1:] if argv is None else argv).attach(trainer)
+               command=command).attach(trainer)
     if script_args.holdout_eval_steps:  # `make eval`'s numbers during training, under eval/ in TensorBoard
-        from scripts.lib.evaluation import HeldOutEvalCallback
-
         HeldOutEvalCallback.from_recipe(script_args, training_args, holdout_rows, tokenizer).attach(trainer)
 
     # A one-line summary per step replaces the Trainer's printed metrics dict (all of it is in TensorBoard).
-    from transformers import PrinterCallback, ProgressCallback
-
-    from scripts.lib.tracking import ConsoleLog
-
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(ConsoleLog(show_bar=not training_args.disable_tqdm))
@@ -169,12 +108,12 @@ def main(argv=None) -> int:
         print(f"resuming from {resume}")
     stop = GracefulStop()
     trainer.add_callback(stop)
-    with stop.installed():
+    with stop.installed(), quiet_checkpoint_saves():
         trainer.train(resume_from_checkpoint=resume)
     if stop.signum:
         if trainer.accelerator.is_main_process:
             print(stop.report(training_args.output_dir, trainer.state.global_step, trainer.state.max_steps,
-                              sys.argv[1:] if argv is None else argv))
+                              command))
         return stop.exit_code
     trainer.save_model(training_args.output_dir)
 
@@ -186,9 +125,7 @@ def main(argv=None) -> int:
     if trainer.accelerator.is_main_process:
         print(f"\ncheckpoints: {training_args.output_dir}/checkpoint-*   final model: {training_args.output_dir}")
         print(f"TensorBoard:  tensorboard --logdir {training_args.output_dir}   (or: make tensorboard)")
-    del torch
     return 0
-
 
 
 def run(argv=None) -> int:

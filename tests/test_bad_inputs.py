@@ -153,7 +153,7 @@ def test_trust_remote_code_is_off_unless_the_recipe_sets_it(tmp_path, cpu_only, 
     import shutil
 
     from scripts.lib.config import parse_recipe
-    from scripts.train import load_model_and_tokenizer
+    from scripts.lib.models import load_model_and_tokenizer
 
     model_dir = tmp_path / "model_with_code"
     shutil.copytree(tiny_model_dir, model_dir)

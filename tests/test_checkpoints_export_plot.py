@@ -107,7 +107,7 @@ def test_an_incomplete_checkpoint_is_listed_as_such(tracked_run, tmp_path):
 ])
 def test_checkpoints_bad_run_is_one_line_exit_2(tmp_path, capsys, make_run, message):
     run = make_run(tmp_path)
-    assert checkpoints.main([str(run)]) == 2
+    assert checkpoints.run([str(run)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(message.format(run=run)) and err.count("\n") == 1
 
@@ -115,7 +115,7 @@ def test_checkpoints_bad_run_is_one_line_exit_2(tmp_path, capsys, make_run, mess
 def test_malformed_trainer_state_is_one_line_exit_2(tmp_path, capsys):
     (tmp_path / "checkpoint-5").mkdir()
     (tmp_path / "checkpoint-5" / "trainer_state.json").write_text('{"log_history": [')
-    assert checkpoints.main([str(tmp_path)]) == 2
+    assert checkpoints.run([str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "checkpoint-5/trainer_state.json is not valid JSON" in err and err.count("\n") == 1
 
@@ -212,7 +212,7 @@ def test_export_bad_input_is_one_line_exit_2(tracked_run, tmp_path, capsys, case
     else:
         out.mkdir()
         (out / "keep.txt").write_text("user data")
-    assert export.main([str(ckpt), str(out)]) == 2
+    assert export.run([str(ckpt), str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(message.format(ckpt=ckpt, out=out)) and err.count("\n") == 1
     if case == "out_taken":
@@ -236,6 +236,6 @@ def test_plot_writes_a_png_next_to_the_run(tracked_run):
 
 
 def test_plot_of_a_missing_run_is_one_line_exit_2(tmp_path, capsys):
-    assert plot.main([str(tmp_path / "nope")]) == 2
+    assert plot.run([str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: run folder not found") and err.count("\n") == 1

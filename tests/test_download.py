@@ -16,7 +16,9 @@ import pytest
 
 from conftest import FIXTURES, ROOT, train_command
 from scripts import download
-from scripts.download import MODEL_FILES, DatasetFetch, ModelFetch, local_paths, parse_for_download, plan_for
+from scripts.download import parse_for_download
+from scripts.lib import hub
+from scripts.lib.hub import MODEL_FILES, DatasetFetch, ModelFetch, local_paths, plan_for
 from scripts.train import run
 
 RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
@@ -96,7 +98,7 @@ def test_dry_run_prints_the_plan(capsys):
     (["--dry-run"], "usage: python -m scripts.download --config"),
 ])
 def test_download_mistakes_give_one_line_and_exit_2(argv, message, capsys):
-    assert download.main(argv) == 2
+    assert download.run(argv) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1, err
 
@@ -153,16 +155,16 @@ def test_hub_dataset_not_cached_offline_names_only_the_dataset(tiny_model_dir, h
 
 def test_cached_hub_model_downloads_from_cache_offline_and_reports_its_size(tiny_chat_model_dir, hub_cache, capsys):
     snapshot = put_in_hub_cache(hub_cache, "kit-test/tiny-qwen", tiny_chat_model_dir)
-    assert download.model_cached(ModelFetch("kit-test/tiny-qwen", "main"))
-    assert not download.model_cached(ModelFetch("kit-test/absent", "main"))
+    assert hub.model_cached(ModelFetch("kit-test/tiny-qwen", "main"))
+    assert not hub.model_cached(ModelFetch("kit-test/absent", "main"))
 
     code = download.main(["--config", str(ROOT / "recipes" / "qwen2.5-0.5b-instruct_gsm8k.yaml"),
                           "--model_name_or_path", "kit-test/tiny-qwen", "--dataset_name", GSM8K_FIXTURE])
     assert code == 0
     out = capsys.readouterr().out
     size = sum(p.stat().st_size for p in snapshot.rglob("*") if p.is_file())
-    assert f"model    kit-test/tiny-qwen -> {snapshot} ({download.human(size)})" in out
-    assert f"total    {download.human(size)}" in out
+    assert f"model    kit-test/tiny-qwen -> {snapshot} ({hub.human(size)})" in out
+    assert f"total    {hub.human(size)}" in out
 
 
 def test_local_dir_writes_each_split_where_training_reads_it(hub_cache, tmp_path):
@@ -176,11 +178,11 @@ def test_local_dir_writes_each_split_where_training_reads_it(hub_cache, tmp_path
     source.mkdir()
     shutil.copy(GSM8K_FIXTURE, source / "train.jsonl")
     fetch = DatasetFetch(str(source), None, (("train", "train[:3]"), ("test", "train[3:]")))
-    written = download.fetch_dataset(fetch, tmp_path / "data")
+    written = hub.fetch_dataset(fetch, tmp_path / "data")
     assert [(role, path.name) for role, path, _ in written] == [("train", "train.jsonl"), ("test", "test.jsonl")]
     assert all(size == path.stat().st_size > 0 for _, path, size in written)
     # Into the cache instead: both slices live in one cached file, counted once.
-    cached = download.fetch_dataset(fetch)
+    cached = hub.fetch_dataset(fetch)
     assert cached[0][1] == cached[1][1] and cached[0][2] > 0 and cached[1][2] == 0
     rows = [row["question"] for row in read_rows(str(FIXTURES / "gsm8k_tiny.jsonl"))]
     assert [r["question"] for r in read_rows(str(tmp_path / "data"), split="train")] == rows[:3]

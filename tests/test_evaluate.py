@@ -13,6 +13,7 @@ import pytest
 
 from conftest import FIXTURES, ROOT
 from scripts import evaluate
+from scripts.lib import models
 from scripts.lib.evaluation import pass_at_k
 
 GSM8K = FIXTURES / "gsm8k_tiny.jsonl"
@@ -230,10 +231,10 @@ def test_model_kinds(tmp_path):
     (tmp_path / "ckpt" / "config.json").write_text("{}")
     (tmp_path / "ckpt" / "trainer_state.json").write_text("{}")
     (tmp_path / "empty").mkdir()
-    assert evaluate.model_kind(str(tmp_path / "ckpt")) == "checkpoint"
-    assert evaluate.model_kind("Qwen/Qwen2.5-0.5B") == "hub"
-    with pytest.raises(evaluate.EvalError, match="no config.json or adapter_config.json"):
-        evaluate.model_kind(str(tmp_path / "empty"))
+    assert models.model_kind(str(tmp_path / "ckpt")) == "checkpoint"
+    assert models.model_kind("Qwen/Qwen2.5-0.5B") == "hub"
+    with pytest.raises(models.ModelError, match="no config.json or adapter_config.json"):
+        models.model_kind(str(tmp_path / "empty"))
 
 
 # --------------------------------------------------------------------------- during training

@@ -65,15 +65,15 @@ def default_rewards():
 
 
 def test_preflight_doctests_hold():
-    import scripts.preflight
+    import scripts.lib.preflight
 
-    result = doctest.testmod(scripts.preflight)
+    result = doctest.testmod(scripts.lib.preflight)
     assert result.attempted >= 5 and result.failed == 0
 
 
 def test_every_task_has_a_way_to_write_right_and_wrong_answers():
     from rewards import ACCURACY_REWARD_FOR_TASK
-    from scripts.preflight import GOLD_ANSWERS
+    from scripts.lib.preflight import GOLD_ANSWERS
 
     assert set(GOLD_ANSWERS) == set(ACCURACY_REWARD_FOR_TASK)
 
@@ -90,7 +90,7 @@ def test_healthy_recipe_passes_with_no_warnings(tiny_model_dir, capsys):
 
 
 def test_template_that_prefills_think_then_text_is_caught(tokenizer, default_rewards):
-    from scripts.preflight import check_template
+    from scripts.lib.preflight import check_template
 
     section = check_template(countdown_rows(PREFILL_THEN_TEXT), default_rewards, tokenizer, "countdown")
     # Only the format reward is blind to the prefill; the answer is still read.
@@ -105,26 +105,27 @@ def test_template_that_prefills_think_then_text_is_caught(tokenizer, default_rew
 def test_every_registered_reward_passes_the_probes_on_a_healthy_template(task, tokenizer):
     # A false alarm here would stop every `make train` that uses the reward.
     from data import build_dataset
-    from rewards import REWARDS, get_reward
-    from scripts.preflight import check_template
+    from rewards import REWARDS, get_rewards
+    from scripts.lib.config import R1ZeroArguments
+    from scripts.lib.preflight import check_template
 
     rows = countdown_rows() if task == "countdown" else build_dataset(
         "gsm8k", str(ROOT / "tests" / "fixtures" / "gsm8k_tiny.jsonl"), template="compact")[0]
-    rewards = [get_reward(name, task=task) for name in REWARDS]
+    rewards = get_rewards(list(REWARDS), R1ZeroArguments(task=task).reward_settings())
     section = check_template(rows, rewards, tokenizer, task)
     assert (section.failures, section.warnings) == ([], [])
 
 
 def test_template_ending_with_think_is_healthy(tokenizer, default_rewards):
     # TinyZero's prefill: the prompt *ends* with `<think>`, which format_reward reads.
-    from scripts.preflight import check_template
+    from scripts.lib.preflight import check_template
 
     section = check_template(countdown_rows("r1_zero_prefill"), default_rewards, tokenizer, "countdown")
     assert section.failures == [] and section.warnings == []
 
 
 def test_chat_template_that_prefills_think_is_caught(tiny_model_dir, default_rewards):
-    from scripts.preflight import check_template
+    from scripts.lib.preflight import check_template
 
     chat_tokenizer = load_tokenizer(str(tiny_model_dir))
     chat_tokenizer.chat_template = CHAT_TEMPLATE_WITH_THINK
@@ -135,14 +136,14 @@ def test_chat_template_that_prefills_think_is_caught(tiny_model_dir, default_rew
 
 
 def test_chat_prompts_on_a_tokenizer_without_chat_template_fail(tokenizer, default_rewards):
-    from scripts.preflight import check_template
+    from scripts.lib.preflight import check_template
 
     section = check_template(countdown_rows("chat"), default_rewards, tokenizer, "countdown")
     assert len(section.failures) == 1 and "a base model needs a plain prompt_template" in section.failures[0]
 
 
 def test_constant_reward_never_fires_on_probes(tokenizer, default_rewards):
-    from scripts.preflight import check_template
+    from scripts.lib.preflight import check_template
 
     section = check_template(countdown_rows(), [*default_rewards, constant_reward], tokenizer, "countdown")
     # A custom reward is not the format or accuracy reward: a warning, not a stop.
@@ -154,7 +155,7 @@ def test_constant_reward_never_fires_on_probes(tokenizer, default_rewards):
 def test_constant_reward_is_flagged_no_learning_signal_in_model_sample(tiny_model_dir, tokenizer):
     from transformers import AutoModelForCausalLM
 
-    from scripts.preflight import check_samples
+    from scripts.lib.preflight import check_samples
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     section = check_samples(model, tokenizer, countdown_rows(n=2), [constant_reward], "countdown",
@@ -177,7 +178,7 @@ def test_constant_reward_is_flagged_no_learning_signal_in_model_sample(tiny_mode
     ],
 )
 def test_group_signal_counts_groups_with_equal_weighted_totals(scores, weights, expected):
-    from scripts.preflight import group_signal
+    from scripts.lib.preflight import group_signal
 
     assert group_signal(scores, weights, num_generations=2) == expected
 
@@ -192,7 +193,7 @@ def _gsm8k_file(tmp_path, answers):
 def test_gsm8k_file_with_unparsable_answers_is_counted(tmp_path, tokenizer):
     from data import build_dataset
     from rewards import gsm8k_accuracy_reward
-    from scripts.preflight import check_dataset
+    from scripts.lib.preflight import check_dataset
 
     path = _gsm8k_file(tmp_path, [
         "3 + 4 = 7\n#### 7", "#### 1,200", "#### $30",            # fine
@@ -213,7 +214,7 @@ def test_gsm8k_file_with_unparsable_answers_is_counted(tmp_path, tokenizer):
 def test_gsm8k_file_where_no_gold_parses_is_a_failure(tmp_path, tokenizer):
     from data import build_dataset
     from rewards import gsm8k_accuracy_reward
-    from scripts.preflight import check_dataset
+    from scripts.lib.preflight import check_dataset
 
     train, test, skipped = build_dataset("gsm8k", _gsm8k_file(tmp_path, ["#### eighteen", "#### unknown"]))
     section = check_dataset(train, test, skipped, "gsm8k", gsm8k_accuracy_reward, tokenizer, 64, 4096)
@@ -224,7 +225,7 @@ def test_gsm8k_file_where_no_gold_parses_is_a_failure(tmp_path, tokenizer):
 def test_long_prompts_empty_prompts_and_leaked_holdout_are_counted(tokenizer):
     from data.prompts import build_r1_zero_prompt
     from rewards import countdown_reward
-    from scripts.preflight import check_dataset, prompt_token_lengths
+    from scripts.lib.preflight import check_dataset, prompt_token_lengths
 
     rows = countdown_rows(n=4)
     empty = {**rows[0], "prompt": build_r1_zero_prompt("", "compact")}
@@ -244,7 +245,7 @@ def test_memory_estimate_counts_reference_model_and_optimizer_by_setting():
     from transformers import Qwen2Config
     from trl import GRPOConfig
 
-    from scripts.preflight import estimate_memory, parameter_counts
+    from scripts.lib.memory import estimate_memory, parameter_counts
 
     config = Qwen2Config(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
                          num_key_value_heads=2, vocab_size=100)

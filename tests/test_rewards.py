@@ -221,10 +221,11 @@ def test_recipe_defaults_match_reward_defaults():
 
     from scripts.lib.config import R1ZeroArguments
 
-    settings = R1ZeroArguments().reward_settings()
+    all_settings = R1ZeroArguments().reward_settings()
     checked = 0
-    for entry in REWARDS.values():
+    for reward_name, entry in REWARDS.items():
         if inspect.isclass(entry):
+            settings = all_settings[reward_name]
             for name, param in inspect.signature(entry).parameters.items():
                 assert name in settings, f"{entry.__name__} setting {name} has no recipe field"
                 assert settings[name] == param.default, f"{entry.__name__}.{name}"
@@ -245,7 +246,7 @@ def test_recipe_sets_reward_funcs_weights_and_settings(tmp_path, monkeypatch):
     )
     script_args, training_args, _ = parse_recipe(["--config", str(recipe)])
     assert training_args.reward_weights == [0.25, 1.0, 0.5]
-    shaped, cosine, repetition = get_rewards(script_args.reward_names(), **script_args.reward_settings())
+    shaped, cosine, repetition = get_rewards(script_args.reward_names(), script_args.reward_settings())
     ids = [[5] * 10, [1] * 20]
     assert shaped(["<think>", "x"]) == [0.25, 0.0]
     assert cosine(["it is 18", "it is 17"], solution=["18", "18"], completion_ids=ids) == pytest.approx([0.75, -0.5])

@@ -8,6 +8,7 @@ mistyped key, the closest valid key); ``scripts.lib.cli.run_cli`` prints it and 
 from __future__ import annotations
 
 import difflib
+import json
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -200,10 +201,10 @@ REWARD_SETTING_FIELDS = {
 
 
 def chat_template_kwargs(training_args) -> dict:
-    """GRPOConfig's ``chat_template_kwargs`` as a dict (a JSON string on the command line)."""
-    import json
-
-    value = getattr(training_args, "chat_template_kwargs", None) or {}
+    """GRPOConfig's ``chat_template_kwargs`` (from the config or its ``vars()``) as a dict; the command
+    line gives it as a JSON string."""
+    settings = training_args if isinstance(training_args, dict) else vars(training_args)
+    value = settings.get("chat_template_kwargs") or {}
     return json.loads(value) if isinstance(value, str) else dict(value)
 
 

@@ -1,31 +1,27 @@
 """Score a model's completions on held-out prompts with the training rewards.
 
-Shared by the before/after table of ``scripts/train.py``, ``scripts/evaluate.py`` and the live
-tracker, so every number the kit prints is computed one way.
+Shared by the before/after table of ``scripts/train.py``, ``scripts/evaluate.py``, the preflight and
+the in-training eval, so every number the kit prints is computed one way.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 
 from transformers import TrainerCallback
 
+from data.prompts import render_prompt
 from rewards import ACCURACY_REWARD_FOR_TASK, format_reward, get_reward
 from rewards._text import completion_text
 from rewards.reflection import countdown_check_claims, has_self_check
-
-
-def render_prompt(prompt, tokenizer) -> str:
-    """A prompt as the model sees it: chat messages go through the tokenizer's chat template."""
-    if isinstance(prompt, str):
-        return prompt
-    return tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+from scripts.lib.config import chat_template_kwargs
+from scripts.lib.tracking import _tensorboard_writer
 
 
 def sample_completions(model, tokenizer, prompts, max_new_tokens: int, temperature: float = 1.0,
                        seed: int = 0, batch_size: int = 128, greedy: bool = False, progress: bool = False,
-                       top_k: int = 0, top_p: float = 1.0, desc: str = "sampling"):
+                       top_k: int = 0, top_p: float = 1.0, desc: str = "sampling",
+                       chat_template_kwargs: dict | None = None):
     """(texts, token lengths): one completion per prompt, sampled like TRL samples.
 
     ``top_k=0, top_p=1.0`` is TRL's default (no truncation); transformers' ``generate`` would
@@ -42,7 +38,7 @@ def sample_completions(model, tokenizer, prompts, max_new_tokens: int, temperatu
     tokenizer.padding_side = "left"
     try:
         for start in tqdm(range(0, len(prompts), batch_size), disable=not progress, desc=desc):
-            batch = [render_prompt(p, tokenizer) for p in prompts[start:start + batch_size]]
+            batch = [render_prompt(p, tokenizer, chat_template_kwargs) for p in prompts[start:start + batch_size]]
             enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
             options = {"do_sample": False} if greedy else {"do_sample": True, "temperature": temperature,
                                                             "top_k": top_k, "top_p": top_p}
@@ -66,7 +62,8 @@ def score_completions(rows, completions, task: str, lengths=None, reflection_phr
     """Format rate, accuracy, mean length, self-check share (and honest-check share for Countdown)."""
     columns = {key: [row.get(key) for row in rows] for key in ("solution", "nums", "target")}
     prompts = [row["prompt"] for row in rows]
-    accuracy_fn = get_reward(ACCURACY_REWARD_FOR_TASK[task], **(reward_settings or {}))
+    accuracy_name = ACCURACY_REWARD_FOR_TASK[task]
+    accuracy_fn = get_reward(accuracy_name, **(reward_settings or {}).get(accuracy_name, {}))
     formats = format_reward(completions, prompts=prompts)
     correct = accuracy_fn(completions, prompts=prompts, **columns)
     texts = [completion_text(c) for c in completions]
@@ -74,10 +71,10 @@ def score_completions(rows, completions, task: str, lengths=None, reflection_phr
     scored = [c for c in correct if c is not None]
     result = {
         "n": len(rows),
-        "format": _mean(formats),
-        "accuracy": _mean(scored),
-        "self_check": _mean(checks),
-        "mean_length": _mean(lengths) if lengths else _mean([len(t) for t in texts]),
+        "format": mean(formats),
+        "accuracy": mean(scored),
+        "self_check": mean(checks),
+        "mean_length": mean(lengths) if lengths else mean([len(t) for t in texts]),
     }
     if task == "countdown":
         true = total = 0
@@ -91,9 +88,14 @@ def score_completions(rows, completions, task: str, lengths=None, reflection_phr
     return result
 
 
-def _mean(values) -> float:
-    values = [float(v) for v in values]
-    return statistics.fmean(values) if values else float("nan")
+def mean(values) -> float:
+    """The mean of the values that are not None (None: "cannot be checked"); NaN when none are left.
+
+    >>> mean([1.0, None, 0.0]), mean([None])
+    (0.5, nan)
+    """
+    kept = [float(v) for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else float("nan")
 
 
 def before_after_table(before: dict, after: dict) -> str:
@@ -166,8 +168,10 @@ class HFGenerator:
     """Batched ``model.generate`` as a generate function (see above), seeded per call."""
 
     def __init__(self, model, tokenizer, max_new_tokens: int, temperature: float = 1.0, top_k: int = 0,
-                 top_p: float = 1.0, seed: int = 0, batch_size: int = 64, progress: bool = False):
+                 top_p: float = 1.0, seed: int = 0, batch_size: int = 64, progress: bool = False,
+                 chat_template_kwargs: dict | None = None):
         self.model, self.tokenizer = model, tokenizer
+        self.chat_template_kwargs = chat_template_kwargs
         self.max_new_tokens, self.temperature, self.top_k, self.top_p = max_new_tokens, temperature, top_k, top_p
         self.seed, self.batch_size, self.progress = seed, batch_size, progress
 
@@ -176,7 +180,7 @@ class HFGenerator:
         return sample_completions(
             self.model, self.tokenizer, repeated, self.max_new_tokens, temperature=self.temperature,
             seed=self.seed, batch_size=self.batch_size, greedy=greedy, progress=self.progress,
-            top_k=self.top_k, top_p=self.top_p,
+            top_k=self.top_k, top_p=self.top_p, chat_template_kwargs=self.chat_template_kwargs,
             desc="greedy" if greedy else f"sampling x{samples_per_prompt}",
         )
 
@@ -232,7 +236,7 @@ def evaluate_generations(generate, rows, task: str, num_samples: int = 8, pass_k
             for k in ks:
                 record[f"pass@{k}"] = pass_at_k(num_samples, record["n_correct"], k)
                 per_k[k].append(record[f"pass@{k}"])
-        metrics["sampled"] = {**{f"pass@{k}": _mean(v) for k, v in per_k.items()}, **_summary(scores)}
+        metrics["sampled"] = {**{f"pass@{k}": mean(v) for k, v in per_k.items()}, **_summary(scores)}
         metrics["num_samples"] = num_samples
     return {"metrics": metrics, "records": records}
 
@@ -289,10 +293,11 @@ class HeldOutEvalCallback(TrainerCallback):
 
     def __init__(self, rows, task: str, every: int, tokenizer, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int = 0, top_p: float = 1.0, seed: int = 0, num_samples: int = 4, batch_size: int = 64,
-                 reflection_phrases=None, reward_settings: dict | None = None, output_dir: str | None = None):
+                 reflection_phrases=None, reward_settings: dict | None = None, output_dir: str | None = None,
+                 chat_template_kwargs: dict | None = None):
         self.rows, self.task, self.every, self.tokenizer = list(rows), task, every, tokenizer
         self.sampling = dict(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-                             seed=seed, batch_size=batch_size)
+                             seed=seed, batch_size=batch_size, chat_template_kwargs=chat_template_kwargs)
         self.num_samples, self.reflection_phrases, self.reward_settings = num_samples, reflection_phrases, reward_settings
         self.output_dir = output_dir
         self.trainer = None
@@ -303,7 +308,8 @@ class HeldOutEvalCallback(TrainerCallback):
                    training_args.max_completion_length, temperature=training_args.temperature,
                    top_k=training_args.top_k or 0, top_p=training_args.top_p, seed=training_args.seed,
                    num_samples=script_args.holdout_eval_samples, reflection_phrases=script_args.reflection_phrases,
-                   reward_settings=script_args.reward_settings(), output_dir=training_args.output_dir)
+                   reward_settings=script_args.reward_settings(), output_dir=training_args.output_dir,
+                   chat_template_kwargs=chat_template_kwargs(training_args))
 
     def attach(self, trainer):
         self.trainer = trainer
@@ -331,8 +337,6 @@ class HeldOutEvalCallback(TrainerCallback):
         print(f"held-out eval at step {state.global_step}: "
               + ", ".join(f"{key[5:]}={value:.3f}" for key, value in scalars.items()))
         if self.trainer is not None:
-            from scripts.lib.tracking import _tensorboard_writer
-
             writer = _tensorboard_writer(self.trainer)
             if writer is not None:
                 for key, value in scalars.items():

@@ -1,17 +1,9 @@
-"""Fetch exactly what a recipe needs from the Hugging Face hub, and check it is there before training.
+"""What a recipe needs from the Hugging Face hub: the plan, whether it is there, and fetching it.
 
-    make download RECIPE=recipes/qwen2.5-0.5b-instruct_gsm8k.yaml                 # into the HF cache
-    make download RECIPE=recipes/qwen2.5-0.5b-instruct_gsm8k.yaml LOCAL_DIR=/shared/r1zero   # plain folders
-    python -m scripts.download --config recipes/qwen2.5-3b_countdown.yaml --dry-run   # the plan, no network
-
-What a recipe needs: the model's weights (safetensors only), config and tokenizer files, and the
-dataset split(s) it trains and evaluates on. Downloads show progress bars, resume where they
-stopped, and end with the total size and where everything went.
-
-Compute nodes without internet: run this on a login node that shares the cache (same ``HF_HOME``),
-then train with ``HF_HUB_OFFLINE=1``; or give ``--local-dir`` on shared storage and train with the
-overrides it prints. ``scripts/train.py`` calls ``check_available`` first, so a model or dataset
-that is neither cached nor reachable stops the run at once with one line saying so.
+``FetchPlan``: the model's weights (safetensors only), config and tokenizer files, and the dataset
+split(s) a recipe trains and evaluates on. ``check_available`` is what ``scripts/train.py`` runs
+first, so a model or dataset that is neither cached nor reachable stops the run at once with one
+line saying so. ``scripts/download.py`` is the command.
 """
 
 from __future__ import annotations
@@ -21,7 +13,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from scripts.lib.config import RecipeError, check_keys, load_recipe_yaml
+from data.loading import is_local
+from scripts.lib.config import RecipeError
 
 # A model folder as transformers loads it, without the duplicate PyTorch/TF/Flax/GGUF weights
 # that many hub repositories also carry.
@@ -49,7 +42,7 @@ class DatasetFetch:
 
 
 @dataclass(frozen=True)
-class Plan:
+class FetchPlan:
     model: ModelFetch | None
     dataset: DatasetFetch | None
     notes: tuple[str, ...]  # what the recipe uses that is not fetched, and why
@@ -58,21 +51,14 @@ class Plan:
         return self.model is None and self.dataset is None
 
 
-def is_hub_model(name: str) -> bool:
-    """A hub id like ``Qwen/Qwen2.5-0.5B``, not a folder (the same rule ``scripts/train.py`` loads by)."""
-    return not (name.startswith((".", "/", "~")) or name.count("/") > 1 or Path(name).expanduser().exists())
-
-
-def plan_for(script_args, model_args) -> Plan:
+def plan_for(script_args, model_args) -> FetchPlan:
     """What a parsed recipe needs from the hub; pure (no network, no file reads beyond ``exists``)."""
-    from data.loading import is_local
-
     notes = []
     model = None
     name = model_args.model_name_or_path
     if script_args.tiny_base_recipe:
         notes.append(f"model {name}: built on this machine from {script_args.tiny_base_recipe}")
-    elif not is_hub_model(name):
+    elif is_local(name):
         notes.append(f"model {name}: local folder")
     else:
         model = ModelFetch(name, model_args.model_revision)
@@ -89,10 +75,10 @@ def plan_for(script_args, model_args) -> Plan:
         if script_args.holdout_size:
             splits.append(("test", script_args.dataset_test_split))
         dataset = DatasetFetch(source, HUB_CONFIG_FOR_TASK.get(script_args.task), tuple(splits))
-    return Plan(model, dataset, tuple(notes))
+    return FetchPlan(model, dataset, tuple(notes))
 
 
-def local_paths(plan: Plan, local_dir: str | Path) -> dict:
+def local_paths(plan: FetchPlan, local_dir: str | Path) -> dict:
     """Where ``--local-dir`` puts each thing, and the recipe overrides that point training at it."""
     root = Path(local_dir).expanduser()
     paths, overrides = {}, []
@@ -105,43 +91,6 @@ def local_paths(plan: Plan, local_dir: str | Path) -> dict:
         overrides += ["--dataset_name", str(paths["data"])]
         overrides += [arg for role, _ in plan.dataset.splits for arg in (f"--dataset_{role}_split", role)]
     return {"paths": paths, "overrides": overrides}
-
-
-def parse_for_download(argv: list[str]):
-    """(R1ZeroArguments, ModelConfig, options) from ``--config`` and overrides, without GRPOConfig.
-
-    GRPOConfig is left out on purpose: it checks for a GPU when built, and downloads run on login
-    nodes that have none.
-    """
-    from trl import ModelConfig, TrlParser
-
-    from scripts.lib.config import R1ZeroArguments
-
-    argv = list(argv)
-    options = {"local_dir": None, "dry_run": False}
-    if "--dry-run" in argv:
-        argv.remove("--dry-run")
-        options["dry_run"] = True
-    if "--local-dir" in argv:
-        index = argv.index("--local-dir")
-        if index + 1 >= len(argv):
-            raise RecipeError("--local-dir needs a folder")
-        options["local_dir"] = argv[index + 1]
-        del argv[index:index + 2]
-    if "--config" not in argv or argv.index("--config") + 1 >= len(argv):
-        raise RecipeError("usage: python -m scripts.download --config recipes/<recipe>.yaml [--local-dir DIR] [--dry-run]")
-    path = argv[argv.index("--config") + 1]
-    check_keys(load_recipe_yaml(path), path)
-    check_keys({a[2:].split("=", 1)[0]: None for a in argv if a.startswith("--") and a != "--config"}, "command line")
-
-    parser = TrlParser((R1ZeroArguments, ModelConfig))
-    try:
-        script_args, model_args, _training_only = parser.parse_args_and_config(argv, return_remaining_strings=True)
-    except SystemExit as exit_:
-        raise RecipeError("invalid command line or recipe value (see the message above)") from exit_
-    if not model_args.model_name_or_path:
-        raise RecipeError(f"{path}: model_name_or_path is not set")
-    return script_args, model_args, options
 
 
 # -- availability: the check train.py runs before loading anything -------------------------------
@@ -277,7 +226,7 @@ def fetch_dataset(dataset: DatasetFetch, local_dir: Path | None = None) -> list[
     return results
 
 
-def download(plan: Plan, local_dir: str | None = None, out=print) -> int:
+def download(plan: FetchPlan, local_dir: str | None = None, out=print) -> int:
     """Fetch the plan; print one line per thing and the total. Returns the bytes on disk."""
     paths = local_paths(plan, local_dir)["paths"] if local_dir else {}
     total = 0
@@ -294,47 +243,3 @@ def download(plan: Plan, local_dir: str | None = None, out=print) -> int:
             out(f"dataset  {label} {split} -> {where} ({human(size)})")
     out(f"total    {human(total)}")
     return total
-
-
-def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        script_args, model_args, options = parse_for_download(argv)
-        plan = plan_for(script_args, model_args)
-        recipe = argv[argv.index("--config") + 1]
-        for note in plan.notes:
-            print(f"nothing to fetch: {note}")
-        if plan.is_empty():
-            print(f"{recipe} needs nothing from the hub")
-            return 0
-        local_dir = options["local_dir"]
-        if options["dry_run"]:
-            if plan.model:
-                print(f"would fetch model {plan.model.repo_id} ({', '.join(plan.model.allow_patterns)})")
-            if plan.dataset:
-                config = f" ({plan.dataset.config})" if plan.dataset.config else ""
-                print(f"would fetch dataset {plan.dataset.repo_id}{config} splits {[s for _, s in plan.dataset.splits]}")
-            return 0
-        try:
-            download(plan, local_dir)
-        except RecipeError:
-            raise
-        except Exception as err:  # noqa: BLE001 - hub, network and disk errors: the user needs one line
-            text = str(err).strip().splitlines()
-            raise RecipeError(
-                f"download failed ({type(err).__name__}: {text[0][:200] if text else ''}); check the name, "
-                "`hf auth login` for gated models, and that this machine reaches huggingface.co (or set HF_ENDPOINT)"
-            ) from None
-        if local_dir:
-            overrides = " ".join(local_paths(plan, local_dir)["overrides"])
-            print(f"next: make train RECIPE={recipe} ARGS=\"{overrides}\"   (add HF_HUB_OFFLINE=1 without internet)")
-        else:
-            print(f"next: make train RECIPE={recipe}   (HF_HUB_OFFLINE=1 make train ... where there is no internet)")
-        return 0
-    except RecipeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

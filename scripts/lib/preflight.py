@@ -6,7 +6,7 @@ that is always 0 because the template pre-fills ``<think>`` where the reward can
 completions cut at ``max_completion_length`` (open-r1 #363), groups whose rewards are all equal so
 the advantage and the loss are 0 (TRL #3452), an OOM hundreds of steps in. Each check below is a
 function that returns a ``Section``; ``make train`` runs the fast ones (``preflight_or_stop``),
-``make preflight`` runs them all from the command line.
+``make preflight`` (``scripts/preflight.py``) runs them all. The memory estimate is ``scripts/lib/memory.py``.
 
     make preflight RECIPE=recipes/cpu_countdown_tiny.yaml
     python -m scripts.preflight --config recipes/cpu_countdown_tiny.yaml --samples 16   # + model sample
@@ -36,12 +36,16 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from scripts.lib.config import RecipeError, run_cli
-from scripts.lib.models import load_tokenizer
+from data.prompts import build_r1_zero_prompt, render_prompt
+from rewards import ACCURACY_REWARD_FOR_TASK, get_reward
+from rewards.accuracy_rewards import parse_number
+from scripts.lib.cli import UserError
+from scripts.lib.config import chat_template_kwargs
+from scripts.lib.evaluation import mean, sample_completions, score_completions
+from scripts.lib.memory import count_text, dtype_bytes, estimate_memory, gib, gpu_total, parameter_counts, ram_total
 
 # Report thresholds, not training settings: when a sampled number says the run will likely not learn.
 TRUNCATION_WARN = 0.2
@@ -51,7 +55,7 @@ PROBE_ROWS = 3
 REASONING = "I work it out step by step and check it."
 
 
-class PreflightFailed(RecipeError):
+class PreflightFailed(UserError):
     """A hard preflight failure: the run would not learn. ``scripts/train.py`` prints it and exits 2."""
 
 
@@ -101,14 +105,6 @@ class Report:
 
 
 # --------------------------------------------------------------------------- rendering and probes
-
-
-def render_prompt(prompt, tokenizer, chat_template_kwargs: dict | None = None) -> str:
-    """The prompt text the model is given, as TRL renders it (chat messages via the chat template)."""
-    if isinstance(prompt, str):
-        return prompt
-    return tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True,
-                                         **(chat_template_kwargs or {}))
 
 
 def thinking_state(rendered: str) -> str:
@@ -176,8 +172,6 @@ def solve_countdown(nums, target) -> str | None:
 
 
 def _gsm8k_answers(row: dict, solve: bool) -> tuple[str | None, str | None]:
-    from rewards.accuracy_rewards import parse_number
-
     gold = row.get("solution")
     if gold is None:
         return None, None
@@ -249,8 +243,6 @@ def _prefill_hint(state: str, chat: bool, rendered: str) -> str:
 
 def check_template(rows, reward_funcs, tokenizer, task: str, chat_template_kwargs: dict | None = None) -> Section:
     """Probe completions after real prompts: does each reward fire for a correct completion only?"""
-    from rewards import ACCURACY_REWARD_FOR_TASK
-
     section = Section("template")
     accuracy_name = ACCURACY_REWARD_FOR_TASK.get(task)
     probes = []
@@ -428,14 +420,13 @@ def group_signal(scores: dict[str, list], weights, num_generations: int) -> floa
 
 def check_samples(model, tokenizer, rows, reward_funcs, task: str, num_generations: int, max_completion_length: int,
                   temperature: float = 1.0, seed: int = 0, reward_weights=None, reward_settings: dict | None = None,
-                  top_k: int = 0, top_p: float = 1.0) -> Section:
+                  top_k: int = 0, top_p: float = 1.0, chat_template_kwargs: dict | None = None) -> Section:
     """Sample groups from the starting model and say whether GRPO would get a signal from them."""
-    from scripts.lib.evaluation import sample_completions, score_completions
-
     section = Section("samples")
     group_rows = [row for row in rows for _ in range(num_generations)]
     texts, lengths = sample_completions(model, tokenizer, [r["prompt"] for r in group_rows], max_completion_length,
-                                        temperature=temperature, seed=seed, top_k=top_k or 0, top_p=top_p)
+                                        temperature=temperature, seed=seed, top_k=top_k or 0, top_p=top_p,
+                                        chat_template_kwargs=chat_template_kwargs)
     completions = [_as_completion(t, r["prompt"]) for t, r in zip(texts, group_rows)]
     scores = call_rewards(reward_funcs, group_rows, completions, tokenizer)
     summary = score_completions(group_rows, texts, task, lengths, reward_settings=reward_settings)
@@ -444,7 +435,7 @@ def check_samples(model, tokenizer, rows, reward_funcs, task: str, num_generatio
     fmt, acc = summary["format"], summary["accuracy"]
     section.counts = {"format": fmt, "accuracy": acc, "truncated": truncated, "flat_groups": flat,
                       "completions": len(texts)}
-    means = ", ".join(f"{k}={_mean(v):.2f}" for k, v in scores.items())
+    means = ", ".join(f"{k}={mean(v):.2f}" for k, v in scores.items())
     section.summary = (f"{len(rows)} prompts x {num_generations}: format {fmt:.2f}, accuracy {acc:.2f}, truncated "
                        f"{truncated:.2f}, groups with all-equal rewards {flat:.2f}; reward means {means}")
     names = [reward_name(f) for f in reward_funcs]
@@ -469,15 +460,10 @@ def check_samples(model, tokenizer, rows, reward_funcs, task: str, num_generatio
     return section
 
 
-def _mean(values) -> float:
-    kept = [float(v) for v in values if v is not None]
-    return sum(kept) / len(kept) if kept else float("nan")
-
-
 
 def check_resources(model_config, training_args, model_args, longest_prompt_tokens: int) -> Section:
     """Parameters and a rough memory estimate for model + LoRA + optimizer + generation vs the device."""
-    from trl import get_peft_config
+    from trl import get_peft_config  # trl is heavy to import; only this check needs it
 
     section = Section("resources")
     peft_config = get_peft_config(model_args)
@@ -529,13 +515,10 @@ def context_limit(model_config, training_args) -> int | None:
 def run_checks(script_args, training_args, model_args, tokenizer, model_config, train_rows, holdout_rows,
                skipped: int, reward_funcs, model=None, samples: int = 0) -> Report:
     """Every check for a recipe, its data and rewards; the model sample only when ``samples`` > 0."""
-    from data.prompts import build_r1_zero_prompt
-    from rewards import ACCURACY_REWARD_FOR_TASK, get_reward
-
-    kwargs = _chat_template_kwargs(training_args)
+    kwargs = chat_template_kwargs(training_args)
     accuracy_name = ACCURACY_REWARD_FOR_TASK[script_args.task]
     accuracy = next((f for f in reward_funcs if reward_name(f) == accuracy_name), None) \
-        or get_reward(accuracy_name, **script_args.reward_settings())
+        or get_reward(accuracy_name, **script_args.reward_settings()[accuracy_name])
     sections = [check_template(train_rows, reward_funcs, tokenizer, script_args.task, kwargs)]
     data = check_dataset(
         train_rows, holdout_rows, skipped, script_args.task, accuracy, tokenizer, training_args.max_completion_length,
@@ -551,17 +534,12 @@ def run_checks(script_args, training_args, model_args, tokenizer, model_config, 
             model, tokenizer, train_rows[:samples], reward_funcs, script_args.task, training_args.num_generations,
             training_args.max_completion_length, temperature=training_args.temperature, seed=training_args.seed,
             reward_weights=training_args.reward_weights, reward_settings=script_args.reward_settings(),
-            top_k=training_args.top_k, top_p=training_args.top_p,
+            top_k=training_args.top_k, top_p=training_args.top_p, chat_template_kwargs=kwargs,
         ))
     else:
         sections.append(Section("samples", "skipped (--samples N samples the starting model)"))
     sections.append(check_resources(model_config, training_args, model_args, data.counts["longest_prompt_tokens"]))
     return Report(sections)
-
-
-def _chat_template_kwargs(training_args) -> dict:
-    value = getattr(training_args, "chat_template_kwargs", None) or {}
-    return json.loads(value) if isinstance(value, str) else dict(value)
 
 
 def preflight_or_stop(script_args, training_args, model_args, model, tokenizer, train_rows, holdout_rows,

@@ -31,9 +31,11 @@ import math
 import re
 import shlex
 import statistics
+from contextlib import contextmanager
 from pathlib import Path
 
 from transformers import TrainerCallback
+from transformers.utils import logging as hf_logging
 
 from data.prompts import prompt_text
 from rewards import ACCURACY_REWARD_FOR_TASK
@@ -48,8 +50,8 @@ from scripts.lib.aha import (
     REFLECTION_KEY,
     AhaDetector,
 )
+from scripts.lib.run_files import RUN_INFO
 
-RUN_INFO = "run_info.json"
 # transformers' TensorBoardCallback prefixes training logs with "train/"; the custom-scalars plugin
 # matches a chart's regexes with re.match against those full tags.
 TB_PREFIX = "train/"
@@ -302,3 +304,16 @@ class ConsoleLog(TrainerCallback):
             self.bar.training_bar.write(line)
         else:
             print(line, flush=True)
+
+
+@contextmanager
+def quiet_checkpoint_saves():
+    """transformers' own progress bars off while training (each checkpoint save would print a
+    "Writing model shards" bar between the step lines); the training bar is ``ConsoleLog``'s."""
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()

@@ -1,0 +1,138 @@
+"""The layout the README describes: entry points in scripts/, the library in scripts/lib/, imports
+pointing downward (entry point -> scripts.lib -> rewards, data), no cycles, nothing importing an
+entry point; and reward settings that are never silently dropped."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from conftest import ROOT
+
+PACKAGES = ("scripts", "rewards", "data")
+
+
+def _modules() -> dict[str, "Path"]:  # noqa: F821
+    mods = {}
+    for pkg in PACKAGES:
+        for path in (ROOT / pkg).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            mods[name.removesuffix(".__init__")] = path
+    return mods
+
+
+def _graph():
+    """(module -> modules of ours it imports, including function-level imports; entry points)."""
+    mods = _modules()
+    edges, entry = {m: set() for m in mods}, set()
+    for name, path in mods.items():
+        source = path.read_text(encoding="utf-8")
+        if '__name__ == "__main__"' in source:
+            entry.add(name)
+        for node in ast.walk(ast.parse(source)):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for target in targets:
+                while target and target not in mods:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    edges[name].add(target)
+    return edges, entry
+
+
+def _cycle(edges) -> list[str] | None:
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        state[node] = "done"
+        stack.pop()
+        return None
+
+    for node in sorted(edges):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_the_import_graph_has_no_cycle():
+    edges, _ = _graph()
+    assert _cycle(edges) is None, " -> ".join(_cycle(edges))
+
+
+def test_no_module_imports_an_entry_point():
+    edges, entry = _graph()
+    bad = sorted((m, e) for m, targets in edges.items() for e in targets if e in entry)
+    assert bad == [], f"entry points imported as libraries: {bad}"
+
+
+def test_imports_point_downward():
+    # Layers: entry points (scripts/*.py) > scripts.lib > rewards, data. Nothing below imports above.
+    edges, entry = _graph()
+    assert entry >= {f"scripts.{n}" for n in ("train", "evaluate", "preflight", "download", "export", "plot",
+                                               "checkpoints", "build_tiny_base")}
+    for module, targets in edges.items():
+        if module.startswith(("rewards", "data")):
+            assert not any(t.startswith("scripts") for t in targets), module
+        if module.startswith("scripts.lib"):
+            assert not any(t in entry for t in targets), module
+    assert not any(m.startswith("scripts.lib") for m in entry), "a library module runs as a command"
+
+
+def test_an_unknown_reward_setting_is_an_error_naming_it():
+    from rewards import UnknownRewardError, get_reward
+
+    with pytest.raises(UnknownRewardError, match="`allow_subset`"):
+        get_reward("gsm8k_accuracy_reward", allow_subset=True)
+    with pytest.raises(UnknownRewardError, match="`ngram_size`"):
+        get_reward("format_reward", ngram_size=3)
+
+
+def test_a_recipe_setting_no_selected_reward_uses_is_an_error_naming_it(tmp_path, monkeypatch):
+    from scripts.lib.config import RecipeError, parse_recipe
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("model_name_or_path: x\nbf16: false\ntask: countdown\noutput_dir: " + str(tmp_path / "o")
+                      + "\nreward_funcs: [format_reward, countdown_reward]\nrepetition_n_grams: 2\n")
+    with pytest.raises(RecipeError, match="`repetition_n_grams`.*repetition_penalty_reward"):
+        parse_recipe(["--config", str(recipe)])
+    # The same setting with its reward selected is fine, and so is a default value left alone.
+    recipe.write_text(recipe.read_text().replace("countdown_reward]", "countdown_reward, repetition_penalty_reward]"))
+    script_args, _, _ = parse_recipe(["--config", str(recipe)])
+    assert script_args.reward_settings()["repetition_penalty_reward"]["ngram_size"] == 2
+
+
+def test_every_shipped_recipe_sets_only_settings_its_rewards_use():
+    from scripts.lib.config import R1ZeroArguments, load_recipe_yaml
+
+    for path in sorted((ROOT / "recipes").glob("*.yaml")):
+        recipe = load_recipe_yaml(str(path))
+        keys = {f for f in R1ZeroArguments.__dataclass_fields__ if f in recipe}
+        args = R1ZeroArguments(**{k: recipe[k] for k in keys})
+        assert args.unused_reward_settings() == [], path.name
+
+
+def test_prompts_render_one_way_with_chat_template_kwargs():
+    # Training's checks, the tracker and evaluation all call data.prompts.render_prompt.
+    from data.prompts import render_prompt
+
+    class Tokenizer:
+        def apply_chat_template(self, messages, tokenize, add_generation_prompt, **kwargs):
+            return f"{messages[-1]['content']}|{sorted(kwargs.items())}"
+
+    assert render_prompt("plain", Tokenizer(), {"enable_thinking": False}) == "plain"
+    assert render_prompt([{"role": "user", "content": "q"}], Tokenizer(), {"enable_thinking": False}) == \
+        "q|[('enable_thinking', False)]"
+    for module in ("scripts/lib/evaluation.py", "scripts/lib/preflight.py", "scripts/evaluate.py"):
+        assert "apply_chat_template" not in (ROOT / module).read_text(), module
