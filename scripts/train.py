@@ -115,7 +115,8 @@ def main(argv=None) -> int:
             print(stop.report(training_args.output_dir, trainer.state.global_step, trainer.state.max_steps,
                               command))
         return stop.exit_code
-    trainer.save_model(training_args.output_dir)
+    with quiet_checkpoint_saves():
+        trainer.save_model(training_args.output_dir)
 
     after = held_out_scores("after")
     if before and after and trainer.accelerator.is_main_process:

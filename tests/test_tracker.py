@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from scripts import aha as aha_module
+from scripts.lib import aha as aha_module
 from scripts.lib.aha import ACCURACY_KEY, REFLECTION_KEY, AhaDetector, detect_aha
 
 TRACKER_SCALARS = ["train/aha/self_check_share", "train/aha/format", "train/aha/accuracy",
