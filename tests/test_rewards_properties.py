@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rewards import REWARDS, get_reward
+from rewards import REWARDS, get_reward, get_rewards
+from scripts.lib.config import R1ZeroArguments
 from rewards.accuracy_rewards import fast_verdict, gsm8k_accuracy_reward
 from rewards.countdown_rewards import countdown_reward
 from rewards.format_rewards import TAGS, format_reward, format_shaped_reward
@@ -32,7 +33,7 @@ def columns_for(name: str) -> dict:
 def every_reward():
     for name in sorted(REWARDS):
         task = "gsm8k" if name.startswith(("gsm8k", "cosine")) else "countdown"
-        yield name, get_reward(name, task=task)
+        yield name, get_rewards([name], R1ZeroArguments(task=task).reward_settings())[0]
 
 
 def call(reward, name: str, text: str):

@@ -152,13 +152,11 @@ class R1ZeroArguments:
 
     def reward_settings(self) -> dict[str, dict]:
         """Each reward's constructor settings, keyed by reward name (``rewards.get_rewards`` takes it)."""
-        accuracy = {"countdown_reward": {"allow_subset": self.countdown_allow_subset},
-                    "gsm8k_accuracy_reward": {"fallback_to_last_number": self.gsm8k_fallback_last_number}}
         settings = {name: {kwarg: getattr(self, key) for key, kwarg in keys.items()}
                     for name, keys in REWARD_SETTING_FIELDS.items()}
         # The cosine reward wraps the task's accuracy reward, with that reward's settings.
         settings["cosine_scaled_accuracy_reward"].update(
-            task=self.task, **accuracy[ACCURACY_REWARD_FOR_TASK.get(self.task, "countdown_reward")])
+            task=self.task, **settings["countdown_reward"], **settings["gsm8k_accuracy_reward"])
         return settings
 
     def unused_reward_settings(self) -> list[str]:
