@@ -37,7 +37,6 @@ from transformers import TrainerCallback
 
 from scripts.lib.config import RecipeError
 
-RESUME_MODES = ("auto", "never")
 # Files a finished run leaves at the top of output_dir; starting over would overwrite them.
 FINAL_MODEL_FILES = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors",
                      "pytorch_model.bin")
