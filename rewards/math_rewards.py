@@ -11,7 +11,8 @@ solution is read the same way (its last ``\boxed{}``). One doctest per accepted 
 [1.0, 1.0]
 >>> R(["<answer>\\dfrac{3}{4}</answer>", "<answer>-\\frac{6}{8}</answer>"], solution=["3/4", "-0.75"])  # fractions
 [1.0, 1.0]
->>> R(["<answer>\\sqrt{8}</answer>", "<answer>\\frac{\\sqrt{3}}{2}</answer>"], solution=["2\\sqrt{2}", "\\frac{1}{2}\\sqrt{3}"])  # radicals
+>>> R(["<answer>\\sqrt{8}</answer>", "<answer>\\frac{\\sqrt{3}}{2}</answer>"],
+...   solution=["2\\sqrt{2}", "\\frac{1}{2}\\sqrt{3}"])  # radicals
 [1.0, 1.0]
 >>> R(["<answer>[2, 5)</answer>", "<answer>(-\\infty,3]</answer>"], solution=["[2,5)", "(-\\infty, 3]"])  # intervals
 [1.0, 1.0]
@@ -32,8 +33,8 @@ How a verdict is reached
 ------------------------
 The reference is math-verify on the two texts in math mode: ``verify(parse(f"${gold}$"),
 parse(f"${answer}$"))`` (``reference_verdict``); wherever it parses both, the reward is its
-verdict. A fast path (``fast_math_verdict``) reaches the same verdict without math-verify, 50-500x
-faster (``make bench-math``), for the forms answers to MATH problems are most often written in:
+verdict. A fast path (``fast_math_verdict``) reaches the same verdict without math-verify, ~200x
+faster (70-700x by form, ``make bench-math``), for the forms MATH answers are most often written in:
 
 * an integer or a decimal, optionally negative: ``42``, ``-7``, ``0.25`` (no ``+``, thousands
   separators or trailing ``.``: in math mode ``1,2`` is a set to math-verify);
@@ -97,8 +98,10 @@ _FAST_FRACTION = re.compile(
 _FAST_SQRT = re.compile(r"(?P<sign>-?)\s*(?P<k>\d+)?\s*\\sqrt\s*(?:\{\s*(?P<n>\d+)\s*\}|(?P<n1>\d))", re.ASCII)
 _POWER = re.compile(r"\*\*|\^")
 # One exponent: a single character or command, or a short braced/parenthesised group.
-_EXPONENT = re.compile(r"\s*(?:\{(?P<brace>[^{}]{0,20})\}|\((?P<paren>[^()]{0,20})\)|(?P<one>\\[A-Za-z]+|[+-]?\d{1,3}(?!\d)|[^{(\s\d]))",
-                       re.ASCII | re.DOTALL)
+_EXPONENT = re.compile(
+    r"\s*(?:\{(?P<brace>[^{}]{0,20})\}|\((?P<paren>[^()]{0,20})\)|(?P<one>\\[A-Za-z]+|[+-]?\d{1,3}(?!\d)|[^{(\s\d]))",
+    re.ASCII | re.DOTALL,
+)
 _LONG_DIGITS = re.compile(r"\d{4,}", re.ASCII)
 
 
@@ -205,8 +208,8 @@ def fast_math_verdict(gold: str, answer: str) -> bool | None:
 
 def _small_exponent(text: str, after: int) -> bool:
     match = _EXPONENT.match(text, after)
-    if not match:
-        return False
+    if not match or text[match.end():].lstrip().startswith(("^", "**")):
+        return False  # no readable exponent, or a tower (9^9^9, 9**9**9)
     exponent = match.group("brace") if match.group("brace") is not None else match.group("paren")
     if exponent is None:
         return True  # one character, a command such as \circ, or a number of at most 3 digits
@@ -218,6 +221,8 @@ def math_hostile_reason(answer: str) -> str | None:
 
     >>> math_hostile_reason("9^{9^{9}}"), math_hostile_reason("x^3+3x^2+3x+1"), math_hostile_reason("10^{1000}")
     ('a power with a large exponent', None, 'a power with a large exponent')
+    >>> math_hostile_reason("9**9**9**9"), math_hostile_reason("2^{n+1} + 3^{2}")
+    ('a power with a large exponent', None)
     >>> math_hostile_reason("(" * 5 + "1" + ")" * 5), math_hostile_reason("\\frac{\\sqrt{3}}{2}")
     ('parentheses nested deeper than 4', None)
     """
@@ -265,7 +270,8 @@ def reference_verdict(gold: str, answer: str, timeout: int | None = None) -> boo
     """
     from math_verify import parse, verify
 
-    gold_parsed, answer_parsed = parse(f"${gold}$", parsing_timeout=timeout), parse(f"${answer}$", parsing_timeout=timeout)
+    gold_parsed = parse(f"${gold}$", parsing_timeout=timeout)
+    answer_parsed = parse(f"${answer}$", parsing_timeout=timeout)
     if not gold_parsed or not answer_parsed:
         return None
     return bool(verify(gold_parsed, answer_parsed, timeout_seconds=timeout))
