@@ -174,7 +174,7 @@ def parse_args(argv) -> EvalArguments:
     if args.protocol not in PROTOCOLS:
         raise EvalError(f"unknown protocol `{args.protocol}`: use one of {sorted(PROTOCOLS)}")
     if args.num_samples is None:
-        args.num_samples = protocol_settings(args.task, args.protocol)["num_samples"] if args.task in BENCHMARKS else 8
+        args.num_samples = protocol_settings(args.task, args.protocol)["num_samples"] if is_benchmark(args) else 8
     if args.num_samples < 0 or (args.limit is not None and args.limit < 1):
         raise EvalError("--num_samples must be >= 0 and --limit >= 1")
     if args.pass_k is None:
@@ -188,6 +188,11 @@ def parse_args(argv) -> EvalArguments:
             raise EvalError("--use_vllm: vLLM is not installed (pip install vllm, on a CUDA machine); "
                             "drop --use_vllm to generate with transformers")
     return args
+
+
+def is_benchmark(args: EvalArguments) -> bool:
+    """``--task`` names a benchmark; ``--task gsm8k`` with a recipe means the recipe's held-out set."""
+    return args.task in BENCHMARKS and not (args.recipe and args.task in ACCURACY_REWARD_FOR_TASK)
 
 
 def _flag_names() -> list[str]:
@@ -213,7 +218,7 @@ def recipe_settings(recipe: str | None):
 
 def make_plan(args: EvalArguments) -> EvalSettings:
     script, gen, dtype = recipe_settings(args.recipe)
-    if args.task in BENCHMARKS:
+    if is_benchmark(args):
         return benchmark_plan(args, script, gen, dtype)
     if args.task and args.recipe and args.task != script.task:
         raise EvalError(f"--task {args.task}, but {args.recipe} is a {script.task} recipe: drop one of the two")
@@ -472,7 +477,7 @@ def main(argv=None, generators=None) -> int:
     if generators is None:
         generators = ModelGenerators(plan, args)
 
-    sampling = (f"T={plan.temperature:g}, top_p {plan.top_p:g}, {args.num_samples} samples" if args.task in BENCHMARKS
+    sampling = (f"T={plan.temperature:g}, top_p {plan.top_p:g}, {args.num_samples} samples" if is_benchmark(args)
                 else f"T={plan.temperature:g}, {args.num_samples} samples")
     versions = library_versions()
     print(f"held-out: {plan.source}; scoring {len(plan.rows)} problems per model")
@@ -494,7 +499,7 @@ def main(argv=None, generators=None) -> int:
         add_avg_at_k(out["metrics"], out["records"], args.num_samples)
         results[name] = {"model": name, "kind": kinds[name], "seconds": round(time.time() - model_started, 1), **out}
 
-    label = args.task if args.task in BENCHMARKS else plan.task
+    label = args.task if is_benchmark(args) else plan.task
     table = comparison_table({name: r["metrics"] for name, r in results.items()}, label, sampling)
     table = avg_rows(table, results, args.num_samples, sampling)
     print("\n" + table + "\n")
@@ -503,11 +508,11 @@ def main(argv=None, generators=None) -> int:
     settings = {key: value for key, value in asdict(plan).items() if key not in ("rows", "reward_settings")}
     payload = {
         "command": "python -m scripts.evaluate " + " ".join(argv),
-        "task": plan.task, "benchmark": args.task if args.task in BENCHMARKS else None,
+        "task": plan.task, "benchmark": args.task if is_benchmark(args) else None,
         "held_out": plan.source, "n": len(plan.rows), "versions": versions,
         "settings": {**settings, "num_samples": args.num_samples, "pass_k": args.pass_k,
                      "backend": "vllm" if args.use_vllm else "transformers", "recipe": args.recipe,
-                     "protocol": args.protocol if args.task in BENCHMARKS else None},
+                     "protocol": args.protocol if is_benchmark(args) else None},
         "table": table, "seconds": round(time.time() - started, 1),
         "models": list(results.values()),
     }

@@ -170,3 +170,10 @@ def test_bad_benchmark_input_is_one_line(argv, message, capsys):
     assert evaluate.run(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
+
+
+def test_gsm8k_is_a_benchmark_alone_and_the_recipe_held_out_set_with_a_recipe():
+    args = evaluate.parse_args(["--models", "m", "--task", "gsm8k"])
+    assert evaluate.is_benchmark(args) and args.num_samples == 1  # SimpleRL-Zoo's protocol
+    args = evaluate.parse_args(["--models", "m", "--task", "gsm8k", "--recipe", "recipes/qwen2.5-0.5b-instruct_gsm8k.yaml"])
+    assert not evaluate.is_benchmark(args) and args.num_samples == 8
