@@ -43,7 +43,7 @@ help:
 	@echo "make export       a checkpoint as a clean HF model folder: CKPT=<run>/checkpoint-N OUT=<folder>"
 	@echo "make eval         held-out table: MODELS=\"<base> <run>/checkpoint-100\" [TASK=gsm8k|countdown] [RECIPE=...]"
 	@echo "make test         the offline test suite"
-	@echo "make bench        benchmarks (bench-rewards: reward speed and math-verify agreement on GSM8K=$(GSM8K))"
+	@echo "make bench        benchmarks (bench-rewards: reward speed and math-verify agreement on GSM8K=$(GSM8K); bench-math: the same for MATH answers)"
 	@echo "make bench-train  GRPO step time, the kit vs bare TRL, with a step's breakdown and data-path timings"
 	@echo "make clean        remove $(OUTPUT_ROOT)/ and caches (keeps $(VENV))"
 
@@ -105,11 +105,18 @@ bench-gpu:
 # `make bench` runs every quick benchmark; each part is a prerequisite, so more can be added.
 .PHONY: bench bench-rewards bench-train
 GSM8K ?= ../shared/data/gsm8k/test.jsonl
-bench: bench-rewards bench-train
+bench: bench-rewards bench-math bench-train
 
 # Reward speed vs trl.rewards.accuracy_reward and math-verify, agreement, hostile input: ~2 min.
 bench-rewards:
 	$(PY) -m scripts.bench_rewards $(GSM8K) $(ARGS)
+
+# math_accuracy_reward vs plain math-verify: agreement on every fixture answer, speed on the fast-path
+# forms (target >= 20x), hostile input: ~15 s.
+.PHONY: bench-math
+MATH_FIXTURE ?= tests/fixtures/math_small.jsonl
+bench-math:
+	$(PY) -m scripts.bench_math $(MATH_FIXTURE)
 
 # GRPO step time, the kit's path vs bare TRL (interleaved runs), a step's breakdown, data-path
 # timings: ~5 min on 2 quiet cores. More: BENCH_TRAIN_ARGS="--threads 1 --variant cap96=\"--max_completion_length 96\""

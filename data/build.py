@@ -6,24 +6,28 @@ from pathlib import Path
 
 from data.countdown import countdown_splits, countdown_to_r1_zero
 from data.gsm8k import gsm8k_to_r1_zero
+from data.math import math_to_r1_zero
 from data.loading import DataError, read_rows
 
 
 def build_dataset(task: str, dataset_name: str | None = None, train_split: str = "train",
                   test_split: str = "test", template: str = "r1_zero", system_prompt: str | None = None,
                   on_bad_row: str = "skip", max_train_samples: int | None = None, test_size: int = 0,
-                  countdown: dict | None = None, seed: int = 0, question_style: str = "full"):
+                  countdown: dict | None = None, seed: int = 0, question_style: str = "full",
+                  math_levels=None):
     """(train rows, held-out rows, number of skipped rows) for a recipe's task.
 
     Countdown without ``dataset_name`` is generated: a seeded held-out set, then training problems
     that exclude it. With ``dataset_name`` (hub id or local file) rows are read and converted.
     """
-    convert = {"gsm8k": gsm8k_to_r1_zero, "countdown": countdown_to_r1_zero}.get(task)
+    convert = {"gsm8k": gsm8k_to_r1_zero, "countdown": countdown_to_r1_zero, "math": math_to_r1_zero}.get(task)
     if convert is None:
-        raise DataError(f"unknown task {task!r}: use one of ['countdown', 'gsm8k']")
+        raise DataError(f"unknown task {task!r}: use one of ['countdown', 'gsm8k', 'math']")
     options = dict(template=template, system_prompt=system_prompt, on_bad_row=on_bad_row)
     if task == "countdown":
         options["question_style"] = question_style
+    if task == "math":
+        options["levels"] = math_levels
 
     if task == "countdown" and not dataset_name:
         train_size = max_train_samples or 20_000

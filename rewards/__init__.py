@@ -21,6 +21,7 @@ import inspect
 from rewards.accuracy_rewards import GSM8KAccuracyReward, gsm8k_accuracy_reward
 from rewards.countdown_rewards import CountdownReward, countdown_reward
 from rewards.format_rewards import format_reward, format_shaped_reward
+from rewards.math_rewards import math_accuracy_reward
 from rewards.other_rewards import CosineScaledAccuracyReward, RepetitionPenaltyReward
 
 # name -> reward function, or a class whose keyword arguments come from the recipe.
@@ -28,13 +29,15 @@ REWARDS = {
     "format_reward": format_reward,
     "format_shaped_reward": format_shaped_reward,
     "gsm8k_accuracy_reward": GSM8KAccuracyReward,
+    "math_accuracy_reward": math_accuracy_reward,
     "countdown_reward": CountdownReward,
     "cosine_scaled_accuracy_reward": CosineScaledAccuracyReward,
     "repetition_penalty_reward": RepetitionPenaltyReward,
 }
 
 # Which reward answers "is it correct?" for each task (used by evaluation and the tracker).
-ACCURACY_REWARD_FOR_TASK = {"gsm8k": "gsm8k_accuracy_reward", "countdown": "countdown_reward"}
+ACCURACY_REWARD_FOR_TASK = {"gsm8k": "gsm8k_accuracy_reward", "countdown": "countdown_reward",
+                            "math": "math_accuracy_reward"}
 
 
 class UnknownRewardError(ValueError):
@@ -92,4 +95,5 @@ __all__ = [
     "get_reward",
     "get_rewards",
     "gsm8k_accuracy_reward",
+    "math_accuracy_reward",
 ]

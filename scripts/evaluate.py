@@ -9,6 +9,13 @@ writes a JSON file with every number and one record per problem (prompt, complet
     make eval MODELS="Qwen/Qwen2.5-0.5B outputs/qwen/checkpoint-200" RECIPE=recipes/<gsm8k recipe>.yaml
     make eval MODELS="Qwen/Qwen2.5-0.5B-Instruct" TASK=gsm8k ARGS="--prompt_template chat --limit 100"
     python -m scripts.evaluate --models A B --recipe recipes/cpu_countdown_tiny.yaml --num_samples 16 --pass_k 1 4 16
+    make eval MODELS="Qwen/Qwen2.5-1.5B" TASK=math500 ARGS="--use_vllm true"     # a benchmark (data/benchmarks.py)
+
+Benchmarks (``--task math500|aime24|amc23|gsm8k``): the hub split of ``data/benchmarks.py`` or
+``--dataset_name`` (a local copy), decoded with a published protocol (``--protocol``; flags override
+it) and scored with avg@k (mean accuracy over the k samples) and pass@k; the JSON records the
+library versions (torch, transformers, trl, math-verify, vllm), so a number can be reproduced or its
+difference explained.
 
 Settings come from ``--recipe`` (task, data, prompt template, temperature, top_k/top_p, completion
 length, seed), so a checkpoint is measured the way it was trained; flags override them. Without a
@@ -37,6 +44,7 @@ from pathlib import Path
 
 import torch
 
+from data.benchmarks import BENCHMARKS, DEFAULT_PROTOCOL, PROTOCOLS, load_benchmark, protocol_settings
 from data.prompts import render_prompt
 from rewards import ACCURACY_REWARD_FOR_TASK
 from scripts.lib.cli import UserError, run_cli
@@ -59,7 +67,16 @@ class EvalArguments:
     recipe: str | None = field(
         default=None, metadata={"help": "Training recipe to take the task, held-out data, prompt and sampling from."}
     )
-    task: str | None = field(default=None, metadata={"help": f"{sorted(ACCURACY_REWARD_FOR_TASK)} (default: the recipe's)."})
+    task: str | None = field(
+        default=None,
+        metadata={"help": f"A task {sorted(ACCURACY_REWARD_FOR_TASK)} (default: the recipe's) or a benchmark "
+                  f"{sorted(BENCHMARKS)}."},
+    )
+    protocol: str = field(
+        default=DEFAULT_PROTOCOL,
+        metadata={"help": f"Benchmarks only: published decoding settings {sorted(PROTOCOLS)} (data/benchmarks.py); "
+                  "--temperature, --top_p, --max_new_tokens, --num_samples override them."},
+    )
     dataset_name: str | None = field(
         default=None,
         metadata={"help": "Evaluate on this data instead (hub id, .jsonl file, or folder with {split}.jsonl); "
@@ -68,8 +85,10 @@ class EvalArguments:
     dataset_split: str | None = field(default=None, metadata={"help": "Held-out split (default: the recipe's, `test`)."})
     prompt_template: str | None = field(default=None, metadata={"help": "Prompt template (default: the recipe's)."})
     limit: int | None = field(default=None, metadata={"help": "Score only the first N held-out problems."})
-    num_samples: int = field(
-        default=8, metadata={"help": "Sampled completions per problem for pass@k (0: greedy decoding only)."}
+    num_samples: int | None = field(
+        default=None,
+        metadata={"help": "Sampled completions per problem for avg@k and pass@k (0: greedy decoding only; default: 8, "
+                  "or the benchmark protocol's)."},
     )
     pass_k: list[int] | None = field(
         default=None, metadata={"help": "Values of k for pass@k, each at most num_samples (default: 1 and num_samples)."}
@@ -149,8 +168,13 @@ def parse_args(argv) -> EvalArguments:
         raise EvalError(str(err).strip().splitlines()[0]) from None
     if not args.models:
         raise EvalError('no models given: make eval MODELS="<base model> <run>/checkpoint-100 ..."')
-    if args.task is not None and args.task not in ACCURACY_REWARD_FOR_TASK:
-        raise EvalError(f"unknown task `{args.task}`: use one of {sorted(ACCURACY_REWARD_FOR_TASK)}")
+    if args.task is not None and args.task not in ACCURACY_REWARD_FOR_TASK and args.task not in BENCHMARKS:
+        raise EvalError(f"unknown task `{args.task}`: use a task {sorted(ACCURACY_REWARD_FOR_TASK)} or a benchmark "
+                        f"{sorted(BENCHMARKS)}")
+    if args.protocol not in PROTOCOLS:
+        raise EvalError(f"unknown protocol `{args.protocol}`: use one of {sorted(PROTOCOLS)}")
+    if args.num_samples is None:
+        args.num_samples = protocol_settings(args.task, args.protocol)["num_samples"] if is_benchmark(args) else 8
     if args.num_samples < 0 or (args.limit is not None and args.limit < 1):
         raise EvalError("--num_samples must be >= 0 and --limit >= 1")
     if args.pass_k is None:
@@ -164,6 +188,11 @@ def parse_args(argv) -> EvalArguments:
             raise EvalError("--use_vllm: vLLM is not installed (pip install vllm, on a CUDA machine); "
                             "drop --use_vllm to generate with transformers")
     return args
+
+
+def is_benchmark(args: EvalArguments) -> bool:
+    """``--task`` names a benchmark; ``--task gsm8k`` with a recipe means the recipe's held-out set."""
+    return args.task in BENCHMARKS and not (args.recipe and args.task in ACCURACY_REWARD_FOR_TASK)
 
 
 def _flag_names() -> list[str]:
@@ -189,6 +218,8 @@ def recipe_settings(recipe: str | None):
 
 def make_plan(args: EvalArguments) -> EvalSettings:
     script, gen, dtype = recipe_settings(args.recipe)
+    if is_benchmark(args):
+        return benchmark_plan(args, script, gen, dtype)
     if args.task and args.recipe and args.task != script.task:
         raise EvalError(f"--task {args.task}, but {args.recipe} is a {script.task} recipe: drop one of the two")
     script.task = args.task or script.task
@@ -213,6 +244,76 @@ def make_plan(args: EvalArguments) -> EvalSettings:
         reflection_phrases=script.reflection_phrases, reward_settings=script.reward_settings(),
         chat_template_kwargs=chat_template_kwargs(gen),
     )
+
+
+def benchmark_plan(args: EvalArguments, script, gen: dict, dtype) -> EvalSettings:
+    """A benchmark's rows in the recipe's (else the R1-Zero) prompt, decoded as its protocol says."""
+    from data.loading import DataError
+
+    bench = BENCHMARKS[args.task]
+    if args.recipe and script.task != bench.task:
+        raise EvalError(f"--task {args.task} is scored as {bench.task}, but {args.recipe} is a {script.task} recipe")
+    template = args.prompt_template or script.prompt_template
+    try:
+        from data.prompts import resolve_template
+
+        resolve_template(template)
+        rows, _, source = load_benchmark(args.task, args.dataset_name, args.dataset_split, template,
+                                         script.system_prompt, script.on_bad_row)
+    except DataError as err:
+        raise EvalError(str(err)) from None
+    except ValueError as err:
+        raise EvalError(str(err).splitlines()[0]) from None
+    rows = rows[:args.limit] if args.limit else rows
+    if not rows:
+        raise EvalError(f"no problems in {source}")
+    published = protocol_settings(args.task, args.protocol)
+
+    def pick(flag, key):
+        return flag if flag is not None else published[key]
+
+    return EvalSettings(
+        task=bench.task, rows=rows, source=f"{source}, protocol {args.protocol} ({published['source']})",
+        max_new_tokens=pick(args.max_new_tokens, "max_new_tokens"), temperature=pick(args.temperature, "temperature"),
+        top_k=args.top_k or 0, top_p=pick(args.top_p, "top_p"),
+        seed=args.seed if args.seed is not None else gen["seed"], dtype=args.dtype or dtype or "auto",
+        vllm_gpu_memory_utilization=args.vllm_gpu_memory_utilization or gen["vllm_gpu_memory_utilization"],
+        reflection_phrases=script.reflection_phrases, reward_settings=script.reward_settings(),
+        chat_template_kwargs=chat_template_kwargs(gen),
+    )
+
+
+def library_versions() -> dict:
+    """Versions of the libraries a number depends on (None: not installed)."""
+    from importlib import metadata
+
+    versions = {}
+    for name in ("torch", "transformers", "trl", "math-verify", "vllm", "sympy"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def add_avg_at_k(metrics: dict, records: list[dict], num_samples: int) -> None:
+    """``avg@k``: the mean accuracy over the k samples of each problem, averaged over problems."""
+    scored = [r["n_correct"] / num_samples for r in records if r.get("n_correct") is not None]
+    if num_samples and "sampled" in metrics:
+        metrics["sampled"] = {f"avg@{num_samples}": sum(scored) / len(scored) if scored else float("nan"),
+                              **metrics["sampled"]}
+
+
+def avg_rows(table: str, results: dict, num_samples: int, sampling: str) -> str:
+    """The table with an ``avg@k`` row above its first sampled row."""
+    key = f"avg@{num_samples}"
+    values = [results[name]["metrics"].get("sampled", {}).get(key) for name in results]
+    if not num_samples or all(v is None for v in values):
+        return table
+    row = f"| {key}, {sampling} | " + " | ".join("-" if v is None or v != v else f"{v:.3f}" for v in values) + " |"
+    lines = table.splitlines()
+    at = next((i for i, line in enumerate(lines) if f", {sampling} |" in line), len(lines))
+    return "\n".join(lines[:at] + [row] + lines[at:])
 
 
 # --------------------------------------------------------------------------- held-out problems
@@ -263,8 +364,9 @@ def held_out_rows(script, seed: int, args: EvalArguments) -> tuple[list[dict], s
 def load_split(task: str, dataset: str | None, split: str, options: dict) -> list[dict]:
     from data.countdown import load_countdown
     from data.gsm8k import load_gsm8k
+    from data.math import load_math
 
-    loader = load_gsm8k if task == "gsm8k" else load_countdown
+    loader = {"gsm8k": load_gsm8k, "math": load_math}.get(task, load_countdown)
     rows, _ = loader(dataset, split=split, **options) if dataset else loader(split=split, **options)
     return rows
 
@@ -375,8 +477,11 @@ def main(argv=None, generators=None) -> int:
     if generators is None:
         generators = ModelGenerators(plan, args)
 
-    sampling = f"T={plan.temperature:g}, {args.num_samples} samples"
+    sampling = (f"T={plan.temperature:g}, top_p {plan.top_p:g}, {args.num_samples} samples" if is_benchmark(args)
+                else f"T={plan.temperature:g}, {args.num_samples} samples")
+    versions = library_versions()
     print(f"held-out: {plan.source}; scoring {len(plan.rows)} problems per model")
+    print("libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
     print("decoding: greedy" + (f" + {args.num_samples} samples at T={plan.temperature:g} (top_k {plan.top_k}, "
                                  f"top_p {plan.top_p:g})" if args.num_samples else "")
           + f", at most {plan.max_new_tokens} new tokens, seed {plan.seed}")
@@ -391,18 +496,23 @@ def main(argv=None, generators=None) -> int:
         finally:
             if hasattr(generators, "release"):
                 generators.release(generate)
+        add_avg_at_k(out["metrics"], out["records"], args.num_samples)
         results[name] = {"model": name, "kind": kinds[name], "seconds": round(time.time() - model_started, 1), **out}
 
-    table = comparison_table({name: r["metrics"] for name, r in results.items()}, plan.task, sampling)
+    label = args.task if is_benchmark(args) else plan.task
+    table = comparison_table({name: r["metrics"] for name, r in results.items()}, label, sampling)
+    table = avg_rows(table, results, args.num_samples, sampling)
     print("\n" + table + "\n")
-    output = Path(args.output_file or f"outputs/eval/{plan.task}_{time.strftime('%Y%m%d-%H%M%S')}.json")
+    output = Path(args.output_file or f"outputs/eval/{label}_{time.strftime('%Y%m%d-%H%M%S')}.json")
     output.parent.mkdir(parents=True, exist_ok=True)
     settings = {key: value for key, value in asdict(plan).items() if key not in ("rows", "reward_settings")}
     payload = {
         "command": "python -m scripts.evaluate " + " ".join(argv),
-        "task": plan.task, "held_out": plan.source, "n": len(plan.rows),
+        "task": plan.task, "benchmark": args.task if is_benchmark(args) else None,
+        "held_out": plan.source, "n": len(plan.rows), "versions": versions,
         "settings": {**settings, "num_samples": args.num_samples, "pass_k": args.pass_k,
-                     "backend": "vllm" if args.use_vllm else "transformers", "recipe": args.recipe},
+                     "backend": "vllm" if args.use_vllm else "transformers", "recipe": args.recipe,
+                     "protocol": args.protocol if is_benchmark(args) else None},
         "table": table, "seconds": round(time.time() - started, 1),
         "models": list(results.values()),
     }

@@ -79,12 +79,13 @@ def test_gpu_recipe_without_a_gpu_stops_with_one_line(recipe, tmp_path, capsys, 
 def tiny_run_args(recipe: Path, model_dir: Path, out: Path) -> list[str]:
     """The recipe on CPU in seconds: tiny model, one step, 2 prompts x 2 completions of 8 tokens."""
     task = recipe_yaml(recipe).get("task", "countdown")
-    # GSM8K reads the local fixture; Countdown without dataset_name generates problems.
-    dataset = str(FIXTURES / "gsm8k_tiny.jsonl") if task == "gsm8k" else ""
+    # GSM8K and MATH read local fixtures; Countdown without dataset_name generates problems.
+    dataset = {"gsm8k": str(FIXTURES / "gsm8k_tiny.jsonl"), "math": str(FIXTURES / "math_small.jsonl")}.get(task, "")
     return ["--config", str(recipe), "--model_name_or_path", str(model_dir), "--tiny_base_recipe", "",
             "--output_dir", str(out), *CPU_OVERRIDES, "--dtype", "float32",
             "--max_steps", "1", "--save_steps", "1", "--logging_steps", "1",
             "--per_device_train_batch_size", "4", "--num_generations", "2", "--gradient_accumulation_steps", "1",
+            "--steps_per_generation", "1",
             "--max_completion_length", "8", "--holdout_size", "0", "--max_train_samples", "16",
             "--dataset_name", dataset, "--dataset_train_split", "train", "--disable_tqdm", "true"]
 

@@ -27,7 +27,7 @@ COUNTDOWN = {"nums": [[3, 2, 3]], "target": [18]}
 
 
 def columns_for(name: str) -> dict:
-    return GSM8K if name.startswith(("gsm8k", "cosine")) else COUNTDOWN
+    return GSM8K if name.startswith(("gsm8k", "cosine", "math")) else COUNTDOWN
 
 
 def every_reward():
@@ -45,6 +45,7 @@ ALLOWED = {
     "format_reward": {0.0, 1.0},
     "format_shaped_reward": {0.0, 0.25, 0.5, 0.75, 1.0},
     "gsm8k_accuracy_reward": {0.0, 1.0},
+    "math_accuracy_reward": {0.0, 1.0},
     "countdown_reward": {0.0, 1.0},
 }
 
@@ -102,6 +103,8 @@ def warm_math_verify():
     # The first math-verify call imports sympy's parsers (~1 s); that is not a per-call cost.
     gsm8k_accuracy_reward(["<answer>$\\frac{36}{2}$</answer>", "<answer>3/(2-2) apples</answer>"],
                           solution=["18", "18"])
+    # math_accuracy_reward parses in math mode: its first division by zero costs sympy a one-time ~1 s too.
+    REWARDS["math_accuracy_reward"](["<answer>3/(2-2)</answer>"], solution=["18"])
 
 
 @pytest.mark.parametrize("index", range(len(HOSTILE)))

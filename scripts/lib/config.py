@@ -27,7 +27,7 @@ class R1ZeroArguments:
     """What `trl grpo` leaves to the script: the task, its data, its prompt, its rewards."""
 
     # Task and data
-    task: str = field(default="countdown", metadata={"help": "Task: `countdown` or `gsm8k`."})
+    task: str = field(default="countdown", metadata={"help": "Task: `countdown`, `gsm8k` or `math`."})
     dataset_name: str | None = field(
         default=None,
         metadata={"help": "Hub id (`openai/gsm8k`, `Jiayi-Pan/Countdown-Tasks-3to4`), a local .jsonl file, or a "
@@ -42,6 +42,10 @@ class R1ZeroArguments:
     )
     on_bad_row: str = field(
         default="skip", metadata={"help": "A row with no gold answer: `skip` (and count) or `fail`."}
+    )
+    math_levels: list[int] | None = field(
+        default=None,
+        metadata={"help": "task math: keep only these MATH levels (R1-Zero runs use [3, 4, 5]; default: all)."},
     )
     # Countdown generator (used when dataset_name is not set)
     countdown_min_numbers: int = field(default=3, metadata={"help": "Fewest numbers per problem."})
@@ -176,7 +180,7 @@ class R1ZeroArguments:
             self.task, self.dataset_name, self.dataset_train_split, self.dataset_test_split, self.prompt_template,
             self.system_prompt, self.on_bad_row, self.max_train_samples,
             self.holdout_size if test_size is None else test_size, self.countdown_settings(), seed=seed,
-            question_style=self.countdown_question_style,
+            question_style=self.countdown_question_style, math_levels=self.math_levels,
         )
 
     def aha_settings(self) -> dict:

@@ -42,6 +42,7 @@ from fractions import Fraction
 from data.prompts import build_r1_zero_prompt, render_prompt
 from rewards import ACCURACY_REWARD_FOR_TASK, get_reward
 from rewards.accuracy_rewards import parse_number
+from rewards.math_rewards import fast_math_verdict
 from scripts.lib.cli import UserError
 from scripts.lib.config import chat_template_kwargs
 from scripts.lib.evaluation import mean, sample_completions, score_completions
@@ -188,8 +189,17 @@ def _countdown_answers(row: dict, solve: bool) -> tuple[str | None, str | None]:
     return (right, f"{right} + 1") if right else (None, None)
 
 
+def _math_answers(row: dict, solve: bool) -> tuple[str | None, str | None]:
+    gold = row.get("solution")
+    if gold is None:
+        return None, None
+    # A number no MATH gold equals unless it is that number.
+    wrong = "1" if fast_math_verdict(str(gold), "0") else "0"
+    return str(gold), wrong
+
+
 # How to write a right and a wrong answer for each task (keys: the tasks of ACCURACY_REWARD_FOR_TASK).
-GOLD_ANSWERS = {"gsm8k": _gsm8k_answers, "countdown": _countdown_answers}
+GOLD_ANSWERS = {"gsm8k": _gsm8k_answers, "countdown": _countdown_answers, "math": _math_answers}
 
 
 def reward_name(fn) -> str:
