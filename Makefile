@@ -37,7 +37,9 @@ endif
 # Written once the venv holds the kit; older than pyproject.toml or LOCK means install again.
 STAMP := $(VENV)/.installed
 PIP_INSTALL = $(PY) -m pip install $(if $(LOCK),-c $(LOCK))
-INSTALL_TORCH = $(PIP_INSTALL) "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+# A torch index (TORCH_INDEX) may lack the pinned versions of torch's own dependencies: the kit's
+# install right after pins them.
+INSTALL_TORCH = $(PY) -m pip install "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),$(if $(LOCK),-c $(LOCK)))
 
 .PHONY: help setup upgrade download train tensorboard test test-slow clean bench-aha eval preflight checkpoints export plot
 
