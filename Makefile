@@ -10,8 +10,8 @@ OUTPUT_ROOT ?= outputs
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 # Set-up installs the exact versions the test suite last passed with (pip -c constraints.txt).
-# Newer ones: make setup LOCK= (the newest pyproject.toml allows, file unchanged), or make upgrade
-# (the same, then constraints.txt rewritten from what was installed: run make test, then commit it).
+# Newer ones: make upgrade (the newest pyproject.toml allows, then constraints.txt rewritten from
+# what was installed: run make test, then commit it); LOCK= installs without pins, file unchanged.
 LOCK ?= constraints.txt
 # Multi-process launch: make train ACCELERATE_CONFIG=recipes/accelerate/ddp.yaml NPROC=8
 # (NPROC counts processes on all machines; a multi-node run adds LAUNCH_ARGS="--machine_rank 1").
