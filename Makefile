@@ -9,6 +9,10 @@ OUTPUT_ROOT ?= outputs
 # On a laptop whose pip would pull CUDA: make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
+# Set-up installs the exact versions the test suite last passed with (pip -c constraints.txt).
+# Newer ones: make upgrade (the newest pyproject.toml allows, then constraints.txt rewritten from
+# what was installed: run make test, then commit it); LOCK= installs without pins, file unchanged.
+LOCK ?= constraints.txt
 # Multi-process launch: make train ACCELERATE_CONFIG=recipes/accelerate/ddp.yaml NPROC=8
 # (NPROC counts processes on all machines; a multi-node run adds LAUNCH_ARGS="--machine_rank 1").
 # NPROC alone launches with torchrun: the way to run several CPU processes (gloo), which
@@ -30,10 +34,18 @@ else
 LAUNCH := $(PY) -m
 endif
 
-.PHONY: help setup download train tensorboard test test-slow clean bench-aha eval preflight checkpoints export plot
+# Written once the venv holds the kit; older than pyproject.toml or LOCK means install again.
+STAMP := $(VENV)/.installed
+PIP_INSTALL = $(PY) -m pip install $(if $(LOCK),-c $(LOCK))
+# A torch index (TORCH_INDEX) may lack the pinned versions of torch's own dependencies: the kit's
+# install right after pins them.
+INSTALL_TORCH = $(PY) -m pip install "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),$(if $(LOCK),-c $(LOCK)))
+
+.PHONY: help setup upgrade download train tensorboard test test-slow clean bench-aha eval preflight checkpoints export plot
 
 help:
-	@echo "make setup        create $(VENV) and install the kit (CPU torch unless TORCH_SPEC says otherwise)"
+	@echo "make setup        (re)install $(VENV): CPU torch unless TORCH_SPEC=torch (GPU); every other target sets $(VENV) up on first use"
+	@echo "make upgrade      take the newest versions pyproject.toml allows and record them in constraints.txt (then make test)"
 	@echo "make download     fetch RECIPE's model and dataset into the HF cache (or LOCAL_DIR=...) for offline training"
 	@echo "make train        train RECIPE=$(RECIPE) (extra flags: ARGS=\"--max_steps 50\")"
 	@echo "make preflight    check RECIPE's template, rewards, data and memory before training (ARGS=\"--samples 16\" samples the model)"
@@ -51,56 +63,84 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 
+# First use (make train, make test, ...): create the venv and install the kit. A torch already there
+# (a GPU build from make setup TORCH_SPEC=torch) is kept; otherwise TORCH_SPEC is installed first,
+# so pip never pulls a CUDA torch on its own.
+$(STAMP): pyproject.toml $(LOCK) | $(PY)
+	$(PY) -c "import torch" 2>/dev/null || $(INSTALL_TORCH)
+	$(PIP_INSTALL) -e ".[dev]"
+	@touch $@
+	@echo "set-up done: $(VENV) holds the kit"
+
+# Always installs, TORCH_SPEC included: the way to switch to a GPU torch (make setup TORCH_SPEC=torch).
 setup: $(PY)
-	$(PY) -m pip install "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(PY) -m pip install -e ".[dev]"
+	$(INSTALL_TORCH)
+	$(PIP_INSTALL) -e ".[dev]"
+	@touch $(STAMP)
 	@echo "setup done: next, make train"
 
+# The newest versions pyproject.toml allows (torch and its CUDA libraries stay as installed: change
+# them with make setup TORCH_SPEC=...), written to constraints.txt. Run make test before committing it.
+upgrade: $(STAMP)
+	$(PY) -m pip freeze | grep -iE '^(torch|triton|nvidia-[^=]*)==' > $(VENV)/keep-torch.txt || true
+	$(PY) -m pip install --upgrade --upgrade-strategy eager -c $(VENV)/keep-torch.txt -e ".[dev]"
+	{ echo "# Exact versions the test suite last ran with; set-up installs them (pip -c, see Makefile: LOCK)."; \
+	  echo "# From pip freeze of the venv the suite last ran in ($$($(PY) -c 'import platform; print("Python", platform.python_version(), platform.system(), platform.machine())')); make upgrade rewrites it."; \
+	  echo "# torch is left out: TORCH_SPEC chooses it (CPU build by default, make setup TORCH_SPEC=torch on a GPU)."; \
+	  $(PY) -m pip freeze --exclude-editable | grep -viE '^(torch|triton|nvidia-[^=]*)==| @ |^-e '; } > constraints.txt
+	@touch $(STAMP)
+	@echo "constraints.txt rewritten: run make test, then commit it (git diff constraints.txt shows what moved)"
+
 # Where there is internet (a cluster's login node); then HF_HUB_OFFLINE=1 make train on compute nodes.
-download:
+download: $(STAMP)
 	$(PY) -m scripts.download --config $(RECIPE) $(if $(LOCAL_DIR),--local-dir $(LOCAL_DIR)) $(ARGS)
 
-train:
+train: $(STAMP)
 	$(LAUNCH) scripts.train --config $(RECIPE) $(ARGS)
 
 # The checks make train runs first, plus an optional sample of the starting model (ARGS="--samples 16").
-preflight:
+preflight: $(STAMP)
 	$(PY) -m scripts.preflight --config $(RECIPE) $(ARGS)
 
-tensorboard:
+tensorboard: $(STAMP)
 	$(VENV)/bin/tensorboard --logdir $(OUTPUT_ROOT) --port $${PORT:-6006}
 
 # Watch and choose: read a run's files (no training, no GPU).
-checkpoints:
+checkpoints: $(STAMP)
 	@test -n "$(RUN)" || { echo "error: RUN is not set (make checkpoints RUN=$(OUTPUT_ROOT)/cpu_countdown_tiny)"; exit 2; }
 	$(PY) -m scripts.checkpoints $(RUN)
 
-plot:
+plot: $(STAMP)
 	@test -n "$(RUN)" || { echo "error: RUN is not set (make plot RUN=$(OUTPUT_ROOT)/cpu_countdown_tiny)"; exit 2; }
 	$(PY) -m scripts.plot $(RUN)
 
-export:
+export: $(STAMP)
 	@test -n "$(CKPT)" -a -n "$(OUT)" || { echo "error: CKPT and OUT must be set (make export CKPT=<run>/checkpoint-N OUT=<folder>)"; exit 2; }
 	$(PY) -m scripts.export $(CKPT) $(OUT)
 
 # Held-out settings come from RECIPE (the default one unless TASK names a task alone, which then
 # uses that task's defaults). Extra flags: ARGS="--limit 256 --num_samples 16 --pass_k 1 4 16".
 EVAL_RECIPE = $(if $(filter command line environment,$(origin RECIPE)),$(RECIPE),$(if $(TASK),,$(RECIPE)))
-eval:
+eval: $(STAMP)
 	$(PY) -m scripts.evaluate $(if $(MODELS),--models $(MODELS)) $(if $(TASK),--task $(TASK)) $(if $(EVAL_RECIPE),--recipe $(EVAL_RECIPE)) $(ARGS)
 
 # pytest exits 5 when it collects nothing: that is a failure, not a pass.
-test:
+test: $(STAMP)
 	@$(PY) -m pytest -q; code=$$?; if [ $$code -eq 5 ]; then echo "no tests were collected"; fi; exit $$code
 
+# The benchmarks print their tables; the measured ones, with machine and command, are kept in RESULTS.md.
+RESULTS_NOTE = @echo "measured results: RESULTS.md (record yours there, with the machine and the command)"
+
 # The CPU demo's targets (issues #5/#12), 3 seeds from scratch: about 30 min on 2 quiet cores.
-bench-aha:
+bench-aha: $(STAMP)
 	$(PY) -m scripts.bench_aha --recipe $(RECIPE) $(if $(SEEDS),--seeds $(SEEDS))
+	$(RESULTS_NOTE)
 
 # One GRPO step on a Qwen2.5-0.5B-shaped random model, HF generate vs vLLM colocate (GPU; ARGS="--tiny" on CPU).
 .PHONY: bench-gpu
-bench-gpu:
+bench-gpu: $(STAMP)
 	$(PY) -m scripts.bench_gpu $(ARGS)
+	$(RESULTS_NOTE)
 
 # `make bench` runs every quick benchmark; each part is a prerequisite, so more can be added.
 .PHONY: bench bench-rewards bench-train
@@ -108,8 +148,9 @@ GSM8K ?= ../shared/data/gsm8k/test.jsonl
 bench: bench-rewards bench-math bench-train
 
 # Reward speed vs trl.rewards.accuracy_reward and math-verify, agreement, hostile input: ~2 min.
-bench-rewards:
+bench-rewards: $(STAMP)
 	$(PY) -m scripts.bench_rewards $(GSM8K) $(ARGS)
+	$(RESULTS_NOTE)
 
 # math_accuracy_reward vs plain math-verify: agreement on every fixture answer, speed on the fast-path
 # forms (target >= 20x), hostile input: ~15 s.
@@ -122,10 +163,11 @@ bench-math:
 # timings: ~5 min on 2 quiet cores. More: BENCH_TRAIN_ARGS="--threads 1 --variant cap96=\"--max_completion_length 96\""
 GSM8K_TRAIN ?= ../shared/data/gsm8k/train.jsonl
 BENCH_TRAIN_ARGS ?=
-bench-train:
+bench-train: $(STAMP)
 	$(PY) -m scripts.bench_train --recipe $(RECIPE) $(if $(wildcard $(GSM8K_TRAIN)),--gsm8k $(GSM8K_TRAIN)) $(BENCH_TRAIN_ARGS)
+	$(RESULTS_NOTE)
 
-test-slow:
+test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 clean:
