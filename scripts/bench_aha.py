@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from scripts.lib.cli import ArgumentParser, print_targets, run_cli
+
 KEYS = ["format", "accuracy", "self_check", "honest_checks", "mean_length"]
 
 
@@ -67,7 +69,7 @@ def targets(median_before: dict, median_after: dict, wall: float, wall_limit: fl
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", default="recipes/cpu_countdown_tiny.yaml")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", default="outputs/bench_aha")
@@ -98,8 +100,7 @@ def main(argv=None) -> int:
     print("| median | %.1f | " % (wall / 60) + " | ".join(f"{med_b[k]:.3f} -> {med_a[k]:.3f}" for k in KEYS) + " |")
 
     print("\nTargets (on the medians):")
-    for name, ok, value in targets(med_b, med_a, wall, args.wall_limit_min * 60):
-        print(f"  {'met   ' if ok else 'MISSED'}  {name}: {value}")
+    print_targets(targets(med_b, med_a, wall, args.wall_limit_min * 60))
     example = next(iter(results.values()))
     print(f"\nexample (seed {next(iter(results))}), prompt: {example['prompt']}")
     print(f"  before: {example['example_before']}\n  after:  {example['example_after']}")
@@ -108,5 +109,9 @@ def main(argv=None) -> int:
     return 0
 
 
+def run(argv=None) -> int:
+    return run_cli(main, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

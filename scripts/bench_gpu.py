@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from scripts.lib.cli import ArgumentParser, run_cli
+
 # Architecture of Qwen/Qwen2.5-0.5B (its config.json); "tiny" is for CPU smoke runs.
 SHAPES = {
     "qwen2.5-0.5b": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
@@ -35,7 +37,7 @@ SHAPES = {
     "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
                  num_key_value_heads=1, vocab_size=2048, max_position_embeddings=1024, tie_word_embeddings=True),
 }
-# The byte-level BPE of scripts/tiny_base.py, trained here on nothing but its built-in integers.
+# The byte-level BPE of scripts/lib/tiny_base.py, trained here on nothing but its built-in integers.
 # Ids above its size decode to nothing, as Qwen2.5's own padded vocabulary does (151,936 ids, ~151,665 tokens).
 TOKENIZER_VOCAB = 2048
 
@@ -175,7 +177,7 @@ def table(results: list[dict], args, env: dict, note: str | None) -> str:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny", action="store_true", help="tiny shape and sizes: a CPU smoke run in seconds")
     parser.add_argument("--shape", choices=sorted(SHAPES), default="qwen2.5-0.5b")
@@ -237,5 +239,9 @@ def main(argv=None) -> int:
     return 0
 
 
+def run(argv=None) -> int:
+    return run_cli(main, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

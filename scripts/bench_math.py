@@ -31,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+from scripts.lib.cli import ArgumentParser, UserError, print_targets, run_cli
+
 DEFAULT_FIXTURE = "tests/fixtures/math_small.jsonl"
 TARGET_SPEEDUP = 20.0
 TARGET_WORST_MS = 50.0
@@ -47,7 +49,7 @@ def fixture_items(path: str) -> list[tuple[str, str, bool]]:
     from rewards.math_rewards import last_boxed
 
     if not Path(path).is_file():
-        raise SystemExit(f"error: fixture not found: {path}")
+        raise UserError(f"fixture not found: {path}")
     items = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
@@ -138,7 +140,7 @@ def _rate(n: int, seconds: float) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+    parser = ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("fixture", nargs="?", default=DEFAULT_FIXTURE, help=f"MATH fixture (default {DEFAULT_FIXTURE})")
     parser.add_argument("--values", type=int, default=400, help="Random golds per fast-path form.")
@@ -193,8 +195,7 @@ def main(argv=None) -> int:
         print(f"  {label:<32} {first:8.2f} ms / {steady:6.2f} ms")
 
     print("\ntargets")
-    ok = True
-    for label, met, value in (
+    met = print_targets((
         ("100% agreement with math-verify on every fixture and synthetic answer",
          not disagreements and not undecided and not mislabelled,
          f"{len(disagreements)} disagreements, {undecided} fixture answers math-verify cannot parse, "
@@ -203,11 +204,13 @@ def main(argv=None) -> int:
          f"{speedup:,.1f}x"),
         (f"slowest hostile call < {TARGET_WORST_MS:.0f} ms (steady)", worst < TARGET_WORST_MS,
          f"{worst:.2f} ms (first calls: {first_worst:.2f} ms)"),
-    ):
-        ok &= met
-        print(f"  {'met   ' if met else 'MISSED'}  {label}: {value}")
-    return 0 if ok else 1
+    ))
+    return 0 if met else 1
+
+
+def run(argv=None) -> int:
+    return run_cli(main, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+from scripts.lib.cli import ArgumentParser, UserError, print_targets, run_cli
+
 DEFAULT_GSM8K = "../shared/data/gsm8k/test.jsonl"
 TARGET_SPEEDUP = 50.0
 TARGET_WORST_MS = 50.0
@@ -54,7 +56,7 @@ CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 CLOCK = [CLOCKS["cpu"]]
 
 
-class BenchError(ValueError):
+class BenchError(UserError):
     """A problem with the bench's input, explained in one line."""
 
 
@@ -201,7 +203,7 @@ def _ratio(a: float, b: float) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+    parser = ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("gsm8k", nargs="?", default=DEFAULT_GSM8K, help=f"GSM8K jsonl (default {DEFAULT_GSM8K})")
     parser.add_argument("--limit", type=int, default=None, help="Use only the first N answers (quick look).")
@@ -262,26 +264,19 @@ def main(argv=None) -> int:
         print(f"  {name:<31} {first:8.2f} ms ({first_label})  /  {worst:6.2f} ms ({label})")
 
     print("\ntargets")
-    ok = True
-    for label, met, value in (
+    met = print_targets((
         (f"speed >= {TARGET_SPEEDUP:.0f}x trl.rewards.accuracy_reward (number forms)", speedup >= TARGET_SPEEDUP,
          f"{speedup:,.0f}x"),
         ("100% agreement where math-verify decides (all formats)", not all_disagreements,
          f"{len(all_disagreements)} disagreements"),
         (f"worst hostile call < {TARGET_WORST_MS:.0f} ms (steady)", worst_overall < TARGET_WORST_MS,
          f"{worst_overall:.1f} ms (first calls, with one-time sympy costs: {first_overall:.1f} ms)"),
-    ):
-        ok &= met
-        print(f"  {'met   ' if met else 'MISSED'}  {label}: {value}")
-    return 0 if ok else 1
+    ))
+    return 0 if met else 1
 
 
 def run(argv=None) -> int:
-    try:
-        return main(argv)
-    except BenchError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_cli(main, argv)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ import sys
 import time
 from pathlib import Path
 
+from scripts.lib.cli import ArgumentParser, UserError, run_cli
+from scripts.lib.config import parse_dataclass_yaml, parse_recipe
 from scripts.lib.models import load_tokenizer
 
 DEFAULT_RECIPE = "recipes/cpu_countdown_tiny.yaml"
@@ -143,7 +145,6 @@ def _run_bare(argv: list[str]) -> int:
 
     from data import build_dataset
     from rewards import get_rewards
-    from scripts.lib.config import parse_recipe
 
     script_args, training_args, model_args = parse_recipe(argv)
     set_seed(training_args.seed)
@@ -176,8 +177,6 @@ def worker(spec_path: str) -> int:
     import resource
 
     import torch
-
-    from scripts.lib.config import parse_recipe
 
     _, training_args, _ = parse_recipe(spec["argv"])
     result = {
@@ -301,14 +300,11 @@ def resolve_model(model: str | None, recipe: str, out: Path) -> tuple[str, str]:
             shutil.rmtree(target)
         shutil.copytree(CACHED_BASE, target)
         return str(target), f"{CACHED_BASE} (the recipe's cached base, copied to {target})"
-    from trl import TrlParser
-
-    from scripts.lib.config import load_recipe_yaml, parse_recipe
-    from scripts.lib.tiny_base import TinyBaseConfig, build_tiny_base, is_built
     from scripts.lib.models import tiny_base_task
+    from scripts.lib.tiny_base import TinyBaseConfig, build_tiny_base, is_built
 
     script_args, training_args, _ = parse_recipe(["--config", recipe])
-    base = TrlParser((TinyBaseConfig,)).parse_dict(load_recipe_yaml(script_args.tiny_base_recipe))[0]
+    base = parse_dataclass_yaml(script_args.tiny_base_recipe, TinyBaseConfig)
     # The recipe's architecture, untrained: the same compute per token, no minutes of pretraining.
     base.steps, base.corpus_size = 0, 2000
     task = tiny_base_task(script_args, training_args)
@@ -366,7 +362,7 @@ def machine_line() -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", default=DEFAULT_RECIPE)
     parser.add_argument("--model", default=None,
                         help=f"model folder (default: {CACHED_BASE} if built, else an untrained one of the recipe's shape)")
@@ -387,39 +383,27 @@ def main(argv=None) -> int:
         return worker(args.worker)
 
     if not Path(args.recipe).is_file():
-        print(f"error: recipe file not found: {args.recipe} (recipes live in recipes/)", file=sys.stderr)
-        return 2
+        raise UserError(f"recipe file not found: {args.recipe} (recipes live in recipes/)")
     if args.model and not (Path(args.model) / "config.json").is_file():
-        print(f"error: --model {args.model}: not a model folder (no config.json)", file=sys.stderr)
-        return 2
+        raise UserError(f"--model {args.model}: not a model folder (no config.json)")
     gsm8k = args.gsm8k or (DEFAULT_GSM8K if Path(DEFAULT_GSM8K).is_file() else None)
     if args.gsm8k and not Path(args.gsm8k).is_file():
-        print(f"error: --gsm8k {args.gsm8k}: file not found (GSM8K's train.jsonl)", file=sys.stderr)
-        return 2
+        raise UserError(f"--gsm8k {args.gsm8k}: file not found (GSM8K's train.jsonl)")
     if args.reps < 1 or args.steps < args.warmup + 2:
-        print(f"error: need --reps >= 1 and --steps >= --warmup + 2 (got {args.reps}, {args.steps}, {args.warmup})",
-              file=sys.stderr)
-        return 2
+        raise UserError(f"need --reps >= 1 and --steps >= --warmup + 2 (got {args.reps}, {args.steps}, {args.warmup})")
     try:
         variants = [parse_variant(v) for v in args.variant]
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
-    from scripts.lib.config import RecipeError, parse_recipe
+        raise UserError(str(err)) from None
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     common = ["--config", args.recipe, "--tiny_base_recipe", "", "--max_steps", str(args.steps),
               "--holdout_size", "0", *shlex.split(args.args)]
-    try:
-        model, model_note = resolve_model(args.model, args.recipe, out)
-        script_args, _, _ = parse_recipe(common + ["--model_name_or_path", model])
-        for name, flags, _ in variants:
-            parse_recipe(common + ["--model_name_or_path", model, *flags])
-    except RecipeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    model, model_note = resolve_model(args.model, args.recipe, out)
+    script_args, _, _ = parse_recipe(common + ["--model_name_or_path", model])
+    for name, flags, _ in variants:
+        parse_recipe(common + ["--model_name_or_path", model, *flags])
     common += ["--model_name_or_path", model]
 
     print(f"# make bench-train: {args.recipe}\nmodel: {model_note}")
@@ -538,5 +522,9 @@ def _mean_breakdown(runs: list[dict]) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in table.items()}
 
 
+def run(argv=None) -> int:
+    return run_cli(main, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -15,13 +15,12 @@ the run's own settings from ``run_info.json``) is given if the whole log history
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import asdict
 
 from scripts.lib.aha import detect_aha
-from scripts.lib.cli import run_cli
+from scripts.lib.cli import command_line, run_cli
 from scripts.lib.run_files import (
     COLUMNS,
     STATE,
@@ -116,10 +115,11 @@ def render_json(table: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", help="a training output_dir, e.g. outputs/cpu_countdown_tiny")
-    parser.add_argument("--format", choices=["markdown", "json"], default="markdown")
-    args = parser.parse_args(argv)
+    args = command_line(
+        __doc__,
+        ("run", {"help": "a training output_dir, e.g. outputs/cpu_countdown_tiny"}),
+        ("--format", {"choices": ["markdown", "json"], "default": "markdown"}),
+    ).parse_args(argv)
     table = checkpoint_table(args.run)
     print(render_markdown(table) if args.format == "markdown" else render_json(table))
     return 0

@@ -15,42 +15,39 @@ overrides it prints.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field, fields
 
 from trl import ModelConfig, TrlParser
 
-from scripts.lib.cli import first_line, run_cli
-from scripts.lib.config import R1ZeroArguments, RecipeError, check_keys, load_recipe_yaml
+from scripts.lib.cli import first_line, one_line_parser, run_cli
+from scripts.lib.config import R1ZeroArguments, RecipeError, check_keys, load_recipe_yaml, valid_keys
 from scripts.lib.hub import download, local_paths, plan_for
 
 
+@dataclass
+class DownloadArguments:
+    local_dir: str | None = field(
+        default=None, metadata={"help": "Plain folders here instead of the HF cache (prints the recipe overrides)."}
+    )
+    dry_run: bool = field(default=False, metadata={"help": "Print what would be fetched; fetch nothing."})
+
+
 def parse_for_download(argv: list[str]):
-    """(R1ZeroArguments, ModelConfig, options) from ``--config`` and overrides, without GRPOConfig.
+    """(R1ZeroArguments, ModelConfig, DownloadArguments) from ``--config`` and flags, without GRPOConfig.
 
     GRPOConfig is left out on purpose: it checks for a GPU when built, and downloads run on login
-    nodes that have none.
+    nodes that have none. Its flags are accepted and ignored.
     """
     argv = list(argv)
-    options = {"local_dir": None, "dry_run": False}
-    if "--dry-run" in argv:
-        argv.remove("--dry-run")
-        options["dry_run"] = True
-    if "--local-dir" in argv:
-        index = argv.index("--local-dir")
-        if index + 1 >= len(argv):
-            raise RecipeError("--local-dir needs a folder")
-        options["local_dir"] = argv[index + 1]
-        del argv[index:index + 2]
     if "--config" not in argv or argv.index("--config") + 1 >= len(argv):
         raise RecipeError("usage: python -m scripts.download --config recipes/<recipe>.yaml [--local-dir DIR] [--dry-run]")
     path = argv[argv.index("--config") + 1]
     check_keys(load_recipe_yaml(path), path)
-    check_keys({a[2:].split("=", 1)[0]: None for a in argv if a.startswith("--") and a != "--config"}, "command line")
+    flags = {a[2:].split("=", 1)[0].replace("-", "_"): None for a in argv if a.startswith("--") and a != "--config"}
+    check_keys(flags, "command line", valid_keys() | {f.name for f in fields(DownloadArguments)})
 
-    parser = TrlParser((R1ZeroArguments, ModelConfig))
-    try:
-        script_args, model_args, _training_only = parser.parse_args_and_config(argv, return_remaining_strings=True)
-    except SystemExit as exit_:
-        raise RecipeError("invalid command line or recipe value (see the message above)") from exit_
+    parser = one_line_parser(TrlParser, RecipeError)((R1ZeroArguments, ModelConfig, DownloadArguments))
+    script_args, model_args, options, _training_only = parser.parse_args_and_config(argv, return_remaining_strings=True)
     if not model_args.model_name_or_path:
         raise RecipeError(f"{path}: model_name_or_path is not set")
     return script_args, model_args, options
@@ -66,8 +63,8 @@ def main(argv=None) -> int:
     if plan.is_empty():
         print(f"{recipe} needs nothing from the hub")
         return 0
-    local_dir = options["local_dir"]
-    if options["dry_run"]:
+    local_dir = options.local_dir
+    if options.dry_run:
         if plan.model:
             print(f"would fetch model {plan.model.repo_id} ({', '.join(plan.model.allow_patterns)})")
         if plan.dataset:

@@ -11,12 +11,11 @@ checkpoints. For READMEs and papers; TensorBoard (``make tensorboard``) is the l
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from scripts.lib.aha import HONEST_KEY, LENGTH_P90_KEY, detect_aha
-from scripts.lib.cli import run_cli
+from scripts.lib.cli import command_line, run_cli
 from scripts.lib.run_files import (
     COLUMNS,
     RunError,
@@ -121,10 +120,11 @@ def plot_run(run, out=None) -> Path:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", help="a training output_dir, e.g. outputs/cpu_countdown_tiny")
-    parser.add_argument("--out", help="PNG path (default: <run>/aha_curves.png)")
-    args = parser.parse_args(argv)
+    args = command_line(
+        __doc__,
+        ("run", {"help": "a training output_dir, e.g. outputs/cpu_countdown_tiny"}),
+        ("--out", {"help": "PNG path (default: <run>/aha_curves.png)"}),
+    ).parse_args(argv)
     out = plot_run(args.run, args.out)
     print(f"wrote {out}")
     return 0

@@ -10,37 +10,25 @@ the starting model, and a memory estimate. Prints the report; a failed check exi
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 
 from rewards import get_rewards
 from scripts.lib.cli import run_cli
-from scripts.lib.config import RecipeError, parse_recipe
+from scripts.lib.config import parse_recipe
 from scripts.lib.models import load_config_and_tokenizer, load_model_and_tokenizer, tiny_base_is_current
 from scripts.lib.preflight import run_checks
 
 
-def take_flag(argv: list[str], flag: str) -> str | None:
-    """Remove ``flag VALUE`` (or ``flag=VALUE``) from ``argv`` and return the value."""
-    for i, arg in enumerate(argv):
-        if arg == flag:
-            if i + 1 >= len(argv):
-                raise RecipeError(f"{flag} needs a value")
-            value = argv[i + 1]
-            del argv[i:i + 2]
-            return value
-        if arg.startswith(flag + "="):
-            del argv[i]
-            return arg.split("=", 1)[1]
-    return None
+@dataclass
+class PreflightArguments:
+    samples: int = field(
+        default=0, metadata={"help": "Prompts to sample from the starting model and score (0: no model sampling)."}
+    )
 
 
 def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    samples_flag = take_flag(argv, "--samples")
-    try:
-        samples = int(samples_flag or 0)
-    except ValueError:
-        raise RecipeError(f"--samples needs a whole number of prompts, got {samples_flag!r}") from None
-    script_args, training_args, model_args = parse_recipe(argv)
+    script_args, training_args, model_args, options = parse_recipe(argv, extra=(PreflightArguments,))
+    samples = options.samples
 
     import torch  # after parsing: a recipe mistake is reported without waiting for torch
     from transformers import set_seed

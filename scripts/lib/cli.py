@@ -1,5 +1,9 @@
 """The one way every command turns a user's mistake into one line: ``error: ...`` and exit code 2.
 
+Two ways to read a command line, both raising ``UserError``: recipe-like commands parse dataclasses
+the way TRL does (``scripts/lib/config.py``'s ``parse_recipe``; ``parse_flags`` for one dataclass of
+flags, as ``make eval``); commands that read a run folder use ``command_line`` (argparse).
+
 Library code raises ``UserError`` (or a subclass: ``RecipeError``, ``RunError``, ``ModelError``,
 ``EvalError``, ``PreflightFailed``) for anything the user can fix; ``data`` and ``rewards`` raise their
 own ``DataError`` and ``UnknownRewardError``. ``run_cli(main)`` prints any of them as one line.
@@ -8,8 +12,11 @@ own ``DataError`` and ``UnknownRewardError``. ``run_cli(main)`` prints any of th
 
 from __future__ import annotations
 
+import argparse
+import difflib
 import sys
 import warnings
+from dataclasses import fields
 
 from data.loading import DataError
 from rewards import UnknownRewardError
@@ -33,6 +40,15 @@ KNOWN_UPSTREAM_WARNINGS = (
 def silence_upstream_warnings() -> None:
     for message in KNOWN_UPSTREAM_WARNINGS:
         warnings.filterwarnings("ignore", message=message, category=FutureWarning)
+
+
+def print_targets(targets) -> bool:
+    """Print each ``(label, met, value)`` of a bench as ``met`` or ``MISSED`` (never hidden); True if all are met."""
+    all_met = True
+    for label, met, value in targets:
+        all_met &= bool(met)
+        print(f"  {'met   ' if met else 'MISSED'}  {label}: {value}")
+    return all_met
 
 
 def first_line(err: Exception, limit: int = 200) -> str:
@@ -64,3 +80,52 @@ def run_cli(main, argv=None) -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def one_line_parser(parser_class, error: type[UserError] = UserError):
+    """``parser_class`` (argparse or a subclass: ``HfArgumentParser``, ``TrlParser``) whose usage mistakes
+    raise ``error`` instead of printing the usage and exiting."""
+
+    class OneLineParser(parser_class):
+        def error(self, message):
+            raise error(message)
+
+    return OneLineParser
+
+
+ArgumentParser = one_line_parser(argparse.ArgumentParser)
+
+
+def command_line(doc: str, *arguments: tuple[str, dict]) -> ArgumentParser:
+    """The parser of a small command: its description is ``doc``'s first paragraph, each argument a
+    ``(name, add_argument options)`` pair.
+
+    >>> command_line("Plot a run.\\n\\nMore.", ("run", {}), ("--out", {"help": "PNG"})).parse_args(["r"])
+    Namespace(run='r', out=None)
+    """
+    parser = ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, options in arguments:
+        parser.add_argument(name, **options)
+    return parser
+
+
+def parse_flags(cls, argv: list[str], error: type[UserError] = UserError):
+    """One dataclass from ``--flag value`` pairs, parsed as TRL parses (``HfArgumentParser``).
+
+    A mistake is ``error`` in one line; an unknown flag names the closest known one.
+    """
+    from transformers import HfArgumentParser
+
+    names = [f.name for f in fields(cls)]
+    try:
+        (args,) = one_line_parser(HfArgumentParser, error)(cls).parse_args_into_dataclasses(args=argv)
+    except ValueError as err:
+        if isinstance(err, error):
+            raise
+        unknown = [a for a in argv if a.startswith("--") and a[2:].split("=")[0] not in names]
+        if unknown:
+            name = unknown[0][2:].split("=")[0]
+            close = difflib.get_close_matches(name, names, n=1)
+            raise error(f"unknown flag `--{name}`" + (f" (did you mean `--{close[0]}`?)" if close else "")) from None
+        raise error(str(err).strip().splitlines()[0]) from None
+    return args

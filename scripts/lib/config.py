@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rewards import ACCURACY_REWARD_FOR_TASK, REWARDS
 from rewards.reflection import DEFAULT_REFLECTION_PHRASES
-from scripts.lib.cli import UserError, first_line, silence_upstream_warnings
+from scripts.lib.cli import UserError, first_line, one_line_parser, silence_upstream_warnings
 
 
 class RecipeError(UserError):
@@ -264,8 +264,8 @@ def parse_dataclass_yaml(path: str, cls):
         raise RecipeError(f"{path}: {first_line(err, limit=10_000)}") from None
 
 
-def _check_cli_flags(argv: list[str]) -> None:
-    keys = valid_keys()
+def _check_cli_flags(argv: list[str], extra: tuple = ()) -> None:
+    keys = valid_keys() | {f.name for cls in extra for f in fields(cls) if f.init}
     for arg in argv:
         if arg.startswith("--") and arg != "--config":
             key = arg[2:].split("=", 1)[0].replace("-", "_")
@@ -273,8 +273,12 @@ def _check_cli_flags(argv: list[str]) -> None:
                 raise RecipeError(f"unknown flag `--{key}`{_closest(key, keys)}")
 
 
-def parse_recipe(argv: list[str] | None = None):
-    """(R1ZeroArguments, GRPOConfig, ModelConfig) from ``--config recipe.yaml`` and flags, or RecipeError."""
+def parse_recipe(argv: list[str] | None = None, extra: tuple = ()):
+    """(R1ZeroArguments, GRPOConfig, ModelConfig) from ``--config recipe.yaml`` and flags, or RecipeError.
+
+    ``extra``: a command's own dataclasses of flags (``make preflight``'s ``--samples``), parsed with
+    the recipe and returned after the three.
+    """
     from trl import TrlParser
 
     silence_upstream_warnings()  # printed by GRPOConfig itself, before any one-line error
@@ -285,21 +289,20 @@ def parse_recipe(argv: list[str] | None = None):
             raise RecipeError("--config needs a recipe path")
         path = argv[index + 1]
         check_keys(load_recipe_yaml(path), path)
-    _check_cli_flags(argv)
+    _check_cli_flags(argv, extra)
     _check_gpu_settings(argv)
 
-    parser = TrlParser(_dataclass_types())
+    parser = one_line_parser(TrlParser, RecipeError)(_dataclass_types() + tuple(extra))
     try:
-        script_args, training_args, model_args = parser.parse_args_and_config(argv)
-    except SystemExit as exit_:
-        # argparse already printed its one-line usage error (a bad value for a typed flag).
-        raise RecipeError("invalid command line or recipe value (see the message above)") from exit_
+        script_args, training_args, model_args, *options = parser.parse_args_and_config(argv)
+    except RecipeError:
+        raise
     except (ValueError, TypeError) as err:
         message = first_line(err, limit=10_000)
         hint = next((fix for problem, fix in _HINTS.items() if problem in message), "")
         raise RecipeError(message.rstrip(".") + hint if hint else message) from None
     validate(script_args, training_args, model_args)
-    return script_args, training_args, model_args
+    return (script_args, training_args, model_args, *options)
 
 
 # TRL's own checks name the problem, not the fix; the fix for the ones recipes hit.
