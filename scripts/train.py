@@ -27,9 +27,9 @@ from scripts.lib.evaluation import (
     HeldOutEvalCallback,
     before_after_table,
     record_before_after,
-    sample_completions,
     score_completions,
 )
+from scripts.lib.generation import sample_completions
 from scripts.lib.hub import check_available
 from scripts.lib.models import build_base_if_needed, load_model_and_tokenizer
 from scripts.lib.preflight import preflight_or_stop

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import FIXTURES, ROOT
 from scripts import evaluate
+from scripts.lib import eval_settings
 from scripts.lib import models
 from scripts.lib.evaluation import pass_at_k
 
@@ -307,8 +308,8 @@ def test_countdown_held_out_set_is_the_one_training_held_out(tmp_path):
     from scripts.lib.config import parse_recipe
 
     recipe = str(ROOT / "recipes" / "cpu_countdown_tiny.yaml")
-    args = evaluate.parse_args(["--models", "m", "--recipe", recipe, "--num_samples", "0"])
-    plan = evaluate.make_plan(args)
+    args = eval_settings.parse_args(["--models", "m", "--recipe", recipe, "--num_samples", "0"])
+    plan = eval_settings.make_plan(args)
     s, t, _ = parse_recipe(["--config", recipe])
     train, holdout, _ = s.build_dataset(t.seed)  # what scripts/train.py calls
     assert plan.rows == holdout and len(plan.rows) == s.holdout_size
@@ -327,7 +328,7 @@ def test_a_recipe_with_no_holdout_gets_fresh_problems_outside_its_training_set(t
     text = re.sub(r"(?m)^max_train_samples:.*$", "max_train_samples: 3000", text)
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(text)
-    plan = evaluate.make_plan(evaluate.parse_args(
+    plan = eval_settings.make_plan(eval_settings.parse_args(
         ["--models", "m", "--recipe", str(recipe), "--countdown_problems", "50"]))
     s, t, _ = parse_recipe(["--config", str(recipe)])
     train, _, _ = s.build_dataset(t.seed)

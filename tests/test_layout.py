@@ -134,5 +134,6 @@ def test_prompts_render_one_way_with_chat_template_kwargs():
     assert render_prompt("plain", Tokenizer(), {"enable_thinking": False}) == "plain"
     assert render_prompt([{"role": "user", "content": "q"}], Tokenizer(), {"enable_thinking": False}) == \
         "q|[('enable_thinking', False)]"
-    for module in ("scripts/lib/evaluation.py", "scripts/lib/preflight.py", "scripts/evaluate.py"):
+    for module in ("scripts/lib/evaluation.py", "scripts/lib/generation.py", "scripts/lib/preflight.py",
+                   "scripts/evaluate.py"):
         assert "apply_chat_template" not in (ROOT / module).read_text(), module

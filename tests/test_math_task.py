@@ -12,6 +12,7 @@ from data.benchmarks import BENCHMARKS, PROTOCOLS, load_benchmark, protocol_sett
 from data.math import extract_math_gold, load_math, math_to_r1_zero
 from rewards.math_rewards import math_accuracy_reward
 from scripts import evaluate
+from scripts.lib import eval_settings
 
 MATH = FIXTURES / "math_small.jsonl"
 RECIPE = ROOT / "recipes" / "qwen2.5-math-1.5b_math_zero.yaml"
@@ -173,7 +174,7 @@ def test_bad_benchmark_input_is_one_line(argv, message, capsys):
 
 
 def test_gsm8k_is_a_benchmark_alone_and_the_recipe_held_out_set_with_a_recipe():
-    args = evaluate.parse_args(["--models", "m", "--task", "gsm8k"])
-    assert evaluate.is_benchmark(args) and args.num_samples == 1  # SimpleRL-Zoo's protocol
-    args = evaluate.parse_args(["--models", "m", "--task", "gsm8k", "--recipe", "recipes/qwen2.5-0.5b-instruct_gsm8k.yaml"])
-    assert not evaluate.is_benchmark(args) and args.num_samples == 8
+    args = eval_settings.parse_args(["--models", "m", "--task", "gsm8k"])
+    assert eval_settings.is_benchmark(args) and args.num_samples == 1  # SimpleRL-Zoo's protocol
+    args = eval_settings.parse_args(["--models", "m", "--task", "gsm8k", "--recipe", "recipes/qwen2.5-0.5b-instruct_gsm8k.yaml"])
+    assert not eval_settings.is_benchmark(args) and args.num_samples == 8

@@ -10,51 +10,17 @@ import math
 
 from transformers import TrainerCallback
 
-from data.prompts import render_prompt
 from rewards import ACCURACY_REWARD_FOR_TASK, format_reward, get_reward
 from rewards._text import completion_text
 from rewards.reflection import countdown_check_claims, has_self_check
+from scripts.lib.cli import UserError
 from scripts.lib.config import chat_template_kwargs
+from scripts.lib.generation import HFGenerator
 from scripts.lib.tracking import _tensorboard_writer
 
 
-def sample_completions(model, tokenizer, prompts, max_new_tokens: int, temperature: float = 1.0,
-                       seed: int = 0, batch_size: int = 128, greedy: bool = False, progress: bool = False,
-                       top_k: int = 0, top_p: float = 1.0, desc: str = "sampling",
-                       chat_template_kwargs: dict | None = None):
-    """(texts, token lengths): one completion per prompt, sampled like TRL samples.
-
-    ``top_k=0, top_p=1.0`` is TRL's default (no truncation); transformers' ``generate`` would
-    otherwise apply its own ``top_k=50``.
-    """
-    import torch
-    from tqdm.auto import tqdm
-
-    texts, lengths = [], []
-    was_training = model.training
-    model.eval()
-    torch.manual_seed(seed)
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
-        for start in tqdm(range(0, len(prompts), batch_size), disable=not progress, desc=desc):
-            batch = [render_prompt(p, tokenizer, chat_template_kwargs) for p in prompts[start:start + batch_size]]
-            enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-            options = {"do_sample": False} if greedy else {"do_sample": True, "temperature": temperature,
-                                                            "top_k": top_k, "top_p": top_p}
-            with torch.no_grad():
-                out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                     eos_token_id=tokenizer.eos_token_id, **options)
-            new = out[:, enc["input_ids"].shape[1]:]
-            for row in new:
-                ids = row.tolist()
-                n = ids.index(tokenizer.eos_token_id) + 1 if tokenizer.eos_token_id in ids else len(ids)
-                lengths.append(n)
-                texts.append(tokenizer.decode(ids[:n], skip_special_tokens=True))
-    finally:
-        tokenizer.padding_side = side
-        model.train(was_training)
-    return texts, lengths
+class EvalError(UserError):
+    """A problem with ``make eval``'s command line, a model path or the held-out data, in one line."""
 
 
 def score_completions(rows, completions, task: str, lengths=None, reflection_phrases=None,
@@ -140,10 +106,8 @@ def record_before_after(output_dir: str, before: dict, after: dict, example_prom
 
 
 # --------------------------------------------------------------------------- held-out evaluation
-# `make eval` and the in-training eval hook share what follows. A "generate function" is any callable
-# ``generate(prompts, samples_per_prompt, greedy) -> (texts, token_lengths)`` returning
-# ``len(prompts) * samples_per_prompt`` completions, prompt-major (all samples of prompt 0 first):
-# ``HFGenerator`` (transformers), ``scripts.evaluate.VLLMGenerator``, or anything a test injects.
+# `make eval` and the in-training eval hook share what follows. ``generate`` is a generate function
+# (``scripts/lib/generation.py``: ``HFGenerator``, ``VLLMGenerator``) or anything a test injects.
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -162,27 +126,6 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     if n - c < k:
         return 1.0
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)
-
-
-class HFGenerator:
-    """Batched ``model.generate`` as a generate function (see above), seeded per call."""
-
-    def __init__(self, model, tokenizer, max_new_tokens: int, temperature: float = 1.0, top_k: int = 0,
-                 top_p: float = 1.0, seed: int = 0, batch_size: int = 64, progress: bool = False,
-                 chat_template_kwargs: dict | None = None):
-        self.model, self.tokenizer = model, tokenizer
-        self.chat_template_kwargs = chat_template_kwargs
-        self.max_new_tokens, self.temperature, self.top_k, self.top_p = max_new_tokens, temperature, top_k, top_p
-        self.seed, self.batch_size, self.progress = seed, batch_size, progress
-
-    def __call__(self, prompts, samples_per_prompt: int = 1, greedy: bool = False):
-        repeated = [p for p in prompts for _ in range(samples_per_prompt)]
-        return sample_completions(
-            self.model, self.tokenizer, repeated, self.max_new_tokens, temperature=self.temperature,
-            seed=self.seed, batch_size=self.batch_size, greedy=greedy, progress=self.progress,
-            top_k=self.top_k, top_p=self.top_p, chat_template_kwargs=self.chat_template_kwargs,
-            desc="greedy" if greedy else f"sampling x{samples_per_prompt}",
-        )
 
 
 def _gold(row: dict) -> dict:
@@ -278,6 +221,55 @@ def comparison_table(results: dict, task: str, sampling: str = "sampled") -> str
                 row(f"{label}, {suffix}", [results[name][mode].get(key) for name in names],
                     1 if key == "mean_length" else 3)
     return "\n".join(lines)
+
+
+
+def add_avg_at_k(metrics: dict, records: list[dict], num_samples: int) -> None:
+    """``avg@k``: the mean accuracy over the k samples of each problem, averaged over problems."""
+    scored = [r["n_correct"] / num_samples for r in records if r.get("n_correct") is not None]
+    if num_samples and "sampled" in metrics:
+        metrics["sampled"] = {f"avg@{num_samples}": sum(scored) / len(scored) if scored else float("nan"),
+                              **metrics["sampled"]}
+
+
+def avg_rows(table: str, results: dict, num_samples: int, sampling: str) -> str:
+    """The table with an ``avg@k`` row above its first sampled row."""
+    key = f"avg@{num_samples}"
+    values = [results[name]["metrics"].get("sampled", {}).get(key) for name in results]
+    if not num_samples or all(v is None for v in values):
+        return table
+    row = f"| {key}, {sampling} | " + " | ".join("-" if v is None or v != v else f"{v:.3f}" for v in values) + " |"
+    lines = table.splitlines()
+    at = next((i for i, line in enumerate(lines) if f", {sampling} |" in line), len(lines))
+    return "\n".join(lines[:at] + [row] + lines[at:])
+
+
+def library_versions() -> dict:
+    """Versions of the libraries a number depends on (None: not installed)."""
+    from importlib import metadata
+
+    versions = {}
+    for name in ("torch", "transformers", "trl", "math-verify", "vllm", "sympy"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def json_safe(value):
+    """JSON has no NaN: an undefined rate (no checks to be honest about) is written as null.
+
+    >>> json_safe({"honest_checks": float("nan"), "pass@1": [0.5]})
+    {'honest_checks': None, 'pass@1': [0.5]}
+    """
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value
 
 
 class HeldOutEvalCallback(TrainerCallback):
