@@ -182,23 +182,38 @@ def hostile_reason(answer: str) -> str | None:
     """
     if len(answer) > MAX_ANSWER_CHARS:
         return f"longer than {MAX_ANSWER_CHARS} characters"
-    depth = deepest = 0
-    for char in answer:
-        if char in "([{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in ")]}":
-            depth -= 1
-    if deepest > MAX_NESTING:
+    if deepest_nesting(answer, "([{", ")]}") > MAX_NESTING:
         return f"nested deeper than {MAX_NESTING}"
     powers = len(_POWER.findall(answer))
     if powers > 1:
         return "more than one power"
     if powers == 1 and not _SMALL_EXPONENT.search(answer):
         return "a power with a large exponent"
-    if _BIG_FACTORIAL.search(answer) or (_BIG_BINOMIAL.search(answer) and re.search(r"\d{%d,}" % MAX_FACTORIAL_DIGITS, answer)):
+    if big_factorial_or_binomial(answer):
         return "a large factorial or binomial"
     return None
+
+
+def deepest_nesting(answer: str, opening: str, closing: str) -> int:
+    """How deep the brackets ``opening`` / ``closing`` nest in ``answer``.
+
+    >>> deepest_nesting("((1)+[2])", "([", ")]"), deepest_nesting("{a}{b}", "{", "}")
+    (2, 1)
+    """
+    depth = deepest = 0
+    for char in answer:
+        if char in opening:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in closing:
+            depth -= 1
+    return deepest
+
+
+def big_factorial_or_binomial(answer: str) -> bool:
+    """A factorial of a large number (or of a group), or a binomial with a large number in it."""
+    return bool(_BIG_FACTORIAL.search(answer) or (
+        _BIG_BINOMIAL.search(answer) and re.search(r"\d{%d,}" % MAX_FACTORIAL_DIGITS, answer)))
 
 
 def _timeout() -> int | None:
@@ -214,10 +229,15 @@ def _parse_gold(gold: str, timeout: int | None):
     return parse(gold, parsing_timeout=timeout)
 
 
-def math_verify_verdict(gold: str, answer: str) -> bool | None:
-    """``verify(parse(gold), parse(answer))``, or None when math-verify cannot parse a side."""
+def math_verify_verdict(gold: str, answer: str, math_mode: bool = False) -> bool | None:
+    """``verify(parse(gold), parse(answer))``, or None when math-verify cannot parse a side.
+
+    ``math_mode``: both sides are read as LaTeX math (``$…$``), the way MATH writes its answers.
+    """
     from math_verify import parse, verify
 
+    if math_mode:
+        gold, answer = f"${gold}$", f"${answer}$"
     timeout = _timeout()
     try:
         gold_parsed = _parse_gold(gold, timeout)

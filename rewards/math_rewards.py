@@ -65,13 +65,15 @@ from typing import NamedTuple
 
 from rewards._text import broadcast, completion_text, extract_answer
 from rewards.accuracy_rewards import (
-    _BIG_BINOMIAL,
-    _BIG_FACTORIAL,
-    MAX_FACTORIAL_DIGITS,
+    _POWER,
     MAX_NUMBER_CHARS,
     _exact_at_rounding,
+    _parse_gold,
     _strip_wrappers,
     _timeout,
+    big_factorial_or_binomial,
+    deepest_nesting,
+    math_verify_verdict,
 )
 
 logger = logging.getLogger(__name__)
@@ -96,7 +98,6 @@ _FAST_FRACTION = re.compile(
     re.ASCII,
 )
 _FAST_SQRT = re.compile(r"(?P<sign>-?)\s*(?P<k>\d+)?\s*\\sqrt\s*(?:\{\s*(?P<n>\d+)\s*\}|(?P<n1>\d))", re.ASCII)
-_POWER = re.compile(r"\*\*|\^")
 # One exponent: a single character or command, or a short braced/parenthesised group.
 _EXPONENT = re.compile(
     r"\s*(?:\{(?P<brace>[^{}]{0,20})\}|\((?P<paren>[^()]{0,20})\)|(?P<one>\\[A-Za-z]+|[+-]?\d{1,3}(?!\d)|[^{(\s\d]))",
@@ -228,39 +229,22 @@ def math_hostile_reason(answer: str) -> str | None:
     """
     if len(answer) > MAX_MATH_ANSWER_CHARS:
         return f"longer than {MAX_MATH_ANSWER_CHARS} characters"
-    parens = braces = deepest_parens = deepest_braces = 0
-    for char in answer:
-        if char in "([":
-            parens += 1
-            deepest_parens = max(deepest_parens, parens)
-        elif char in ")]":
-            parens -= 1
-        elif char == "{":
-            braces += 1
-            deepest_braces = max(deepest_braces, braces)
-        elif char == "}":
-            braces -= 1
-    if deepest_parens > MAX_PAREN_NESTING:
+    if deepest_nesting(answer, "([", ")]") > MAX_PAREN_NESTING:
         return f"parentheses nested deeper than {MAX_PAREN_NESTING}"
-    if deepest_braces > MAX_BRACE_NESTING:
+    if deepest_nesting(answer, "{", "}") > MAX_BRACE_NESTING:
         return f"braces nested deeper than {MAX_BRACE_NESTING}"
     powers = list(_POWER.finditer(answer))
     if len(powers) > MAX_POWERS:
         return f"more than {MAX_POWERS} powers"
     if any(not _small_exponent(answer, p.end()) for p in powers):
         return "a power with a large exponent"
-    if _BIG_FACTORIAL.search(answer) or (
-            _BIG_BINOMIAL.search(answer) and re.search(r"\d{%d,}" % MAX_FACTORIAL_DIGITS, answer)):
+    if big_factorial_or_binomial(answer):
         return "a large factorial or binomial"
     return None
 
 
-@lru_cache(maxsize=4096)
 def _parse_math(text: str, timeout: int | None):
-    # Each gold is scored against num_generations completions: parse it once.
-    from math_verify import parse
-
-    return parse(f"${text}$", parsing_timeout=timeout)
+    return _parse_gold(f"${text}$", timeout)  # cached: a gold is scored against num_generations answers
 
 
 def reference_verdict(gold: str, answer: str, timeout: int | None = None) -> bool | None:
@@ -275,21 +259,6 @@ def reference_verdict(gold: str, answer: str, timeout: int | None = None) -> boo
     if not gold_parsed or not answer_parsed:
         return None
     return bool(verify(gold_parsed, answer_parsed, timeout_seconds=timeout))
-
-
-def _math_verify_verdict(gold: str, answer: str) -> bool | None:
-    from math_verify import parse, verify
-
-    timeout = _timeout()
-    try:
-        gold_parsed = _parse_math(gold, timeout)
-        answer_parsed = parse(f"${answer}$", parsing_timeout=timeout) if gold_parsed else None
-        if not gold_parsed or not answer_parsed:
-            return None
-        return bool(verify(gold_parsed, answer_parsed, timeout_seconds=timeout))
-    except Exception:  # noqa: BLE001 - a reward must never raise on model text
-        logger.debug("math-verify failed on %r vs %r", gold, answer, exc_info=True)
-        return None
 
 
 def gold_answer(gold) -> str | None:
@@ -328,7 +297,7 @@ def math_answers_match(gold: str, answer: str) -> bool:
     """The reward's verdict on one answer text: fast path, else math-verify, else False."""
     verdict = _fast(_read_math(gold), _read_math(answer))
     if verdict is None and math_hostile_reason(answer) is None:
-        verdict = _math_verify_verdict(gold, answer)
+        verdict = math_verify_verdict(gold, answer, math_mode=True)
     return bool(verdict)
 
 
