@@ -9,7 +9,6 @@ line saying so. ``scripts/download.py`` is the command.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
