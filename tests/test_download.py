@@ -36,6 +36,9 @@ EXPECTED = {
                                        DatasetFetch("Jiayi-Pan/Countdown-Tasks-3to4", None, TINYZERO_SPLITS)),
     "qwen2.5-math-1.5b_gsm8k_r1zero.yaml": ("Qwen/Qwen2.5-Math-1.5B",
                                             DatasetFetch("openai/gsm8k", "main", GSM8K_SPLITS)),
+    # holdout_size 0: training reads only `train` (make eval's MATH-500 is data/benchmarks.py's own fetch)
+    "qwen2.5-math-1.5b_math_zero.yaml": ("Qwen/Qwen2.5-Math-1.5B",
+                                         DatasetFetch("DigitalLearningGmbH/MATH-lighteval", None, (("train", "train"),))),
 }
 
 

@@ -277,3 +277,45 @@ def test_bad_tracker_settings_are_one_line_recipe_errors(flag, value, message):
     with pytest.raises(RecipeError) as err:
         parse_recipe(["--config", str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"), flag, value])
     assert str(err.value) == message
+
+
+# ---------------------------------------------------------------------------- console
+
+
+def test_training_console_prints_one_line_per_logged_step(tracked_run):
+    _, stdout = tracked_run
+    lines = stdout.splitlines()
+    steps = [line for line in lines if line.startswith("step ")]
+    # logging_steps 1, max_steps 3: one line per logged step, in order, each with its numbers
+    assert [line.split(" | ")[0] for line in steps] == ["step 1/3", "step 2/3", "step 3/3"], stdout
+    assert all(" | reward " in line and " | acc " in line for line in steps), steps
+    # not the Trainer's own dict per log, nor a line per checkpoint save (save_steps 1)
+    assert not any(line.lstrip().startswith("{") for line in lines), stdout
+    assert "Writing model shards" not in stdout
+    assert sum(line.startswith("train: ") for line in lines) == 1
+
+
+def test_console_log_writes_each_logged_step_once_above_the_progress_bar(capsys):
+    from scripts.lib.tracking import ConsoleLog
+
+    console = ConsoleLog(show_bar=True)
+    state = SimpleNamespace(is_world_process_zero=True, max_steps=4, global_step=0)
+    args = SimpleNamespace()
+    console.on_train_begin(args, state, None)
+    for step in range(1, 5):
+        state.global_step = step
+        console.on_step_end(args, state, None)
+        console.on_log(args, state, None, logs={"reward": step / 4, "aha/accuracy": 0.5, "kl": 0.001, "loss": 0.1})
+        console.on_log(args, state, None, logs={"loss": 0.1})  # a log without a reward: nothing printed
+    console.on_log(args, state, None, logs={"train_runtime": 12.0, "train_steps_per_second": 0.33})
+    console.on_train_end(args, state, None)
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["step 1/4 | reward 0.250 | acc 0.500 | kl 0.0010",
+                   "step 2/4 | reward 0.500 | acc 0.500 | kl 0.0010",
+                   "step 3/4 | reward 0.750 | acc 0.500 | kl 0.0010",
+                   "step 4/4 | reward 1.000 | acc 0.500 | kl 0.0010",
+                   "train: 12 s, 0.33 steps/s"]
+    # another process of a multi-GPU run prints nothing
+    state.is_world_process_zero = False
+    ConsoleLog(show_bar=False).on_log(args, state, None, logs={"reward": 1.0})
+    assert capsys.readouterr().out == ""
