@@ -11,7 +11,9 @@ about ``--completion-length`` tokens. Each generator runs in its own process on 
 a share of GPU memory for its whole life), after one untimed warm-up step.
 
 Reported per generator: median step time (generation + scoring + loss + optimizer), completion
-tokens per second over the whole step, and peak GPU memory of the training process.
+tokens per second over the whole step, and peak GPU memory of the training process; then plain
+HF ``generate`` decode speed alone (same batch and lengths, prefill subtracted), which
+``make gpu-check`` compares with the memory-bandwidth bound. Shapes: scripts/lib/model_shapes.py.
 """
 
 from __future__ import annotations
@@ -28,35 +30,7 @@ import time
 from pathlib import Path
 
 from scripts.lib.cli import ArgumentParser, run_cli
-
-# Architecture of Qwen/Qwen2.5-0.5B (its config.json); "tiny" is for CPU smoke runs.
-SHAPES = {
-    "qwen2.5-0.5b": dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24, num_attention_heads=14,
-                         num_key_value_heads=2, vocab_size=151936, max_position_embeddings=32768,
-                         rope_theta=1_000_000.0, rms_norm_eps=1e-6, tie_word_embeddings=True),
-    "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
-                 num_key_value_heads=1, vocab_size=2048, max_position_embeddings=1024, tie_word_embeddings=True),
-}
-# The byte-level BPE of scripts/lib/tiny_base.py, trained here on nothing but its built-in integers.
-# Ids above its size decode to nothing, as Qwen2.5's own padded vocabulary does (151,936 ids, ~151,665 tokens).
-TOKENIZER_VOCAB = 2048
-
-
-def build_model_dir(shape: str, out: Path, seed: int = 0) -> Path:
-    """A random-weight Qwen2 of ``shape`` and a byte-level BPE tokenizer, saved like a hub model folder."""
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    from scripts.lib.tiny_base import train_tokenizer
-
-    tokenizer = train_tokenizer([], TOKENIZER_VOCAB)
-    torch.manual_seed(seed)
-    eos = tokenizer.eos_token_id
-    model = Qwen2ForCausalLM(Qwen2Config(**SHAPES[shape], bos_token_id=eos, eos_token_id=eos, pad_token_id=eos))
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+from scripts.lib.model_shapes import SHAPES, build_random_model
 
 
 def synthetic_prompts(n: int, length: int, seed: int = 0) -> list[str]:
@@ -134,6 +108,40 @@ def run_generator(generator: str, model_dir: Path, args) -> dict:
     }
 
 
+def decode_throughput(model_dir: Path, batch: int, prompt_length: int, new_tokens: int) -> dict:
+    """Plain ``generate`` decode speed: ``batch`` sequences, ``new_tokens`` sampled tokens each, the
+    prefill timed apart and subtracted. Each decode step reads every weight once, so the bound is
+    HBM bandwidth / weight bytes steps per second (``weight_bytes`` lets a caller compute it)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from scripts.lib.models import load_tokenizer
+
+    cuda = torch.cuda.is_available()
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16 if cuda else torch.float32)
+    model.to("cuda" if cuda else "cpu").eval()
+    tokenizer = load_tokenizer(str(model_dir))
+    inputs = tokenizer(synthetic_prompts(batch, prompt_length), return_tensors="pt", padding=True).to(model.device)
+
+    def timed(n: int) -> float:
+        sync()
+        start = time.perf_counter()
+        with torch.no_grad():
+            model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=True, top_k=0, top_p=1.0,
+                           pad_token_id=tokenizer.pad_token_id)
+        sync()
+        return time.perf_counter() - start
+
+    timed(4)  # warm-up: kernels, caches
+    prefill = timed(1)
+    total = timed(new_tokens)
+    decode_s = max(total - prefill, 1e-9)
+    return {"decode_batch": batch, "decode_new_tokens": new_tokens, "decode_s": round(decode_s, 4),
+            "decode_tokens_per_s": round(batch * (new_tokens - 1) / decode_s, 1),
+            "weight_bytes": sum(p.numel() * p.element_size() for p in model.parameters())}
+
+
 def environment() -> dict:
     import torch
     import transformers
@@ -189,6 +197,7 @@ def parse_args(argv=None):
     parser.add_argument("--vllm-memory", type=float, default=0.3, help="vllm_gpu_memory_utilization")
     parser.add_argument("--generator", choices=["hf", "vllm"], help="run only this one (in this process)")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--no-decode", action="store_true", help="skip the plain-generate decode timing")
     args = parser.parse_args(argv)
     if args.tiny:
         args.shape, args.prompts, args.num_generations = "tiny", 2, 4
@@ -221,7 +230,7 @@ def main(argv=None) -> int:
     else:
         generators, note = generators_available()
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = build_model_dir(args.shape, Path(tmp) / "model")
+        model_dir = build_random_model(args.shape, Path(tmp) / "model")
         results = []
         for generator in generators:
             if len(generators) == 1:
@@ -232,10 +241,18 @@ def main(argv=None) -> int:
             child = _without_option(argv, "--json") + ["--generator", generator, "--json", str(out)]
             subprocess.run([sys.executable, "-m", "scripts.bench_gpu", *child], check=True)
             results.append(json.loads(out.read_text())["results"][0])
+        decode = None
+        if "hf" in generators and not (args.generator or args.no_decode):
+            decode = decode_throughput(model_dir, args.prompts * args.num_generations, args.prompt_length,
+                                       args.completion_length)
     if args.json:
-        Path(args.json).write_text(json.dumps({"environment": env, "settings": vars(args), "results": results}, indent=2))
+        Path(args.json).write_text(json.dumps({"environment": env, "settings": vars(args), "results": results,
+                                               "decode": decode}, indent=2))
     if not args.generator or not args.json:
         print(table(results, args, env, note))
+        if decode:
+            print(f"HF generate decode alone: {decode['decode_tokens_per_s']:.0f} tokens/s "
+                  f"(batch {decode['decode_batch']}, {decode['decode_new_tokens']} new tokens)")
     return 0
 
 

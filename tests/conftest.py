@@ -71,11 +71,6 @@ def tracked_run(tiny_model_dir, tmp_path_factory):
     return out, proc.stdout
 
 
-# Qwen2.5's chat format (ChatML), for recipes whose prompts are chat messages (instruct models).
-CHATML_TEMPLATE = ("{%- for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}"
-                   "{%- endfor %}{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- endif %}")
-
-
 @pytest.fixture(scope="session")
 def tiny_chat_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
     """The tiny model made to stand in for a Qwen recipe's model: a chat template and 4096 positions.
@@ -85,6 +80,8 @@ def tiny_chat_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
     """
     import json
     import shutil
+
+    from scripts.lib.model_shapes import CHATML_TEMPLATE
 
     out = tmp_path_factory.mktemp("tiny_chat") / "model"
     shutil.copytree(tiny_model_dir, out)

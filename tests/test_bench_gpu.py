@@ -18,6 +18,8 @@ def test_tiny_bench_times_real_grpo_steps(tmp_path, capsys):
     # A random model almost never emits EOS: completions run to the 16-token limit.
     assert 8 <= result["mean_completion_length"] <= 16
     assert result["completion_tokens_per_s"] * result["step_s"] >= 8 * 8  # 8 completions of >= 8 tokens per step
+    decode = report["decode"]  # plain generate, same batch: 2 prompts x 4 completions, 16 new tokens
+    assert decode["decode_batch"] == 8 and decode["decode_tokens_per_s"] > 0 and decode["weight_bytes"] > 0
     printed = capsys.readouterr().out
     assert "| hf |" in printed and "vllm skipped: no GPU" in printed
 
@@ -25,7 +27,9 @@ def test_tiny_bench_times_real_grpo_steps(tmp_path, capsys):
 def test_prompts_have_the_requested_token_length(tmp_path):
     from transformers import AutoTokenizer
 
-    model_dir = bench_gpu.build_model_dir("tiny", tmp_path / "model")
+    from scripts.lib.model_shapes import build_random_model
+
+    model_dir = build_random_model("tiny", tmp_path / "model")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     prompts = bench_gpu.synthetic_prompts(3, 24, seed=1)
     assert [len(tokenizer(p, add_special_tokens=False).input_ids) for p in prompts] == [24, 24, 24]
