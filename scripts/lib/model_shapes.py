@@ -57,9 +57,11 @@ def shape_for_model(name_or_path: str) -> str | None:
     return key if key in SHAPES else None
 
 
-def build_random_model(shape: str, out: Path, texts=(), chat: bool = False, seed: int = 0) -> Path:
+def build_random_model(shape: str, out: Path, texts=(), chat: bool = False, seed: int = 0, dtype=None,
+                       device: str = "cpu") -> Path:
     """A random-weight Qwen2 of ``shape`` and a byte-level BPE tokenizer (trained on ``texts`` and
-    integers), saved like a hub model folder; ``chat`` adds the ChatML template next to it."""
+    integers), saved like a hub model folder; ``chat`` adds the ChatML template next to it.
+    ``device="cuda"`` initialises a 3B model in seconds; ``dtype`` is what is saved (default float32)."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
@@ -68,7 +70,10 @@ def build_random_model(shape: str, out: Path, texts=(), chat: bool = False, seed
     tokenizer = train_tokenizer(list(texts), TOKENIZER_VOCAB)
     torch.manual_seed(seed)
     eos = tokenizer.eos_token_id
-    model = Qwen2ForCausalLM(Qwen2Config(**SHAPES[shape], bos_token_id=eos, eos_token_id=eos, pad_token_id=eos))
+    with torch.device(device):
+        model = Qwen2ForCausalLM(Qwen2Config(**SHAPES[shape], bos_token_id=eos, eos_token_id=eos, pad_token_id=eos))
+    if dtype is not None:
+        model.to(dtype)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
