@@ -273,7 +273,10 @@ def check_recipe(path: Path, args, work: Path, models: dict, log, env, timeout: 
     steps = step_lines(output)
     row.update(wall_s=round(seconds, 1), steps=steps, cap_s=round(timeout), command="python -m scripts.train "
                + shlex_join(argv), **{k: v for k, v in result.items() if k != "returncode"})
+    shutil.rmtree(run_dir, ignore_errors=True)  # the final save of a full 3B run is 6 GB
     row["status"] = failure(code, output, result) or "ok"
+    if code == "timeout" and len(steps) >= args.steps:
+        row["status"] = "ok (every step done; stopped at its cap in the final save)"
     timed = [s for s in steps if "s/step" in s]
     if timed:
         last = timed[-1]  # the last step: the first one also compiles kernels and fills caches
@@ -347,7 +350,7 @@ def check_demo(args, work: Path, log, env, deadline: float) -> dict:
     code, output, seconds = run_part("demo", command, max(deadline - time.monotonic(), 1), log, env)
     result = json.loads(result_path.read_text()) if result_path.is_file() else {}
     lines = output.splitlines()
-    table = [line for line in lines if line.startswith("| ")]
+    table = [line for line in lines if line.startswith("|")]  # the held-out before/after table
     timed = [s["s/step"] for s in step_lines(output) if "s/step" in s]
     row.update(command="python -m scripts.train " + shlex_join(argv), wall_s=round(seconds, 1),
                steps_done=len(step_lines(output)), peak_bytes=result.get("peak_bytes"),
@@ -364,6 +367,12 @@ def step_time(row: dict) -> str:
     if "s_per_step" not in row:
         return "-"
     return f"{row['s_per_step']}" + (" (step 1, warm-up included)" if row["timed_step"] == 1 else "")
+
+
+def peak_text(row: dict) -> str:
+    """Peak memory in GiB; ``>=`` when the run was stopped or failed before its end (the peak so far)."""
+    peak = gib(row.get("peak_bytes"))
+    return peak if peak == "-" or row["status"].startswith("ok") else f">= {peak}"
 
 
 def gib(n) -> str:
@@ -394,7 +403,7 @@ def render(report: dict) -> str:
             lines.append(
                 f"| {r['recipe']} | {r.get('shape') or '-'} | {r['status']} | {step_time(r)} | "
                 f"{r.get('gen_tokens_per_s', '-')} | {r.get('generation_batch', '-')} x "
-                f"{r.get('max_completion_length', '-')} | {gib(r.get('peak_bytes'))} | "
+                f"{r.get('max_completion_length', '-')} | {peak_text(r)} | "
                 f"{gib(r.get('estimate_bytes'))} | {r.get('peak_over_estimate', '-')} |")
         lines.append("")
         for r in report["recipes"]:
@@ -408,10 +417,10 @@ def render(report: dict) -> str:
             step, dec = d["grpo_step"], d["decode"]
             lines += [f"`{d['command']}` ({d['shape']} shape): one GRPO step {step['step_s']} s, "
                       f"{step['completion_tokens_per_s']} completion tokens/s over the step, peak "
-                      f"{step['peak_gpu_gb']} GB.", "",
+                      f"{step['peak_gpu_gb'] if step['peak_gpu_gb'] is not None else '-'} GB.", "",
                       f"Plain `generate` decode: **{dec['decode_tokens_per_s']:.0f} tokens/s** (batch "
                       f"{dec['decode_batch']}, {dec['decode_new_tokens']} new tokens, prefill subtracted). Bound: each "
-                      f"step reads all {dec['weight_bytes'] / 1e9:.2f} GB of weights once, at {report['hbm_tb_s']} TB/s "
+                      f"step reads all {dec['weight_bytes'] / 1e9:.3g} GB of weights once, at {report['hbm_tb_s']} TB/s "
                       f"(`--hbm-tb-s`; NVIDIA's H200 datasheet) that is {d['bound_tokens_per_s']:,} tokens/s at this "
                       f"batch: decode runs at **{d['share_of_bound']:.1%} of the bound** (the KV cache reads are "
                       "left out of the bound, so the true share is a little higher).", ""]
@@ -454,7 +463,8 @@ def parse_args(argv):
     parser.add_argument("--work", help="models, data and runs (default: <out>/work; removed at the end)")
     parser.add_argument("--only", nargs="+", help="recipe names (file stems), `decode`, `demo`: run only these")
     parser.add_argument("--steps", type=int, default=2, help="GRPO optimizer steps per recipe")
-    parser.add_argument("--budget", type=float, default=480, help="seconds for the whole check")
+    parser.add_argument("--budget", type=float,
+                        help="seconds for the whole check (default: 480, so a GPU run fits 8 minutes; 1800 with --dry-run)")
     parser.add_argument("--recipe-cap", type=float, default=150,
                         help="most seconds per recipe (model build excluded); each gets a fair share of the budget")
     parser.add_argument("--decode-cap", type=float, default=90, help="seconds for part 2")
@@ -468,6 +478,8 @@ def main(argv=None) -> int:
     if argv[:1] == ["--worker"]:  # the training process of one part (see worker)
         return worker(argv[1], argv[3:] if argv[2:3] == ["--"] else argv[2:])
     args = parse_args(argv)
+    if args.budget is None:
+        args.budget = 1800 if args.dry_run else 480
     import torch
 
     if not args.dry_run and not torch.cuda.is_available():

@@ -39,9 +39,9 @@ def test_dry_run_of_every_part(tmp_path, capsys):
     names = [p.stem for p in gpu_check.gpu_recipes(None)]
     report = _dry_run(tmp_path, capsys, *names, "decode", "demo")
     assert [r["recipe"] for r in report["recipes"]] == names
-    assert all(r["status"] == "ok" for r in report["recipes"]), report["recipes"]
+    assert all(r["status"].startswith("ok") for r in report["recipes"]), report["recipes"]
     assert report["decode"]["status"] == "ok" and 0 < report["decode"]["share_of_bound"] < 1
-    assert report["demo"]["status"] == "ok" and report["demo"]["table"][0].startswith("| held-out (n=4)")
+    assert report["demo"]["status"] == "ok" and report["demo"]["table"][:2] == ["| held-out (n=4) | before | after |", "|---|---|---|"]
 
 
 def test_every_gpu_recipe_has_a_model_shape():
