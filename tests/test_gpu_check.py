@@ -40,7 +40,8 @@ def test_dry_run_of_every_part(tmp_path, capsys):
     report = _dry_run(tmp_path, capsys, *names, "decode", "demo")
     assert [r["recipe"] for r in report["recipes"]] == names
     assert all(r["status"].startswith("ok") for r in report["recipes"]), report["recipes"]
-    assert report["decode"]["status"] == "ok" and 0 < report["decode"]["share_of_bound"] < 1
+    decode = report["decode"]  # the tiny model is far below the bandwidth bound on a CPU
+    assert decode["status"] == "ok" and decode["bound_tokens_per_s"] > decode["decode"]["decode_tokens_per_s"] > 0
     assert report["demo"]["status"] == "ok"
     assert report["demo"]["table"][:2] == ["| held-out (n=4) | before | after |", "|---|---|---|"]
 
