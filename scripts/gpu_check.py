@@ -11,7 +11,7 @@ Writes ``<out>/report.md`` (path printed), ``report.json`` and ``logs.txt`` (eve
    here (ChatML template for the ``chat`` recipes), 2 GRPO steps of ``python -m scripts.train`` with
    the recipe's own settings and these overrides: ``use_vllm false`` (vLLM's wheel is far too large
    to carry to an offline GPU machine), ``max_steps``, ``holdout_size 0``, synthetic local data
-   (GSM8K-style rows; generated Countdown), no checkpoints. Each recipe runs in its own process,
+   (GSM8K- and MATH-shaped rows; generated Countdown), no checkpoints. Each recipe runs in its own process,
    so its peak memory and any crash are its own. Reported: s/step, generated tokens/s, peak
    ``torch.cuda.max_memory_allocated``, and that peak over the estimate ``make preflight`` prints
    for the same settings (``scripts/lib/preflight.py``'s resources check, here without vLLM).
@@ -36,8 +36,10 @@ pyarrow there, but not trl, datasets, math-verify), carry these wheels, fetched 
       trl==1.16.0 datasets==5.2.0 math-verify==0.9.0 latex2sympy2_extended==1.11.0 \\
       antlr4-python3-runtime==4.13.2 dill==0.4.1 multiprocess==0.70.19
 
+(add transformers==5.24.0 to run with the version the kit is tested on rather than the machine's),
 then ``python3 -m pip install --no-index --no-deps --target /tmp/site .whl/*.whl`` and
-``PYTHONPATH=/tmp/site:. python3 -m scripts.gpu_check --out <dir>``.
+``PYTHONPATH=/tmp/site:. python3 -m scripts.gpu_check --out <dir> --work /tmp/gpu_check_work``
+(``--work`` outside ``--out``: the models are GBs, and a stopped run leaves them behind).
 """
 
 from __future__ import annotations
