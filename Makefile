@@ -145,7 +145,7 @@ bench-gpu: $(STAMP)
 # Every GPU recipe at its real size (random weights, 2 steps), bench-gpu's decode vs the bandwidth
 # bound, the demo on the GPU: one report, outputs/gpu_check/report.md (<= 8 min on one H200; ARGS="--dry-run" on CPU).
 .PHONY: gpu-check
-gpu-check:
+gpu-check: $(STAMP)
 	$(PY) -m scripts.gpu_check $(ARGS)
 
 # `make bench` runs every quick benchmark; each part is a prerequisite, so more can be added.
