@@ -10,7 +10,8 @@ batch logged at that step (8 prompts on the CPU recipe): noisy, and not held-out
 
 The best checkpoint by accuracy (averaged over the last ``aha_smoothing`` logs up to its step, since one
 batch is noise) is marked, and the aha step (``scripts/lib/aha.py``'s heuristic, with
-the run's own settings from ``run_info.json``) is given if the whole log history shows one.
+the run's own settings from ``run_info.json``) is given if the whole log history shows one. Health
+alarms (``health.jsonl``, scripts/lib/health.py) are noted on the first checkpoint at or after their step.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from scripts.lib.run_files import (
     history_of,
     load_history,
     metrics_at,
+    read_alarms,
     recent_accuracy,
     run_info,
 )
@@ -63,8 +65,16 @@ def checkpoint_table(run) -> dict:
     except RunError:
         history = []
     aha = detect_aha(history, **settings)
+    # Health alarms (scripts/lib/health.py) go with the first checkpoint at or after their step.
+    alarms = read_alarms(run)
+    previous = 0
+    for row in rows:
+        row["alarms"] = [a for a in alarms if previous < a.get("step", 0) <= row["step"]]
+        previous = row["step"]
+    later = [a for a in alarms if a.get("step", 0) > previous]
     return {"run": str(run), "recipe": info.get("recipe"), "rows": rows,
-            "best": best["checkpoint"] if best else None, "aha": aha, "aha_settings": settings}
+            "best": best["checkpoint"] if best else None, "aha": aha, "aha_settings": settings,
+            "alarms_after_last_checkpoint": later}
 
 
 def _cell(column: str, metrics: dict) -> str:
@@ -93,6 +103,8 @@ def render_markdown(table: dict) -> str:
             notes.append("**best accuracy**")
         if row["checkpoint"] == first_after_aha:
             notes.append("first after the aha step")
+        if row.get("alarms"):
+            notes.append("health: " + ", ".join(f"{a.get('symptom')} (step {a.get('step')})" for a in row["alarms"]))
         recent = "–" if row["recent_accuracy"] is None else f"{row['recent_accuracy']:.3f}"
         cells = [row["checkpoint"], str(row["step"])] + [_cell(c, row["metrics"]) for c in COLUMNS] + [recent]
         lines.append("| " + " | ".join(cells + [", ".join(notes)]) + " |")
@@ -102,6 +114,12 @@ def render_markdown(table: dict) -> str:
     out.append("numbers: the training batch logged at each checkpoint's step (noisy; not held-out); best: by the "
                f"accuracy averaged over the last {logs} logs (the aha heuristic's smoothing)")
     out.append(aha_line(table["aha"], table["aha_settings"]))
+    later = table.get("alarms_after_last_checkpoint") or []
+    if later:
+        out.append("health alarms after the last checkpoint: "
+                   + ", ".join(f"{a.get('symptom')} (step {a.get('step')})" for a in later))
+    if any(row.get("alarms") for row in table["rows"]) or later:
+        out.append(f"alarm lines: {Path(table['run']) / 'health.jsonl'}")
     if table["best"]:
         best = next(r for r in table["rows"] if r["checkpoint"] == table["best"])
         out.append(f"keep one: make export CKPT={best['path']} OUT=<folder>")

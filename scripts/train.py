@@ -8,7 +8,9 @@ held-out "before" -> GRPOTrainer -> train -> held-out "after" -> save.
     python -m scripts.train --config recipes/cpu_countdown_tiny.yaml --max_steps 50   # flags override the YAML
 
 TensorBoard curves go to ``<output_dir>/runs/``, checkpoints to ``<output_dir>/checkpoint-N``.
-A recipe mistake prints one line and exits with code 2 (``--debug`` shows the traceback).
+A recipe mistake prints one line and exits with code 2 (``--debug`` shows the traceback); so does a
+reward that raises or miscounts mid-run, after saving a checkpoint. Health alarms (scripts/lib/health.py)
+are printed as they come; with ``health_stop: true`` the run stops at the next checkpoint, exit code 3.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ from scripts.lib.evaluation import (
     score_completions,
 )
 from scripts.lib.generation import sample_completions
+from scripts.lib.health import HealthMonitor, RewardFailure, guard_rewards
 from scripts.lib.hub import check_available
 from scripts.lib.models import build_base_if_needed, load_model_and_tokenizer
 from scripts.lib.preflight import preflight_or_stop
-from scripts.lib.run_control import GracefulStop, finished_message, resolve_resume
+from scripts.lib.run_control import GracefulStop, finished_message, resolve_resume, save_checkpoint_now, stop_report
 from scripts.lib.tracking import AhaTracker, ConsoleLog, quiet_checkpoint_saves
 
 
@@ -84,9 +87,10 @@ def main(argv=None) -> int:
 
     before = held_out_scores("before") if resume is None else None
 
+    # A reward that raises or miscounts mid-run stops it with a checkpoint instead of a traceback.
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=reward_funcs,
+        reward_funcs=guard_rewards(reward_funcs),
         args=training_args,
         train_dataset=Dataset.from_list(train_rows),
         processing_class=tokenizer,
@@ -104,17 +108,31 @@ def main(argv=None) -> int:
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(ConsoleLog(show_bar=not training_args.disable_tqdm))
 
+    # Alarms when the run stops learning (scripts/lib/health.py); `health_stop: true` ends it at a checkpoint.
+    health = HealthMonitor.from_recipe(script_args, training_args).attach(trainer) if script_args.health else None
+
     if resume:
         print(f"resuming from {resume}")
     stop = GracefulStop()
     trainer.add_callback(stop)
-    with stop.installed(), quiet_checkpoint_saves():
-        trainer.train(resume_from_checkpoint=resume)
+    try:
+        with stop.installed(), quiet_checkpoint_saves():
+            trainer.train(resume_from_checkpoint=resume)
+    except RewardFailure as failure:  # a UserError: run_cli prints it as one `error:` line, exit 2
+        with quiet_checkpoint_saves():
+            save_checkpoint_now(trainer)
+        failure.report = stop_report("the reward error", training_args.output_dir,
+                                     trainer.state.global_step, trainer.state.max_steps, command)
+        raise
     if stop.signum:
         if trainer.accelerator.is_main_process:
             print(stop.report(training_args.output_dir, trainer.state.global_step, trainer.state.max_steps,
                               command))
         return stop.exit_code
+    if health is not None and health.stopped_at is not None:
+        if trainer.accelerator.is_main_process:
+            print(health.report(training_args.output_dir, trainer.state.global_step, trainer.state.max_steps, command))
+        return 3
     with quiet_checkpoint_saves():
         trainer.save_model(training_args.output_dir)
 

@@ -130,6 +130,42 @@ class R1ZeroArguments:
     holdout_eval_samples: int = field(
         default=4, metadata={"help": "Sampled completions per held-out prompt for eval/pass@k (0: greedy only)."}
     )
+    # Health checks (scripts/lib/health.py): an alarm line when a condition holds for health_patience logged steps
+    health: bool = field(default=True, metadata={"help": "Watch the run's logs and raise one-line alarms (false: off)."})
+    health_stop: bool = field(
+        default=False, metadata={"help": "After an alarm, stop at the next checkpoint (exit code 3)."}
+    )
+    health_patience: int = field(default=10, metadata={"help": "Logged steps a condition must hold before it alarms."})
+    health_zero_std_frac: float = field(
+        default=0.9, metadata={"help": "Groups teach nothing: frac_reward_zero_std at or above this."}
+    )
+    health_clipped_ratio: float = field(
+        default=0.5, metadata={"help": "Completions cut off: completions/clipped_ratio at or above this."}
+    )
+    health_format_learned: float = field(
+        default=0.9, metadata={"help": "Format learned, accuracy flat: format rate at or above this ..."}
+    )
+    health_accuracy_rise: float = field(
+        default=0.02, metadata={"help": "... while accuracy rose less than this over the window (also: length "
+                                "explosion, reward hacking)."}
+    )
+    health_length_collapse: float = field(
+        default=0.3, metadata={"help": "Length collapse: mean length below this share of the first logs' mean."}
+    )
+    health_length_growth: float = field(
+        default=3.0, metadata={"help": "Length explosion: mean length this many times the first logs' mean, "
+                               "accuracy flat."}
+    )
+    health_entropy_floor: float = field(
+        default=0.05, metadata={"help": "Entropy collapse: entropy (nats/token) below this."}
+    )
+    health_spike_factor: float = field(
+        default=10.0, metadata={"help": "KL / grad norm blow-up: this many times its median over the logs before."}
+    )
+    health_hacking_reward_rise: float = field(
+        default=0.1, metadata={"help": "Reward hacking: train reward up by this while held-out accuracy is flat "
+                               "(needs holdout_eval_steps)."}
+    )
     # Aha-step heuristic (scripts/lib/aha.py): both curves must rise over their early baseline and stay up.
     aha_baseline_steps: int = field(default=10, metadata={"help": "Logged steps averaged into the early baseline."})
     aha_reflection_margin: float = field(
@@ -182,6 +218,11 @@ class R1ZeroArguments:
             self.holdout_size if test_size is None else test_size, self.countdown_settings(), seed=seed,
             question_style=self.countdown_question_style, math_levels=self.math_levels,
         )
+
+    def health_thresholds(self) -> dict:
+        """Keyword arguments for ``scripts.lib.health.Thresholds``: the ``health_*`` values, prefix dropped."""
+        return {f.name[len("health_"):]: getattr(self, f.name) for f in fields(self)
+                if f.name.startswith("health_") and f.name != "health_stop"}
 
     def aha_settings(self) -> dict:
         """Keyword arguments for ``scripts.lib.aha.AhaDetector``."""
@@ -384,6 +425,8 @@ def validate(script_args, training_args, model_args) -> None:
     for key in ("aha_baseline_steps", "aha_window", "aha_smoothing", "log_samples_count"):
         if getattr(script_args, key) < 1:
             raise RecipeError(f"{key} must be at least 1, got {getattr(script_args, key)}")
+    if script_args.health_patience < 1:
+        raise RecipeError(f"health_patience must be at least 1, got {script_args.health_patience}")
     if script_args.log_samples_every < 0:
         raise RecipeError(f"log_samples_every must be >= 0 (0: never), got {script_args.log_samples_every}")
     if script_args.holdout_eval_steps < 0 or script_args.holdout_eval_samples < 0:

@@ -280,12 +280,32 @@ class GracefulStop(TrainerCallback):
 
     def report(self, output_dir: str, global_step: int, max_steps: int, argv: list[str]) -> str:
         """What to tell the user after an interrupted ``trainer.train()``."""
-        name = signal.Signals(self.signum).name
-        checkpoint = Path(output_dir) / f"checkpoint-{global_step}"
-        if checkpoint_problem(checkpoint) is not None:
-            checkpoint = last_complete_checkpoint(output_dir)
-        if checkpoint is None:
-            return f"stopped by {name} at step {global_step}/{max_steps}; no complete checkpoint was saved"
-        return (f"stopped by {name} at step {global_step}/{max_steps}; saved {checkpoint}\n"
-                f"resume with: {resume_command(argv, str(checkpoint))}\n"
-                "(or rerun the same command: with `resume: auto` it continues from the newest complete checkpoint)")
+        return stop_report(signal.Signals(self.signum).name, output_dir, global_step, max_steps, argv)
+
+
+def stop_report(by: str, output_dir: str, global_step: int, max_steps: int, argv: list[str]) -> str:
+    """The checkpoint a stopped run left and the command that resumes it (a signal, a reward error, health_stop)."""
+    checkpoint = Path(output_dir) / f"checkpoint-{global_step}"
+    if checkpoint_problem(checkpoint) is not None:
+        checkpoint = last_complete_checkpoint(output_dir)
+    if checkpoint is None:
+        return f"stopped by {by} at step {global_step}/{max_steps}; no complete checkpoint was saved"
+    return (f"stopped by {by} at step {global_step}/{max_steps}; saved {checkpoint}\n"
+            f"resume with: {resume_command(argv, str(checkpoint))}\n"
+            "(or rerun the same command: with `resume: auto` it continues from the newest complete checkpoint)")
+
+
+def save_checkpoint_now(trainer) -> None:
+    """Save ``checkpoint-<global_step>`` after an error ended ``trainer.train()`` mid-step, then end training.
+
+    The same Trainer calls as the save ``GracefulStop`` asks for (``_save_checkpoint``, then the callbacks'
+    ``on_save``), with the state of the last finished step: the failed step's update never happened. Nothing
+    is saved before the first step, or when that step's checkpoint is already complete. ``on_train_end``
+    then lets the callbacks close what they hold open (TensorBoard's event file). Single-process runs: an
+    error on one rank of several leaves the others waiting in their next collective.
+    """
+    state = trainer.state
+    if state.global_step > 0 and checkpoint_problem(Path(trainer.args.output_dir) / f"checkpoint-{state.global_step}"):
+        trainer._save_checkpoint(trainer.model_wrapped, trial=None)
+        trainer.control = trainer.callback_handler.on_save(trainer.args, state, trainer.control)
+    trainer.control = trainer.callback_handler.on_train_end(trainer.args, state, trainer.control)

@@ -2,7 +2,8 @@
 
 ``make checkpoints``, ``make export``, ``make plot`` and ``make eval`` describe a run from these
 files only: ``run_info.json`` (written by the tracker, ``scripts/lib/tracking.py``), the
-``checkpoint-N`` folders and their ``trainer_state.json`` log history.
+``checkpoint-N`` folders and their ``trainer_state.json`` log history, and ``health.jsonl`` (the health
+monitor's alarms, ``scripts/lib/health.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from scripts.lib.config import R1ZeroArguments
 
 RUN_INFO = "run_info.json"
 STATE = "trainer_state.json"
+HEALTH = "health.jsonl"  # scripts/lib/health.py's alarms, one JSON record a line
 
 # column -> (header, log keys in order of preference, format)
 COLUMNS = {
@@ -138,3 +140,25 @@ def aha_line(aha: AhaResult | None, settings: dict) -> str:
     return (f"aha step: not detected (heuristic: self-check share {settings['reflection_margin']:+g} and accuracy "
             f"{settings['accuracy_margin']:+g} over the first {settings['baseline_steps']} logged steps, held for "
             f"{settings['window']} logged steps; see scripts/lib/aha.py)")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects of a file written one a line; a line cut short by a kill is skipped. No file: []."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def read_alarms(run) -> list[dict]:
+    """The health alarms recorded in a run folder (none if it has no ``health.jsonl``)."""
+    return read_jsonl(Path(run) / HEALTH)
