@@ -366,13 +366,13 @@ class HealthMonitor(TrainerCallback):
         for alarm in raised:
             print(alarm["line"], flush=True)
             self.alarms.append(alarm)
-            if writer is not None:
-                writer.add_text("health/alarm", alarm["line"], step)
             if self.output_dir:
                 Path(self.output_dir).mkdir(parents=True, exist_ok=True)
                 with (Path(self.output_dir) / HEALTH).open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps({**alarm, "time": time.time()}, default=str) + "\n")
         if writer is not None:
+            if raised:  # one text per step (markdown paragraphs): TensorBoard shows one entry per step
+                writer.add_text("health/alarm", "\n\n".join(a["line"] for a in raised), step)
             writer.add_scalar("health/alarms", sum(self.active.values()), step)
         if raised and self.stop:
             self.stop_requested = True
