@@ -37,7 +37,7 @@ from trl.trainer.utils import get_callable_name, is_async_callable
 
 from rewards._text import completion_text
 from scripts.lib.cli import UserError, first_line
-from scripts.lib.run_control import stop_report
+from scripts.lib.run_control import agreed_max, stop_report
 from scripts.lib.run_files import HEALTH, read_jsonl
 from scripts.lib.tracking import _tensorboard_writer
 
@@ -123,8 +123,8 @@ def zero_std_groups(c: Context) -> Finding | None:
     return Finding(
         f"frac_reward_zero_std {_mean(frac):.2f} (>= {c.t.zero_std_frac:g} for {len(frac)} logged steps)",
         "every completion of a prompt gets the same reward, so advantages and the loss are 0",
-        f"more generations per prompt (num_generations{_now(c.run, 'num_generations')}), easier data, or a shaped "
-        "reward (format_shaped_reward)",
+        f"raise num_generations{_now(c.run, 'num_generations')}, use easier data, or add a shaped reward "
+        "(format_shaped_reward)",
         {"frac_reward_zero_std": _mean(frac)})
 
 
@@ -155,8 +155,8 @@ def format_without_accuracy(c: Context) -> Finding | None:
         f"{_mean(acc):.3f} (rise < {c.t.accuracy_rise:g}) over {2 * len(acc)} logged steps",
         "the format reward is earned without correct answers: the accuracy reward may be too strict, or the task "
         "too hard",
-        "check the accuracy reward on logged samples (TensorBoard aha/samples); lower the format weight "
-        f"(reward_weights{_now(c.run, 'reward_weights')}) or use easier data",
+        "check the accuracy reward on logged samples (TensorBoard aha/samples); lower the format weight in "
+        f"reward_weights{_now(c.run, 'reward_weights')}, or use easier data",
         {"format": _mean(fmt), "accuracy": _mean(acc), "accuracy_before": _mean(acc_before)})
 
 
@@ -351,6 +351,11 @@ class HealthMonitor(TrainerCallback):
                 if accuracy is not None and isinstance(step, int) and step <= state.global_step:
                     self.observe_heldout(step, accuracy, state.log_history)
         # A resumed run: the logs before the checkpoint fill the windows; their alarms were reported then.
+        # Alarms recorded after the checkpoint belong to steps that are trained again: dropped.
+        path = Path(self.output_dir or ".") / HEALTH
+        if self.output_dir and state.is_world_process_zero and path.is_file():
+            kept = [r for r in read_jsonl(path) if r.get("step", 0) <= state.global_step]
+            path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
         for entry in state.log_history:
             if "reward" in entry and "step" in entry:
                 self.observe(int(entry["step"]), entry)
@@ -378,7 +383,10 @@ class HealthMonitor(TrainerCallback):
             self.stop_requested = True
 
     def on_save(self, args, state, control, **kwargs):
-        # As GracefulStop does on a signal: the checkpoint just written is where the run stops.
+        # As GracefulStop does on a signal: the checkpoint just written is where the run stops, on every rank
+        # (alarms are raised on the main process only).
+        if self.stop:
+            self.stop_requested = bool(agreed_max(int(self.stop_requested), args.device))
         if self.stop_requested and state.global_step < state.max_steps:
             control.should_training_stop = True
             self.stopped_at = state.global_step

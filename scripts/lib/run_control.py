@@ -211,6 +211,18 @@ def resume_command(argv: list[str], checkpoint: str) -> str:
     return shlex.join(["python", "-m", "scripts.train", *kept, "--resume", checkpoint])
 
 
+def agreed_max(value: int, device) -> int:
+    """The largest ``value`` over all processes (a no-op in a single process): a stop every rank agrees on."""
+    import torch
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        flag = torch.tensor([value], device=device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return int(flag.item())
+    return value
+
+
 class GracefulStop(TrainerCallback):
     """First SIGINT / SIGTERM: finish the step, save a checkpoint, stop. A second one: exit at once.
 
@@ -257,13 +269,7 @@ class GracefulStop(TrainerCallback):
     def _agreed_signal(self, args) -> int | None:
         # Ranks can receive the signal at different steps; all must stop at the same one, or the
         # rank that stops first leaves the others waiting forever in the checkpoint's collectives.
-        import torch
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            flag = torch.tensor([self.signum or 0], device=args.device)
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-            self.signum = int(flag.item()) or None
+        self.signum = agreed_max(self.signum or 0, args.device) or None
         return self.signum
 
     def on_step_end(self, args, state, control, **kwargs):
@@ -301,8 +307,8 @@ def save_checkpoint_now(trainer) -> None:
     The same Trainer calls as the save ``GracefulStop`` asks for (``_save_checkpoint``, then the callbacks'
     ``on_save``), with the state of the last finished step: the failed step's update never happened. Nothing
     is saved before the first step, or when that step's checkpoint is already complete. ``on_train_end``
-    then lets the callbacks close what they hold open (TensorBoard's event file). Single-process runs: an
-    error on one rank of several leaves the others waiting in their next collective.
+    then lets the callbacks close what they hold open (TensorBoard's event file). With several processes,
+    an error on one rank only leaves the others waiting in their next collective (not handled here).
     """
     state = trainer.state
     if state.global_step > 0 and checkpoint_problem(Path(trainer.args.output_dir) / f"checkpoint-{state.global_step}"):
