@@ -24,6 +24,7 @@ from scripts.lib.aha import detect_aha
 from scripts.lib.cli import command_line, run_cli
 from scripts.lib.run_files import (
     COLUMNS,
+    HEALTH,
     STATE,
     RunError,
     accuracy_reward_name,
@@ -119,7 +120,7 @@ def render_markdown(table: dict) -> str:
         out.append("health alarms after the last checkpoint: "
                    + ", ".join(f"{a.get('symptom')} (step {a.get('step')})" for a in later))
     if any(row.get("alarms") for row in table["rows"]) or later:
-        out.append(f"alarm lines: {Path(table['run']) / 'health.jsonl'}")
+        out.append(f"alarm lines: {table['run']}/{HEALTH}")
     if table["best"]:
         best = next(r for r in table["rows"] if r["checkpoint"] == table["best"])
         out.append(f"keep one: make export CKPT={best['path']} OUT=<folder>")
