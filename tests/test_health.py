@@ -3,10 +3,10 @@
 * Real short CPU runs on the tiny untrained fixture model (in this process, so they cost seconds):
   a reward that raises while scoring step 3, one that returns one value too few, and a run whose
   completions are all cut off with ``health_stop: true``.
-* Every check of the table, driven by the logs of a real run of the tiny recipe
-  (``tests/fixtures/health_healthy_run.json``: its 150 training logs as TRL 1.16 and the tracker
-  wrote them, trimmed to the keys the checks read), each edited into one symptom from some step on;
-  the unedited logs raise no alarm.
+* Every check of the table, driven by the logs of a real 150-step run of ``recipes/cpu_countdown_tiny.yaml``
+  (``tests/fixtures/health_healthy_run.json``: its training logs as TRL 1.16 and the tracker wrote them,
+  trimmed to the keys the checks read), each edited into one symptom from step 30 on; the unedited
+  logs raise no alarm.
 """
 
 from __future__ import annotations
@@ -265,26 +265,29 @@ def edited(from_step: int, _from_start: bool = False, **changes) -> list[dict]:
 
 
 SCENARIOS = [
-    # (check, logs, held-out points, first alarm step, words its line must have)
-    ("zero_std_groups", lambda: edited(60, frac_reward_zero_std=1.0), None, 69,
+    # (check, logs, held-out points, first alarm step, how its line starts after "health alarm at step N: ")
+    ("zero_std_groups", lambda: edited(30, frac_reward_zero_std=1.0), None, 39,
      "groups teach nothing: frac_reward_zero_std 1.00 (>= 0.9 for 10 logged steps)"),
-    ("truncation", lambda: edited(60, completions__clipped_ratio=0.8, completions__mean_terminated_length=3.0), None,
-     69, "completions cut off: completions/clipped_ratio 0.80 (>= 0.5 for 10 logged steps), mean_terminated_length 3.0"),
-    # format learned from the start, accuracy stuck at 0.05
-    ("format_without_accuracy", lambda: edited(1, aha__format=0.97, aha__accuracy=0.05), None, 20,
-     "format learned, accuracy flat: format 0.97 (>= 0.9) while accuracy 0.050 -> 0.050 (rise < 0.02)"),
-    ("length_collapse", lambda: edited(60, aha__length_mean=lambda v: v * 0.2), None, 69, "length collapse: "),
-    # completions four times as long while accuracy stays at its start
-    ("length_explosion", lambda: edited(60, aha__length_mean=lambda v: v * 4, aha__accuracy=0.1, _from_start=True),
-     None, 69, "length explosion: "),
-    ("entropy_collapse", lambda: edited(60, entropy=0.01), None, 69,
+    ("truncation", lambda: edited(30, completions__clipped_ratio=0.8, completions__mean_terminated_length=3.0), None,
+     39, "completions cut off: completions/clipped_ratio 0.80 (>= 0.5 for 10 logged steps), mean_terminated_length 3.0"),
+    # format learned from the start, accuracy stuck at 0.05: judged over the last 50 logged steps
+    ("format_without_accuracy", lambda: edited(1, aha__format=0.97, aha__accuracy=0.05), None, 50,
+     "format learned, accuracy flat: format 0.97 (>= 0.9) while accuracy 0.050 at the start -> 0.050 over the last 50 "
+     "logged steps (rise < 0.01)"),
+    ("length_collapse", lambda: edited(30, aha__length_mean=lambda v: v * 0.2), None, 39, "length collapse: "),
+    # completions four times as long while accuracy stays where it started (cut at step 60: later, with the
+    # format learned, flat accuracy is the format_without_accuracy alarm too)
+    ("length_explosion",
+     lambda: edited(30, aha__length_mean=lambda v: v * 4, aha__accuracy=0.1, _from_start=True)[:60],
+     None, 39, "length explosion: "),
+    ("entropy_collapse", lambda: edited(30, entropy=0.01), None, 39,
      "entropy collapse: entropy 0.0100 nats/token (< 0.05 for 10 logged steps)"),
-    ("instability", lambda: edited(60, kl=lambda v: v * 50), None, 69, "KL / grad norm blow-up: kl "),
-    # the real run's reward rises; a held-out accuracy that does not
-    ("reward_hacking", healthy_logs, {s: 0.1 for s in range(20, 151, 20)}, None,
+    ("instability", lambda: edited(30, kl=lambda v: v * 50), None, 39, "KL / grad norm blow-up: kl "),
+    # the real run's reward rises; a held-out accuracy that does not (a point every 10 steps)
+    ("reward_hacking", healthy_logs, {s: 0.1 for s in range(10, 151, 10)}, None,
      "reward hacking suspicion: train reward "),
-    ("reward_missing", lambda: edited(60, rewards__countdown_reward__mean=None, rewards__countdown_reward__std=None),
-     None, 69, "reward gives no signal: countdown_reward returned None/NaN for every completion for 10 logged steps"),
+    ("reward_missing", lambda: edited(30, rewards__countdown_reward__mean=None, rewards__countdown_reward__std=None),
+     None, 39, "reward gives no signal: countdown_reward returned None/NaN for every completion for 10 logged steps"),
 ]
 
 
@@ -323,11 +326,11 @@ def test_a_resumed_run_does_not_repeat_the_alarms_of_its_history(tmp_path):
     from scripts.lib.config import R1ZeroArguments
     from scripts.lib.health import HealthMonitor, Thresholds
 
-    logs = edited(60, entropy=0.01)
+    logs = edited(30, entropy=0.01)  # the alarm was raised at step 39, before the checkpoint at 40
     monitor = HealthMonitor(Thresholds(**R1ZeroArguments().health_thresholds()))
-    state = TrainerState(global_step=100, log_history=[e for e in logs if e["step"] <= 100])
+    state = TrainerState(global_step=40, log_history=[e for e in logs if e["step"] <= 40])
     monitor.on_train_begin(SimpleNamespace(output_dir=str(tmp_path)), state, TrainerControl())
-    for entry in logs[100:]:
+    for entry in logs[40:]:
         state.global_step = entry["step"]
         monitor.on_log(None, state, TrainerControl(), logs=dict(entry))
     assert monitor.alarms == []

@@ -143,11 +143,15 @@ class R1ZeroArguments:
         default=0.5, metadata={"help": "Completions cut off: completions/clipped_ratio at or above this."}
     )
     health_format_learned: float = field(
-        default=0.9, metadata={"help": "Format learned, accuracy flat: format rate at or above this ..."}
+        default=0.9, metadata={"help": "Format learned, accuracy flat: mean format rate at or above this ..."}
+    )
+    health_flat_logs: int = field(
+        default=50, metadata={"help": "... over this many logged steps, while accuracy rose less than "
+                              "health_accuracy_rise over its first health_patience logs."}
     )
     health_accuracy_rise: float = field(
-        default=0.02, metadata={"help": "... while accuracy rose less than this over the window (also: length "
-                                "explosion, reward hacking)."}
+        default=0.01, metadata={"help": "Accuracy rise that counts (format learned, length explosion; held-out "
+                                "accuracy for reward hacking)."}
     )
     health_length_collapse: float = field(
         default=0.3, metadata={"help": "Length collapse: mean length below this share of the first logs' mean."}
@@ -425,8 +429,8 @@ def validate(script_args, training_args, model_args) -> None:
     for key in ("aha_baseline_steps", "aha_window", "aha_smoothing", "log_samples_count"):
         if getattr(script_args, key) < 1:
             raise RecipeError(f"{key} must be at least 1, got {getattr(script_args, key)}")
-    if script_args.health_patience < 1:
-        raise RecipeError(f"health_patience must be at least 1, got {script_args.health_patience}")
+    if script_args.health_patience < 1 or script_args.health_flat_logs < 1:
+        raise RecipeError("health_patience and health_flat_logs must be at least 1")
     if script_args.log_samples_every < 0:
         raise RecipeError(f"log_samples_every must be >= 0 (0: never), got {script_args.log_samples_every}")
     if script_args.holdout_eval_steps < 0 or script_args.holdout_eval_samples < 0:

@@ -59,6 +59,7 @@ class Thresholds:
     zero_std_frac: float
     clipped_ratio: float
     format_learned: float
+    flat_logs: int
     accuracy_rise: float
     length_collapse: float
     length_growth: float
@@ -81,6 +82,7 @@ class Context:
 
     window: list[dict]           # the last `patience` training logs (oldest first)
     before: list[dict]           # up to `patience` logs before the window
+    history: list[dict]          # the last max(2 x patience, flat_logs) logs, window included
     start: list[dict]            # the run's first `patience` training logs
     heldout: list[tuple[int, float, float]]  # (step, held-out accuracy, train reward then) per eval point
     run: dict                    # a few GRPOConfig values for the advice
@@ -143,21 +145,22 @@ def truncation(c: Context) -> Finding | None:
 
 
 def format_without_accuracy(c: Context) -> Finding | None:
-    fmt = series(c.window, FORMAT_KEYS)
-    acc, acc_before = series(c.window, ACCURACY_KEYS), series(c.before, ACCURACY_KEYS)
-    if fmt is None or acc is None or acc_before is None or len(c.before) < len(c.window):
+    """Format learned (mean over the last ``flat_logs`` logs) while accuracy is still where the run started."""
+    recent = c.history[-c.t.flat_logs:]
+    fmt, acc, acc_start = series(recent, FORMAT_KEYS), series(recent, ACCURACY_KEYS), series(c.start, ACCURACY_KEYS)
+    if fmt is None or acc is None or acc_start is None or len(recent) < c.t.flat_logs:
         return None
-    rise = _mean(acc) - _mean(acc_before)
-    if min(fmt) < c.t.format_learned or rise >= c.t.accuracy_rise or _mean(acc) >= c.t.format_learned:
+    rise = _mean(acc) - _mean(acc_start)
+    if _mean(fmt) < c.t.format_learned or rise >= c.t.accuracy_rise:
         return None
     return Finding(
-        f"format {_mean(fmt):.2f} (>= {c.t.format_learned:g}) while accuracy {_mean(acc_before):.3f} -> "
-        f"{_mean(acc):.3f} (rise < {c.t.accuracy_rise:g}) over {2 * len(acc)} logged steps",
+        f"format {_mean(fmt):.2f} (>= {c.t.format_learned:g}) while accuracy {_mean(acc_start):.3f} at the start -> "
+        f"{_mean(acc):.3f} over the last {len(acc)} logged steps (rise < {c.t.accuracy_rise:g})",
         "the format reward is earned without correct answers: the accuracy reward may be too strict, or the task "
         "too hard",
         "check the accuracy reward on logged samples (TensorBoard aha/samples); lower the format weight in "
         f"reward_weights{_now(c.run, 'reward_weights')}, or use easier data",
-        {"format": _mean(fmt), "accuracy": _mean(acc), "accuracy_before": _mean(acc_before)})
+        {"format": _mean(fmt), "accuracy": _mean(acc), "accuracy_start": _mean(acc_start)})
 
 
 def length_collapse(c: Context) -> Finding | None:
@@ -291,7 +294,7 @@ class HealthMonitor(TrainerCallback):
         self.writer = writer          # tests pass one; in training, the TensorBoard callback's
         self.trainer = None
         n = thresholds.patience
-        self.recent: deque[dict] = deque(maxlen=2 * n)
+        self.recent: deque[dict] = deque(maxlen=max(2 * n, thresholds.flat_logs))
         self.start: list[dict] = []
         self.heldout: list[tuple[int, float, float]] = []
         self.active: dict[str, bool] = dict.fromkeys(CHECKS, False)
@@ -321,8 +324,8 @@ class HealthMonitor(TrainerCallback):
         if len(self.recent) < self.t.patience:
             return []
         items = list(self.recent)
-        context = Context(items[-self.t.patience:], items[:-self.t.patience], self.start, self.heldout, self.run,
-                          self.t)
+        n = self.t.patience
+        context = Context(items[-n:], items[-2 * n:-n], items, self.start, self.heldout, self.run, self.t)
         raised = []
         for name, (symptom, check) in CHECKS.items():
             finding = check(context)
