@@ -28,7 +28,7 @@ HEALTHY = FIXTURES / "health_healthy_run.json"
 def run_args(model_dir, output_dir, *extra) -> list[str]:
     return [
         "--config", RECIPE, "--model_name_or_path", str(model_dir), "--tiny_base_recipe", "",
-        "--output_dir", str(output_dir), "--max_steps", "4", "--save_steps", "10",
+        "--output_dir", str(output_dir), "--max_steps", "3", "--save_steps", "10",
         "--per_device_train_batch_size", "8", "--num_generations", "4", "--max_completion_length", "8",
         "--holdout_size", "0", "--max_train_samples", "64", "--disable_tqdm", "true", "--logging_steps", "1",
         "--reward_funcs", "format_reward", "countdown_reward", "tests.flaky_reward.flaky_length_reward",
@@ -77,10 +77,10 @@ def read_events(folder: Path) -> tuple[dict, dict]:
 
 @pytest.mark.parametrize("mode,error", [
     # the reward divides by zero on every completion of step 3: the first one is named
-    ("raise", "raised ZeroDivisionError: division by zero while scoring step 3/4, on completion 1 of 8: '"),
+    ("raise", "raised ZeroDivisionError: division by zero while scoring step 3/3, on completion 1 of 8: '"),
     # the reward drops its last value on step 3: TRL would raise a ValueError mid-step
-    ("count", "returned 7 values for 8 completions (one each expected) while scoring step 3/4, on the first of 8: '"),
-])
+    ("count", "returned 7 values for 8 completions (one each expected) while scoring step 3/3, on the first of 8: '"),
+], ids=["raises", "miscounts"])
 def test_a_reward_that_breaks_at_step_3_stops_with_one_line_a_checkpoint_and_resumes(
         mode, error, train, tiny_model_dir, tmp_path, monkeypatch, capsys):
     from scripts.lib.run_control import checkpoint_problem
@@ -91,7 +91,7 @@ def test_a_reward_that_breaks_at_step_3_stops_with_one_line_a_checkpoint_and_res
     captured = capsys.readouterr()
     lines = captured.err[captured.err.index("error: "):].splitlines()  # after transformers' progress bars
     assert lines[0].startswith(f"error: reward flaky_length_reward {error}"), captured.err
-    assert lines[1] == f"stopped by the reward error at step 2/4; saved {out / 'checkpoint-2'}"
+    assert lines[1] == f"stopped by the reward error at step 2/3; saved {out / 'checkpoint-2'}"
     assert lines[2].startswith("resume with: python -m scripts.train --config ")
     assert lines[2].endswith(f"--resume {out / 'checkpoint-2'}")
     assert "Traceback" not in captured.err + captured.out
@@ -104,7 +104,7 @@ def test_a_reward_that_breaks_at_step_3_stops_with_one_line_a_checkpoint_and_res
     monkeypatch.delenv("FLAKY_REWARD")  # the reward is fixed; the same command resumes
     assert train(run_args(tiny_model_dir, out)) == 0
     assert f"resuming from {out / 'checkpoint-2'}" in capsys.readouterr().out
-    assert logged_steps(trainer_state(out / "checkpoint-4")) == [1, 2, 3, 4]
+    assert logged_steps(trainer_state(out / "checkpoint-3")) == [1, 2, 3]
     assert (out / "model.safetensors").is_file()
 
 
