@@ -5,10 +5,11 @@ write (``frac_reward_zero_std``, ``completions/clipped_ratio``, ``entropy``, ``k
 ``aha/format``, ``aha/accuracy``, ``aha/length_mean``, ``rewards/<name>/mean``, and the held-out
 ``eval/…`` points of ``holdout_eval_steps``). Each check below is a small pure function of the
 recent logs and its threshold (``health_*`` in the recipe); when its condition has held for
-``health_patience`` logged steps it raises an alarm, once, until the condition clears:
+``health_patience`` logged steps (format learned / accuracy flat: judged over ``health_flat_logs``; reward
+hacking: at the held-out eval points) it raises an alarm, once, until the condition clears:
 
 * one console line: the symptom, the numbers, the likely cause, what to change;
-* TensorBoard: the line as text (``health/alarm``) and a ``health/alarms`` scalar (checks in alarm
+* TensorBoard: the line as text (``health/alarm``, Text tab) and a ``health/alarms`` scalar (checks in alarm
   at each logged step: 0 on a healthy run);
 * a JSON record appended to ``<output_dir>/health.jsonl`` (``make checkpoints`` shows them).
 
@@ -18,7 +19,7 @@ the next checkpoint and ``scripts/train.py`` exits with code 3.
 ``guard_rewards`` wraps each reward function: an exception, or a return that is not one value per
 completion, becomes a ``RewardFailure`` naming the reward, the error and the start of the offending
 completion; ``scripts/train.py`` then writes a checkpoint of the state after the last finished step
-(``scripts.run_control.save_checkpoint_now``) and exits with code 2 (``--debug``: the traceback).
+(``scripts.lib.run_control.save_checkpoint_now``) and exits with code 2 (``--debug``: the traceback).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from scripts.lib.run_control import agreed_max, stop_report
 from scripts.lib.run_files import HEALTH, read_jsonl
 from scripts.lib.tracking import _tensorboard_writer
 
-EVAL_FILE = "eval_history.jsonl"  # written by scripts/evaluation.py's HeldOutEvalCallback
+EVAL_FILE = "eval_history.jsonl"  # written by scripts/lib/evaluation.py's HeldOutEvalCallback
 HELDOUT_KEYS = ("eval/pass@1_greedy", "eval/pass@1")
 FORMAT_KEYS = ("aha/format", "rewards/format_reward/mean")
 ACCURACY_KEYS = ("aha/accuracy",)
