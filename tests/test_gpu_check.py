@@ -7,6 +7,7 @@ import json
 import pytest
 
 from scripts import gpu_check
+from scripts.lib.gpu_check import failure, gpu_recipes
 
 
 def _dry_run(tmp_path, capsys, *only: str) -> dict:
@@ -36,7 +37,7 @@ def test_dry_run_trains_a_lora_recipe_through_the_kit_and_reports_it(tmp_path, c
 
 @pytest.mark.slow
 def test_dry_run_of_every_part(tmp_path, capsys):
-    names = [p.stem for p in gpu_check.gpu_recipes(None)]
+    names = [p.stem for p in gpu_recipes(None)]
     report = _dry_run(tmp_path, capsys, *names, "decode", "demo")
     assert [r["recipe"] for r in report["recipes"]] == names
     assert all(r["status"].startswith("ok") for r in report["recipes"]), report["recipes"]
@@ -50,7 +51,7 @@ def test_every_gpu_recipe_has_a_model_shape():
     from scripts.lib.config import load_recipe_yaml
     from scripts.lib.model_shapes import shape_for_model
 
-    recipes = gpu_check.gpu_recipes(None)
+    recipes = gpu_recipes(None)
     assert len(recipes) >= 5
     for path in recipes:
         assert shape_for_model(load_recipe_yaml(str(path))["model_name_or_path"]), path.name
@@ -66,8 +67,8 @@ def test_without_a_gpu_it_stops_with_one_line(capsys, monkeypatch):
 
 
 def test_a_crash_or_oom_is_a_result_not_a_crash():
-    assert gpu_check.failure(0, "", {}) is None
-    assert gpu_check.failure("timeout", "", {}) == "stopped at its time cap"
+    assert failure(0, "", {}) is None
+    assert failure("timeout", "", {}) == "stopped at its time cap"
     oom = {"error": "OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"}
-    assert gpu_check.failure(1, "", oom) == "out of GPU memory"
-    assert gpu_check.failure(2, "error: model path not found: x\n", {}) == "exit 2: error: model path not found: x"
+    assert failure(1, "", oom) == "out of GPU memory"
+    assert failure(2, "error: model path not found: x\n", {}) == "exit 2: error: model path not found: x"
