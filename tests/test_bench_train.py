@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from conftest import FIXTURES, ROOT
-from scripts.bench_train import breakdown, parse_variant, summarise
+from scripts.lib.bench_train_runs import parse_variant
+from scripts.lib.step_timing import breakdown, summarise
 
 SHRINK = "--per_device_train_batch_size 8 --num_generations 4 --max_completion_length 12 --max_train_samples 64"
 
