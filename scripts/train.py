@@ -24,14 +24,8 @@ from trl import GRPOTrainer, get_peft_config
 
 from rewards import get_rewards
 from scripts.lib.cli import run_cli
-from scripts.lib.config import chat_template_kwargs, parse_recipe
-from scripts.lib.evaluation import (
-    HeldOutEvalCallback,
-    before_after_table,
-    record_before_after,
-    score_completions,
-)
-from scripts.lib.generation import sample_completions
+from scripts.lib.config import parse_recipe
+from scripts.lib.evaluation import HeldOutEvalCallback, held_out_scores, show_before_after
 from scripts.lib.health import HealthMonitor, RewardFailure, guard_rewards
 from scripts.lib.hub import check_available
 from scripts.lib.models import build_base_if_needed, load_model_and_tokenizer
@@ -70,22 +64,9 @@ def main(argv=None) -> int:
         preflight_or_stop(script_args, training_args, model_args, model, tokenizer, train_rows, holdout_rows,
                           skipped, reward_funcs)
 
-    def held_out_scores(label: str) -> dict | None:
-        if not holdout_rows:
-            return None
-        texts, lengths = sample_completions(
-            model, tokenizer, [r["prompt"] for r in holdout_rows], training_args.max_completion_length,
-            temperature=training_args.temperature, seed=training_args.seed,
-            chat_template_kwargs=chat_template_kwargs(training_args),
-        )
-        scores = score_completions(holdout_rows, texts, script_args.task, lengths,
-                                   script_args.reflection_phrases, script_args.reward_settings())
-        scores["example"] = texts[0]
-        print(f"held-out {label}: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items()
-                                                if isinstance(v, float)))
-        return scores
-
-    before = held_out_scores("before") if resume is None else None
+    # The held-out prompts answered before training (not again on a resume), to compare with after.
+    held_out = (model, tokenizer, holdout_rows, script_args, training_args)
+    before = held_out_scores("before", *held_out) if resume is None else None
 
     # A reward that raises or miscounts mid-run stops it with a checkpoint instead of a traceback.
     trainer = GRPOTrainer(
@@ -136,11 +117,9 @@ def main(argv=None) -> int:
     with quiet_checkpoint_saves():
         trainer.save_model(training_args.output_dir)
 
-    after = held_out_scores("after")
+    after = held_out_scores("after", *held_out)
     if before and after and trainer.accelerator.is_main_process:
-        print("\n" + before_after_table(before, after))
-        print(f"\nexample before: {before['example'].strip()}\nexample after:  {after['example'].strip()}")
-        record_before_after(training_args.output_dir, before, after, holdout_rows[0]["prompt"])
+        show_before_after(training_args.output_dir, before, after, holdout_rows[0]["prompt"])
     if trainer.accelerator.is_main_process:
         print(f"\ncheckpoints: {training_args.output_dir}/checkpoint-*   final model: {training_args.output_dir}")
         print(f"TensorBoard:  tensorboard --logdir {training_args.output_dir}   (or: make tensorboard)")

@@ -15,7 +15,7 @@ from rewards._text import completion_text
 from rewards.reflection import countdown_check_claims, has_self_check
 from scripts.lib.cli import UserError
 from scripts.lib.config import chat_template_kwargs
-from scripts.lib.generation import HFGenerator
+from scripts.lib.generation import HFGenerator, sample_completions
 from scripts.lib.tracking import _tensorboard_writer
 
 
@@ -103,6 +103,30 @@ def record_before_after(output_dir: str, before: dict, after: dict, example_prom
                     f"**prompt**: `{payload['prompt']}`\n\n**before**: `{payload['example_before']}`\n\n"
                     f"**after**: `{payload['example_after']}`", 0)
     writer.close()
+
+
+def held_out_scores(label: str, model, tokenizer, rows, script_args, training_args) -> dict | None:
+    """Training's held-out numbers ("before" and "after"): one sampled completion per held-out
+    prompt, scored like training scores them, printed in one line; None without held-out rows."""
+    if not rows:
+        return None
+    texts, lengths = sample_completions(
+        model, tokenizer, [r["prompt"] for r in rows], training_args.max_completion_length,
+        temperature=training_args.temperature, seed=training_args.seed,
+        chat_template_kwargs=chat_template_kwargs(training_args),
+    )
+    scores = score_completions(rows, texts, script_args.task, lengths, script_args.reflection_phrases,
+                               script_args.reward_settings())
+    scores["example"] = texts[0]
+    print(f"held-out {label}: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items() if isinstance(v, float)))
+    return scores
+
+
+def show_before_after(output_dir: str, before: dict, after: dict, example_prompt) -> None:
+    """Print the before/after table and one example each, and keep them with the run."""
+    print("\n" + before_after_table(before, after))
+    print(f"\nexample before: {before['example'].strip()}\nexample after:  {after['example'].strip()}")
+    record_before_after(output_dir, before, after, example_prompt)
 
 
 # --------------------------------------------------------------------------- held-out evaluation
