@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from scripts import bench_gpu
+from scripts.lib.gpu_bench import synthetic_prompts
 
 
 def test_tiny_bench_times_real_grpo_steps(tmp_path, capsys):
@@ -31,5 +32,5 @@ def test_prompts_have_the_requested_token_length(tmp_path):
 
     model_dir = build_random_model("tiny", tmp_path / "model")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    prompts = bench_gpu.synthetic_prompts(3, 24, seed=1)
+    prompts = synthetic_prompts(3, 24, seed=1)
     assert [len(tokenizer(p, add_special_tokens=False).input_ids) for p in prompts] == [24, 24, 24]
