@@ -22,7 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from scripts.lib.cli import ArgumentParser, print_targets, run_cli
+from scripts.lib.benchmarking import print_targets
+from scripts.lib.cli import ArgumentParser, run_cli
 
 KEYS = ["format", "accuracy", "self_check", "honest_checks", "mean_length"]
 

@@ -255,7 +255,8 @@ def test_recipe_sets_reward_funcs_weights_and_settings(tmp_path, monkeypatch):
 
 def test_bench_rewards_quick_mode_on_a_tiny_gsm8k_file(capsys):
     from conftest import FIXTURES
-    from scripts.bench_rewards import FORMATS, SLOW_FORMATS, run
+    from scripts.bench_rewards import run
+    from scripts.lib.reward_bench import FORMATS, SLOW_FORMATS
 
     # Exit 0 or 1 depends on timings (1: a speed target missed on a busy machine); the content does not.
     assert run([str(FIXTURES / "gsm8k_tiny.jsonl"), "--max-ids", "512"]) in (0, 1)

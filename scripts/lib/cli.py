@@ -42,15 +42,6 @@ def silence_upstream_warnings() -> None:
         warnings.filterwarnings("ignore", message=message, category=FutureWarning)
 
 
-def print_targets(targets) -> bool:
-    """Print each ``(label, met, value)`` of a bench as ``met`` or ``MISSED`` (never hidden); True if all are met."""
-    all_met = True
-    for label, met, value in targets:
-        all_met &= bool(met)
-        print(f"  {'met   ' if met else 'MISSED'}  {label}: {value}")
-    return all_met
-
-
 def first_line(err: Exception, limit: int = 200) -> str:
     """An exception's first line (its type's name if it has no text), at most ``limit`` characters."""
     text = str(err).strip()
