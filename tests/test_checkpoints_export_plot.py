@@ -12,6 +12,7 @@ import pytest
 
 from conftest import ROOT
 from scripts import checkpoints, export, plot
+from scripts.lib.checkpoint_table import checkpoint_table
 from scripts.lib.models import load_tokenizer
 
 
@@ -31,7 +32,7 @@ EXPECTED_KEYS = {"reward": "reward", "accuracy": "aha/accuracy", "format": "aha/
 
 def test_checkpoints_lists_every_checkpoint_with_its_logged_numbers(tracked_run):
     run, _ = tracked_run
-    table = checkpoints.checkpoint_table(run)
+    table = checkpoint_table(run)
     assert [r["checkpoint"] for r in table["rows"]] == ["checkpoint-1", "checkpoint-2", "checkpoint-3"]
     for row in table["rows"]:
         entry = state_entry(run, row["step"])
@@ -52,7 +53,7 @@ def test_checkpoints_command_prints_the_markdown_table(tracked_run):
     lines = proc.stdout.splitlines()
     assert ("| checkpoint | step | reward | accuracy | format | mean length | self-check share "
             "| accuracy, last 1 logs |  |") in lines
-    best = checkpoints.checkpoint_table(run)["best"]
+    best = checkpoint_table(run)["best"]
     for step in (1, 2, 3):
         e = state_entry(run, step)
         notes = ", ".join(n for n, on in (("**best accuracy**", best == f"checkpoint-{step}"),
@@ -75,7 +76,7 @@ def test_best_checkpoint_is_chosen_by_accuracy_averaged_over_the_smoothing_windo
             json.dumps({"global_step": step, "log_history": [e for e in history if e["step"] <= step]}))
     (tmp_path / "run_info.json").write_text(json.dumps({"task": "countdown", "tracker": {"aha": {
         "baseline_steps": 2, "reflection_margin": 0.1, "accuracy_margin": 0.1, "window": 2, "smoothing": 3}}}))
-    table = checkpoints.checkpoint_table(tmp_path)
+    table = checkpoint_table(tmp_path)
     recent = {r["checkpoint"]: r["recent_accuracy"] for r in table["rows"]}
     assert recent == pytest.approx({"checkpoint-20": (0.1 + 0.1 + 0.9) / 3, "checkpoint-36": (0.4 + 0.5 + 0.6) / 3})
     assert table["best"] == "checkpoint-36"
@@ -97,7 +98,7 @@ def test_an_incomplete_checkpoint_is_listed_as_such(tracked_run, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(run / "checkpoint-1", copy / "checkpoint-1")
     (copy / "checkpoint-7").mkdir()  # killed while saving: no trainer_state.json
-    table = checkpoints.render_markdown(checkpoints.checkpoint_table(copy))
+    table = checkpoints.render_markdown(checkpoint_table(copy))
     assert "| checkpoint-7 | 7 | – | – | – | – | – | – | incomplete (no trainer_state.json) |" in table
 
 
