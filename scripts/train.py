@@ -26,11 +26,11 @@ from rewards import get_rewards
 from scripts.lib.cli import run_cli
 from scripts.lib.config import parse_recipe
 from scripts.lib.evaluation import HeldOutEvalCallback, held_out_scores, show_before_after
-from scripts.lib.health import HealthMonitor, RewardFailure, guard_rewards
+from scripts.lib.health import HealthMonitor, checkpoint_on_reward_failure, guard_rewards
 from scripts.lib.hub import check_available
 from scripts.lib.models import build_base_if_needed, load_model_and_tokenizer
 from scripts.lib.preflight import preflight_or_stop
-from scripts.lib.run_control import GracefulStop, finished_message, resolve_resume, save_checkpoint_now, stop_report
+from scripts.lib.run_control import GracefulStop, finished_message, resolve_resume
 from scripts.lib.tracking import AhaTracker, ConsoleLog, quiet_checkpoint_saves
 
 
@@ -96,15 +96,8 @@ def main(argv=None) -> int:
         print(f"resuming from {resume}")
     stop = GracefulStop()
     trainer.add_callback(stop)
-    try:
-        with stop.installed(), quiet_checkpoint_saves():
-            trainer.train(resume_from_checkpoint=resume)
-    except RewardFailure as failure:  # a UserError: run_cli prints it as one `error:` line, exit 2
-        with quiet_checkpoint_saves():
-            save_checkpoint_now(trainer)
-        failure.report = stop_report("the reward error", training_args.output_dir,
-                                     trainer.state.global_step, trainer.state.max_steps, command)
-        raise
+    with checkpoint_on_reward_failure(trainer, command), stop.installed(), quiet_checkpoint_saves():
+        trainer.train(resume_from_checkpoint=resume)
     if stop.signum:
         if trainer.accelerator.is_main_process:
             print(stop.report(training_args.output_dir, trainer.state.global_step, trainer.state.max_steps,

@@ -30,6 +30,7 @@ import math
 import statistics
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,9 +39,9 @@ from trl.trainer.utils import get_callable_name, is_async_callable
 
 from rewards._text import completion_text
 from scripts.lib.cli import UserError, first_line
-from scripts.lib.run_control import agreed_max, stop_report
+from scripts.lib.run_control import agreed_max, save_checkpoint_now, stop_report
 from scripts.lib.run_files import HEALTH, read_jsonl
-from scripts.lib.tracking import _tensorboard_writer
+from scripts.lib.tracking import _tensorboard_writer, quiet_checkpoint_saves
 
 EVAL_FILE = "eval_history.jsonl"  # written by scripts/lib/evaluation.py's HeldOutEvalCallback
 HELDOUT_KEYS = ("eval/pass@1_greedy", "eval/pass@1")
@@ -510,3 +511,18 @@ def guard_rewards(reward_funcs: list) -> list:
     """Each reward function wrapped in ``GuardedReward``; reward models and async rewards are left as they are."""
     return [f if isinstance(f, str) or not callable(f) or is_async_callable(f) or inspect.isclass(f)
             or hasattr(f, "forward") else GuardedReward(f) for f in reward_funcs]
+
+
+@contextmanager
+def checkpoint_on_reward_failure(trainer, argv: list[str]):
+    """Around ``trainer.train()``: a ``RewardFailure`` (a ``UserError``: ``run_cli`` prints it as one
+    ``error:`` line, exit 2) first saves a checkpoint of the last finished step, and its report says
+    how to resume from it."""
+    try:
+        yield
+    except RewardFailure as failure:
+        with quiet_checkpoint_saves():
+            save_checkpoint_now(trainer)
+        failure.report = stop_report("the reward error", trainer.args.output_dir, trainer.state.global_step,
+                                     trainer.state.max_steps, argv)
+        raise
