@@ -53,8 +53,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from scripts.lib.cli import UserError, command_line, run_cli
-from scripts.lib.gpu_check import child_env, run_parts, shlex_join, worker, write_local_data
+from scripts.lib.gpu_check import child_env, run_parts, shlex_join, worker
 from scripts.lib.gpu_report import environment, render
+from scripts.lib.synthetic_data import write_local_data
 
 # NVIDIA H200 datasheet (nvidia.com/en-us/data-center/h200): 141 GB HBM3e at 4.8 TB/s.
 H200_HBM_TB_S = 4.8
