@@ -36,7 +36,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("tiny") / "model"
     cfg = TinyBaseConfig(corpus_size=1500, steps=0, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, vocab_size=1024)
+                         num_attention_heads=2)
     return build_tiny_base(out, cfg, TINY_TASK, progress=False)
 
 

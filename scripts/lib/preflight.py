@@ -46,7 +46,7 @@ from rewards.math_rewards import fast_math_verdict
 from scripts.lib.cli import UserError
 from scripts.lib.config import chat_template_kwargs
 from scripts.lib.evaluation import mean, score_completions
-from scripts.lib.generation import sample_completions
+from scripts.lib.sampling import sample_completions
 from scripts.lib.memory import count_text, dtype_bytes, estimate_memory, gib, gpu_total, parameter_counts, ram_total
 
 # Report thresholds, not training settings: when a sampled number says the run will likely not learn.
