@@ -82,3 +82,21 @@ def test_corpus_mix_follows_the_recipe_shares():
     # answer_only traces (1 in 6 of the mis-formatted) have no think: slightly under the 20 % share
     assert 0.15 < search < 0.21 and 0.22 < exact < 0.28
     assert TINY_TASK["template"] == "compact"
+
+
+def test_audit_reports_the_gate_on_any_model(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from data.countdown import countdown_question
+    from data.prompts import build_r1_zero_prompt
+    from scripts.tiny_base import audit_base
+
+    tokenizer = load_tokenizer(str(tiny_model_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+    rows = [{"prompt": build_r1_zero_prompt(countdown_question([3, 2, 3], 18, "terse"), "compact"),
+             "nums": [3, 2, 3], "target": 18}] * 4
+    audit = audit_base(model, tokenizer, rows, TinyBaseConfig(audit_max_tokens=6))
+    # an untrained model does not search: no reflection, the gate fails, and the line says so
+    assert audit["n"] == 4 and audit["verdict"] == "absent" and audit["gate"] is False
+    assert "FAILS the gate" in audit["gate_line"] and "P(go back | failed check)" in audit["gate_line"]
