@@ -90,7 +90,7 @@ def test_audit_reports_the_gate_on_any_model(tiny_model_dir):
 
     from data.countdown import countdown_question
     from data.prompts import build_r1_zero_prompt
-    from scripts.tiny_base import audit_base
+    from scripts.lib.tiny_base import audit_base
 
     tokenizer = load_tokenizer(str(tiny_model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
