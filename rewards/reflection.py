@@ -8,6 +8,15 @@ True
 >>> has_self_check("the waiter brought 3 plates")       # whole words only
 False
 
+Which words count as a self-check is the recipe setting ``reflection_phrases`` (``None``: the
+default list below). The default follows DeepSeek-R1's paper, whose examples of reflection start
+with "wait"; oat-zero ("There May Not be Aha Moment in R1-Zero-like Training", Liu et al. 2025)
+leaves "wait" out of its list as often spurious (it also starts ordinary sentences). A recipe whose
+model writes "wait" for something else sets its own list: ``recipes/cpu_countdown_tiny.yaml`` uses
+``recheck`` (the tiny base writes ``wait`` as the verdict of a failed check, also when it then gives up).
+Keywords are all there is for free text (GSM8K, MATH); for Countdown, where every try can be
+checked by code, the tries themselves are measured too (``analyze_countdown_completion``).
+
 For the Countdown traces the tiny model writes, every check makes a claim that can be verified:
 ``x o y = m`` (arithmetic), ``v vs t wait`` (v missed the target t) and ``v vs t ok`` (v is the
 target). ``countdown_check_claims`` returns (true claims, all claims):
@@ -329,3 +338,87 @@ def reflection_verdict(summary: dict, min_share: float = 0.01, min_reflecting: i
     z = _z_two_proportions(k1, n1, k2, n2)
     numbers.update({"measure": measure, "reflecting_rate": _rate(k1, n1), "rest_rate": _rate(k2, n2), "z": z})
     return ("present and pays" if z >= z_pays else "present but does not pay"), numbers
+
+
+# --------------------------------------------------------------------------- one batch, any task
+
+
+def reflection_records(completions, correct, formats=None, task: str = "", targets=None, nums=None,
+                       phrases=None) -> list[dict]:
+    """One record per completion for ``summarize_reflection``: ``reflects`` is the keyword self-check
+    (``phrases``: the recipe's ``reflection_phrases``); for ``task == "countdown"`` with targets, the
+    tries-based numbers of ``analyze_countdown_completion`` too. ``correct``: the accuracy reward per
+    completion (None or NaN: cannot be checked).
+
+    >>> recs = reflection_records(["<think> 3 * 6 = 18 vs 18 ok </think>", "<think> let me check 2 </think>"],
+    ...                           [1.0, 0.0], task="gsm8k", phrases=["let me check"])
+    >>> [(r["reflects"], r["correct"]) for r in recs], "tries" in recs[0]
+    ([(False, True), (True, False)], False)
+    """
+    n = len(completions)
+    formats = list(formats) if formats is not None else [None] * n
+    records = []
+    for i, text in enumerate(completions):
+        c = correct[i]
+        c = None if c is None or c != c else c
+        reflects = has_self_check(text if isinstance(text, str) else "", phrases)
+        target = targets[i] if targets is not None else None
+        if task == "countdown" and _is_int(target):
+            record = analyze_countdown_completion(text, target, nums[i] if nums is not None else None, c, formats[i])
+        else:
+            record = {"correct": None if c is None else bool(c), "format": None if formats[i] is None else bool(formats[i])}
+        record["reflects"] = reflects
+        records.append(record)
+    return records
+
+
+def revision_numbers(completions, correct, formats=None, task: str = "", targets=None, nums=None,
+                     phrases=None) -> dict:
+    """``summarize_reflection`` of ``reflection_records``: the revision numbers every command reports.
+
+    Keys, all tasks: ``reflect_share`` (self-check share), ``accuracy``, ``accuracy_reflecting``,
+    ``accuracy_rest``, ``accuracy_ratio``; Countdown adds ``tries_mean``, ``first_try_accuracy``,
+    ``wrong_to_right``, ``right_to_wrong``, ``hit_in_think``, ``honest_checks``, ...
+
+    >>> texts = ["<think> 3 + 3 = 6 vs 18 wait recheck ; 3 * 6 = 18 vs 18 ok </think> <answer> 3 * 6 </answer>",
+    ...          "<think> 3 * 6 = 18 vs 18 ok </think> <answer> 3 * 6 </answer>",
+    ...          "<think> 3 + 6 = 9 </think> <answer> 3 + 6 </answer>",
+    ...          "<think> 3 * 6 = 18 vs 18 ok </think> <answer> 3 + 6 </answer>"]
+    >>> s = revision_numbers(texts, [1.0, 1.0, 0.0, 0.0], task="countdown", targets=[18] * 4,
+    ...                      nums=[[3, 6]] * 4, phrases=["recheck"])
+    >>> s["reflect_share"], s["accuracy_reflecting"], s["accuracy_rest"], s["tries_mean"]
+    (0.25, 1.0, 0.3333333333333333, 1.25)
+    >>> s["first_try_accuracy"], s["wrong_to_right"], s["right_to_wrong"], s["hit_in_think"]
+    (0.5, 0.25, 0.25, 0.75)
+    """
+    return summarize_reflection(reflection_records(completions, correct, formats, task, targets, nums, phrases))
+
+
+def verdict_line(summary: dict, what: str = "") -> str:
+    """The one-line base-model audit: the verdict of ``reflection_verdict`` and the numbers behind it.
+
+    >>> s = {"n": 400, "reflecting": 40, "reflect_share": 0.1, "accuracy": 0.2, "accuracy_reflecting": 0.5,
+    ...      "accuracy_rest": 0.1667, "scored_reflecting": 40, "scored_rest": 360}
+    >>> print(verdict_line(s, "base"))
+    reflection audit (base): reflection present and pays (RL has something to amplify): 40 of 400 completions self-check (share 0.100); accuracy 0.500 self-checking vs 0.167 the rest (z 5.00); keyword-based (free text)
+    """
+    verdict, numbers = reflection_verdict(summary)
+    head = f"reflection audit{f' ({what})' if what else ''}: reflection {verdict}"
+    if verdict == "present and pays":
+        head += " (RL has something to amplify)"
+    parts = [f"{numbers['reflecting']} of {numbers['n']} completions self-check (share {_fmt(numbers['reflect_share'])})"]
+    if "measure" in numbers:
+        label = "true solution inside <think>" if numbers["measure"] == "hit_in_think" else "accuracy"
+        parts.append(f"{label} {_fmt(numbers['reflecting_rate'])} self-checking vs {_fmt(numbers['rest_rate'])} "
+                     f"the rest (z {numbers['z']:.2f})")
+    if "tries_mean" in summary:
+        parts.append(f"tries {_fmt(summary['tries_mean'], 2)}, first-try accuracy {_fmt(summary['first_try_accuracy'])}, "
+                     f"wrong->right {_fmt(summary['wrong_to_right'])}, right->wrong {_fmt(summary['right_to_wrong'])}, "
+                     f"accuracy {_fmt(summary['accuracy'])}")
+    else:
+        parts.append("keyword-based (free text)")
+    return head + ": " + "; ".join(parts)
+
+
+def _fmt(value, digits: int = 3) -> str:
+    return "-" if value is None or value != value else f"{value:.{digits}f}"
