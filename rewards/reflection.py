@@ -407,6 +407,8 @@ def verdict_line(summary: dict, what: str = "") -> str:
     if verdict == "present and pays":
         head += " (RL has something to amplify)"
     parts = [f"{numbers['reflecting']} of {numbers['n']} completions self-check (share {_fmt(numbers['reflect_share'])})"]
+    if verdict == "absent" and numbers["reflecting"] and numbers["reflect_share"] >= 0.01:
+        parts[0] += " - too few to judge; sample more"
     if "measure" in numbers:
         label = "true solution inside <think>" if numbers["measure"] == "hit_in_think" else "accuracy"
         parts.append(f"{label} {_fmt(numbers['reflecting_rate'])} self-checking vs {_fmt(numbers['rest_rate'])} "
