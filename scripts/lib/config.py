@@ -180,6 +180,11 @@ class R1ZeroArguments:
         default=10, metadata={"help": "Logged steps both rises must last (keep it larger than aha_smoothing)."}
     )
     aha_smoothing: int = field(default=5, metadata={"help": "Trailing mean over this many logged steps before comparing."})
+    aha_wrong_to_right_margin: float = field(
+        default=0.02,
+        metadata={"help": "Countdown only: rise in the wrong->right rate (first try wrong, answer right) over the "
+                  "baseline that must come with the other two (checks that fix answers, not words)."},
+    )
 
     def countdown_settings(self) -> dict:
         """Keyword arguments for ``data.countdown.generate_countdown``."""
@@ -232,7 +237,8 @@ class R1ZeroArguments:
         """Keyword arguments for ``scripts.lib.aha.AhaDetector``."""
         return {"baseline_steps": self.aha_baseline_steps, "reflection_margin": self.aha_reflection_margin,
                 "accuracy_margin": self.aha_accuracy_margin, "window": self.aha_window,
-                "smoothing": self.aha_smoothing}
+                "smoothing": self.aha_smoothing,
+                "wrong_to_right_margin": self.aha_wrong_to_right_margin if self.task == "countdown" else None}
 
 
 # reward name -> {recipe field: the reward constructor's keyword}; one entry per reward setting.
