@@ -69,6 +69,7 @@ def score_completions(rows, completions, task: str, lengths=None, reflection_phr
         if key in summary and (task == "countdown" or key not in COUNTDOWN_ONLY):
             result[key] = summary[key]
     result["summary"] = summary
+    result["verdict"] = verdict_line(summary, f"{len(texts)} completions")
     checks = [has_self_check(t, reflection_phrases) for t in texts]
     result["per_example"] = [
         {"correct": c, "format": f, "self_check": s} for c, f, s in zip(correct, formats, checks)
@@ -127,7 +128,8 @@ def record_before_after(output_dir: str, before: dict, after: dict, example_prom
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     payload = {"before": numbers(before), "after": numbers(after), "prompt": prompt_text(example_prompt),
-               "example_before": before.get("example"), "example_after": after.get("example")}
+               "example_before": before.get("example"), "example_after": after.get("example"),
+               "verdict_before": before.get("verdict"), "verdict_after": after.get("verdict")}
     (out / "held_out.json").write_text(json.dumps(json_safe(payload), indent=2))
     try:
         from torch.utils.tensorboard import SummaryWriter
@@ -153,13 +155,15 @@ def held_out_scores(label: str, model, tokenizer, rows, script_args, training_ar
     scores = score_completions(rows, texts, script_args.task, lengths, script_args.reflection_phrases,
                                script_args.reward_settings())
     scores["example"] = texts[0]
-    print(f"held-out {label}: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items() if isinstance(v, float)))
+    print(f"held-out {label}: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items()
+                                            if k in ("format", "accuracy", "self_check", "mean_length")))
     return scores
 
 
 def show_before_after(output_dir: str, before: dict, after: dict, example_prompt) -> None:
     """Print the before/after table and one example each, and keep them with the run."""
     print("\n" + before_after_table(before, after))
+    print(f"before: {before['verdict']}\nafter:  {after['verdict']}")
     print(f"\nexample before: {before['example'].strip()}\nexample after:  {after['example'].strip()}")
     record_before_after(output_dir, before, after, example_prompt)
 
@@ -246,8 +250,8 @@ def evaluate_generations(generate, rows, task: str, num_samples: int = 8, pass_k
         metrics["num_samples"] = num_samples
     # The audit reads the sampled completions when there are some (T>0 shows what RL would sample).
     metrics["reflection"] = json_safe(scores["summary"])
-    metrics["verdict"] = verdict_line(scores["summary"], f"{'sampled' if num_samples else 'greedy'}, "
-                                                         f"{len(scores['per_example'])} completions")
+    metrics["verdict"] = scores["verdict"].replace("reflection audit (", f"reflection audit "
+                                                    f"({'sampled' if num_samples else 'greedy'}, ", 1)
     return {"metrics": metrics, "records": records}
 
 
