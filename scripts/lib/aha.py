@@ -152,3 +152,20 @@ def detect_aha(history, **settings) -> AhaResult | None:
         if found is not None:
             return found
     return None
+
+
+def format_learned_step(history, threshold: float = 0.9, smoothing: int = 5) -> int | None:
+    """The first logged step at which the trailing mean of ``aha/format`` over ``smoothing`` logs reaches
+    ``threshold``: when the format was learned (R1-Zero's order: format first, then the aha), or None.
+
+    >>> format_learned_step([{"step": s, "aha/format": f} for s, f in [(1, 0.1), (2, 0.95), (3, 0.95), (4, 1.0)]],
+    ...                     smoothing=2)
+    3
+    """
+    recent: deque[float] = deque(maxlen=smoothing)
+    for entry in history:
+        if FORMAT_KEY in entry and "step" in entry and _finite(entry[FORMAT_KEY]):
+            recent.append(float(entry[FORMAT_KEY]))
+            if len(recent) == smoothing and sum(recent) / smoothing >= threshold - 1e-9:
+                return int(entry["step"])
+    return None
