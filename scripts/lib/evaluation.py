@@ -15,7 +15,8 @@ from rewards._text import completion_text
 from rewards.reflection import has_self_check, revision_numbers, verdict_line
 from scripts.lib.cli import UserError
 from scripts.lib.config import chat_template_kwargs
-from scripts.lib.generation import HFGenerator, sample_completions
+from scripts.lib.generation import HFGenerator
+from scripts.lib.sampling import sample_completions
 from scripts.lib.tracking import _tensorboard_writer
 
 
