@@ -115,7 +115,9 @@ class R1ZeroArguments:
     # Monitoring
     reflection_phrases: list[str] = field(
         default_factory=lambda: list(DEFAULT_REFLECTION_PHRASES),
-        metadata={"help": "Phrases that count as a self-check in the logged reflection share."},
+        metadata={"help": "Phrases that count as a self-check (tracker, make eval, before/after, audit). Default: "
+                  "DeepSeek-R1's kind of list, with \"wait\"; oat-zero leaves \"wait\" out as often spurious "
+                  "(rewards/reflection.py explains the choice)."},
     )
     log_samples_every: int = field(
         default=20, metadata={"help": "Log a few full completions as TensorBoard text every this many steps (0: never)."}
