@@ -10,6 +10,7 @@ published protocol instead (``--protocol``; flags override it).
 from __future__ import annotations
 
 import importlib.util
+import shlex
 import warnings
 from dataclasses import dataclass, field, fields
 
@@ -212,7 +213,7 @@ def make_plan(args: EvalArguments) -> EvalSettings:
         vllm_gpu_memory_utilization=pick(args.vllm_gpu_memory_utilization, "vllm_gpu_memory_utilization"),
         reflection_phrases=script.reflection_phrases, reward_settings=script.reward_settings(),
         chat_template_kwargs=chat_template_kwargs(gen),
-        recorded=None if recorded is None else f"{recorded[0]} (python -m scripts.train {' '.join(recorded[1])})",
+        recorded=None if recorded is None else f"{recorded[0]} (python -m scripts.train {shlex.join(recorded[1])})",
     )
 
 
