@@ -3,12 +3,19 @@
 Runs the recipe end to end (tiny base build + GRPO + held-out before/after) once per seed, each
 from scratch, times it, and prints every seed's held-out numbers, the medians and the targets:
 
-    python -m scripts.bench_aha                                  # 3 seeds of recipes/cpu_countdown_tiny.yaml
+    python -m scripts.bench_aha                                  # seeds 42 0 1 of recipes/cpu_countdown_tiny.yaml
     python -m scripts.bench_aha --seeds 0 --args "--max_steps 20"   # one quick look
 
-Targets (issues #5 and #12), checked on the medians: format <= 0.3 before and >= 0.9 after;
-accuracy x2; self-check share x2 with >= 90 % honest checks; mean length rises; wall time per run
-<= 10 min (base build included). A missed target is printed as MISSED, never hidden.
+Targets (issue #16, "Done when"), on 512 held-out prompts at T=1:
+
+* medians: self-check share >= 2x the base's and >= 0.30 after; honest checks >= 0.90 after;
+  wrong->right rate >= 2x the base's; mean length >= 1.5x the base's; format <= 0.3 -> >= 0.9;
+* every seed: accuracy >= 2x its base; searching (self-checking) completions more accurate than
+  the rest after training; an aha step (``scripts/lib/aha.py``, which for Countdown also needs a
+  rising wrong->right rate) after the format is learned; wall time <= 10 min (base build included).
+
+A missed target is printed as MISSED, never hidden. The table and targets are also written to
+``<out>/RESULTS.md``, whose path is printed last (copy it into the kit's RESULTS.md with the machine).
 """
 
 from __future__ import annotations
@@ -22,10 +29,15 @@ import sys
 import time
 from pathlib import Path
 
+from scripts.lib.aha import format_learned_step
 from scripts.lib.benchmarking import print_targets
 from scripts.lib.cli import ArgumentParser, run_cli
+from scripts.lib.run_files import RunError, load_history, run_info
 
-KEYS = ["format", "accuracy", "self_check", "honest_checks", "mean_length"]
+# (held_out.json key, column label): before -> after per seed.
+KEYS = [("format", "format"), ("accuracy", "accuracy"), ("self_check", "self-check share"),
+        ("honest_checks", "honest checks"), ("wrong_to_right", "wrong->right"), ("mean_length", "mean length")]
+FORMAT_LEARNED = 0.9
 
 
 def run_seed(recipe: str, seed: int, root: Path, extra: list[str], resume: bool = False) -> dict:
@@ -49,30 +61,94 @@ def run_seed(recipe: str, seed: int, root: Path, extra: list[str], resume: bool 
         raise SystemExit(f"seed {seed} failed (exit {proc.returncode}); log: {root / f'seed{seed}.log'}")
     result = json.loads((out / "held_out.json").read_text())
     result["wall_s"] = wall
+    info = run_info(out)
+    result["aha_step"] = (info.get("aha") or {}).get("step")
+    try:
+        result["format_learned_step"] = format_learned_step(load_history(out), FORMAT_LEARNED)
+    except RunError:
+        result["format_learned_step"] = None
     record.write_text(json.dumps(result, indent=2))
     return result
 
 
-def targets(median_before: dict, median_after: dict, wall: float, wall_limit: float) -> list[tuple[str, bool, str]]:
-    b, a = median_before, median_after
+def _num(value) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _f(value, digits: int = 3) -> str:
+    return "-" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def seed_row(seed, r: dict) -> str:
+    """One markdown row: before -> after per key, accuracy searching vs rest after, aha step, wall."""
+    cells = [f"{_f(_num(r['before'].get(k)))} -> {_f(_num(r['after'].get(k)))}" for k, _ in KEYS]
+    a = r["after"]
+    aha = r.get("aha_step")
+    learned = r.get("format_learned_step")
+    return (f"| {seed} | " + " | ".join(cells) + f" | {_f(_num(a.get('accuracy_reflecting')))} vs "
+            f"{_f(_num(a.get('accuracy_rest')))} | {aha if aha is not None else 'none'}"
+            f" (format at {learned if learned is not None else '-'}) | {r['wall_s'] / 60:.1f} |")
+
+
+def table(results: dict) -> str:
+    header = ("| seed | " + " | ".join(f"{label} before -> after" for _, label in KEYS)
+              + " | accuracy searching vs rest, after | aha step | wall (min) |")
+    lines = [header, "|---|" + "---|" * (len(KEYS) + 3)]
+    lines += [seed_row(seed, r) for seed, r in results.items()]
+    med = {side: {k: statistics.median(_num(r[side].get(k)) for r in results.values()) for k, _ in KEYS}
+           for side in ("before", "after")}
+    wall = statistics.median(r["wall_s"] for r in results.values())
+    lines.append("| median | " + " | ".join(f"{_f(med['before'][k])} -> {_f(med['after'][k])}" for k, _ in KEYS)
+                 + f" | | | {wall / 60:.1f} |")
+    return "\n".join(lines)
+
+
+def targets(results: dict, wall_limit: float) -> list[tuple[str, bool, str]]:
+    """Issue #16's targets: the medians, then every seed (NaN never meets a target)."""
+    def med(side, key):
+        return statistics.median(_num(r[side].get(key)) for r in results.values())
+
+    b = {k: med("before", k) for k, _ in KEYS}
+    a = {k: med("after", k) for k, _ in KEYS}
+    seeds = list(results.items())
+
+    def every(test) -> bool:
+        return all(test(r) for _, r in seeds)
+
+    def per_seed(fmt) -> str:
+        return ", ".join(f"seed {s}: {fmt(r)}" for s, r in seeds)
+
+    def aha_after_format(r) -> bool:
+        aha, learned = r.get("aha_step"), r.get("format_learned_step")
+        return aha is not None and learned is not None and aha >= learned
+
     return [
-        ("format <= 0.3 before, >= 0.9 after", b["format"] <= 0.3 and a["format"] >= 0.9,
-         f"{b['format']:.3f} -> {a['format']:.3f}"),
-        ("accuracy x2", a["accuracy"] >= 2 * b["accuracy"], f"{b['accuracy']:.3f} -> {a['accuracy']:.3f}"),
-        ("self-check share x2", a["self_check"] >= 2 * b["self_check"],
-         f"{b['self_check']:.3f} -> {a['self_check']:.3f}"),
-        (">= 90 % of checks honest (after)", a.get("honest_checks", 0) >= 0.9,
-         f"{a.get('honest_checks', float('nan')):.3f}"),
-        ("mean length rises", a["mean_length"] > b["mean_length"],
-         f"{b['mean_length']:.1f} -> {a['mean_length']:.1f} tokens"),
-        (f"wall time <= {wall_limit / 60:.0f} min per run", wall <= wall_limit, f"{wall / 60:.1f} min (median)"),
+        ("median format <= 0.3 before, >= 0.9 after", b["format"] <= 0.3 and a["format"] >= 0.9,
+         f"{_f(b['format'])} -> {_f(a['format'])}"),
+        ("median self-check share >= 2x the base's and >= 0.30 after",
+         a["self_check"] >= 2 * b["self_check"] and a["self_check"] >= 0.30, f"{_f(b['self_check'])} -> {_f(a['self_check'])}"),
+        ("median honest checks >= 0.90 after", a["honest_checks"] >= 0.90, _f(a["honest_checks"])),
+        ("median wrong->right >= 2x the base's", a["wrong_to_right"] >= 2 * b["wrong_to_right"] and a["wrong_to_right"] > 0,
+         f"{_f(b['wrong_to_right'])} -> {_f(a['wrong_to_right'])}"),
+        ("median mean length >= 1.5x the base's", a["mean_length"] >= 1.5 * b["mean_length"],
+         f"{_f(b['mean_length'], 1)} -> {_f(a['mean_length'], 1)} tokens"),
+        ("every seed: accuracy >= 2x its base", every(lambda r: _num(r["after"].get("accuracy")) >= 2 * _num(r["before"].get("accuracy"))),
+         per_seed(lambda r: f"{_f(_num(r['before'].get('accuracy')))} -> {_f(_num(r['after'].get('accuracy')))}")),
+        ("every seed: searching more accurate than the rest after",
+         every(lambda r: _num(r["after"].get("accuracy_reflecting")) > _num(r["after"].get("accuracy_rest"))),
+         per_seed(lambda r: f"{_f(_num(r['after'].get('accuracy_reflecting')))} vs {_f(_num(r['after'].get('accuracy_rest')))}")),
+        ("every seed: an aha step, after the format is learned", every(aha_after_format),
+         per_seed(lambda r: f"aha {r.get('aha_step')}, format learned {r.get('format_learned_step')}")),
+        (f"every seed: wall time <= {wall_limit / 60:.0f} min", every(lambda r: r["wall_s"] <= wall_limit),
+         per_seed(lambda r: f"{r['wall_s'] / 60:.1f} min")),
     ]
 
 
 def main(argv=None) -> int:
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", default="recipes/cpu_countdown_tiny.yaml")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 0, 1],
+                        help="training seeds (default: the recipes' shipped seed 42 and two more)")
     parser.add_argument("--out", default="outputs/bench_aha")
     parser.add_argument("--args", default="", help="extra flags for scripts.train, e.g. \"--max_steps 20\"")
     parser.add_argument("--wall-limit-min", type=float, default=10.0)
@@ -88,25 +164,25 @@ def main(argv=None) -> int:
         results[seed] = run_seed(args.recipe, seed, root, shlex.split(args.args), resume=args.resume)
         r = results[seed]
         print(f"seed {seed}: {r['wall_s'] / 60:.1f} min  " + "  ".join(
-            f"{k} {r['before'].get(k, float('nan')):.3f}->{r['after'].get(k, float('nan')):.3f}" for k in KEYS))
+            f"{k} {_f(_num(r['before'].get(k)))}->{_f(_num(r['after'].get(k)))}" for k, _ in KEYS))
 
-    print("\n| seed | wall (min) | " + " | ".join(f"{k} before -> after" for k in KEYS) + " |")
-    print("|---|---|" + "---|" * len(KEYS))
-    for seed, r in results.items():
-        cells = [f"{r['before'].get(k, float('nan')):.3f} -> {r['after'].get(k, float('nan')):.3f}" for k in KEYS]
-        print(f"| {seed} | {r['wall_s'] / 60:.1f} | " + " | ".join(cells) + " |")
-    med_b = {k: statistics.median(r["before"].get(k, float("nan")) for r in results.values()) for k in KEYS}
-    med_a = {k: statistics.median(r["after"].get(k, float("nan")) for r in results.values()) for k in KEYS}
-    wall = statistics.median(r["wall_s"] for r in results.values())
-    print("| median | %.1f | " % (wall / 60) + " | ".join(f"{med_b[k]:.3f} -> {med_a[k]:.3f}" for k in KEYS) + " |")
-
-    print("\nTargets (on the medians):")
-    print_targets(targets(med_b, med_a, wall, args.wall_limit_min * 60))
-    example = next(iter(results.values()))
-    print(f"\nexample (seed {next(iter(results))}), prompt: {example['prompt']}")
+    text = table(results)
+    print("\n" + text)
+    checks = targets(results, args.wall_limit_min * 60)
+    print("\nTargets (issue #16):")
+    print_targets(checks)
+    seed0 = next(iter(results))
+    example = results[seed0]
+    print(f"\nexample (seed {seed0}), prompt: {example['prompt']}")
     print(f"  before: {example['example_before']}\n  after:  {example['example_after']}")
-    (root / "summary.json").write_text(json.dumps({"seeds": results, "median_before": med_b, "median_after": med_a,
-                                                   "median_wall_s": wall}, indent=2, default=str))
+    (root / "summary.json").write_text(json.dumps({"seeds": results}, indent=2, default=str))
+    report = root / "RESULTS.md"
+    report.write_text(f"# make bench-aha: {args.recipe}, seeds {' '.join(map(str, args.seeds))}"
+                      f"{', extra flags ' + args.args if args.args else ''}\n\n{text}\n\n## Targets (issue #16)\n\n"
+                      + "\n".join(f"- {'met' if met else 'MISSED'}: {label}: {value}" for label, met, value in checks)
+                      + f"\n\nexample (seed {seed0}), prompt: `{example['prompt']}`\n\n- before: "
+                      f"`{example['example_before']}`\n- after: `{example['example_after']}`\n")
+    print(f"\nresults: {report}")
     return 0
 
 

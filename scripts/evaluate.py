@@ -13,7 +13,14 @@ markdown table and writes a JSON file with every number, the library versions (t
 trl, math-verify, vllm) and one record per problem (prompt, completions, correct?).
 
 Settings come from ``--recipe``, so a checkpoint is measured the way it was trained, or from a
-benchmark's published protocol; flags override them (``scripts/lib/eval_settings.py``). The held-out
+benchmark's published protocol; flags override them (``scripts/lib/eval_settings.py``). Without
+``--recipe``, a checkpoint or exported model is scored with the recipe and flags its run recorded
+(``run_info.json``); ``--recorded_settings false`` falls back to the task's defaults.
+
+Next to pass@k: the revision numbers (self-check share, accuracy self-checking vs not; for
+Countdown tries, first-try accuracy, wrong->right, right->wrong, true hits inside ``<think>``),
+reflection@k (share of problems where any of k samples self-checks), and per model one audit line:
+reflection absent / present but does not pay / present and pays (``rewards/reflection.py``). The held-out
 problems are ``scripts/lib/held_out.py``'s. A model is a checkpoint dir (``<run>/checkpoint-N``), an
 exported folder, a LoRA adapter dir (merged into its base) or a hub id; ``--use_vllm`` generates with
 vLLM (GPU), otherwise transformers' ``generate`` (``scripts/lib/generation.py``). Bad input (a missing
@@ -33,6 +40,7 @@ import torch
 from scripts.lib.cli import run_cli
 from scripts.lib.eval_settings import is_benchmark, make_plan, parse_args
 from scripts.lib.evaluation import (
+    KEYWORD_ONLY_NOTE,
     add_avg_at_k,
     avg_rows,
     comparison_table,
@@ -60,6 +68,9 @@ def main(argv=None, generators=None) -> int:
     sampling = (f"T={plan.temperature:g}, top_p {plan.top_p:g}, {args.num_samples} samples" if benchmark
                 else f"T={plan.temperature:g}, {args.num_samples} samples")
     versions = library_versions()
+    if plan.recorded:
+        print(f"settings: recorded by the run that wrote {plan.recorded} (--recipe or --recorded_settings false "
+              "to choose others)")
     print(f"held-out: {plan.source}; scoring {len(plan.rows)} problems per model")
     print("libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
     print("decoding: greedy" + (f" + {args.num_samples} samples at T={plan.temperature:g} (top_k {plan.top_k}, "
@@ -83,6 +94,12 @@ def main(argv=None, generators=None) -> int:
     table = comparison_table({name: r["metrics"] for name, r in results.items()}, label, sampling)
     table = avg_rows(table, results, args.num_samples, sampling)
     print("\n" + table + "\n")
+    if plan.task != "countdown":
+        print(KEYWORD_ONLY_NOTE.format(task=label, phrases=plan.reflection_phrases or "the default list, "
+                                       "rewards/reflection.py"))
+    # The base-model audit, one line per model: is there reflection, and does it pay?
+    for name, result in results.items():
+        print(f"{name}: {result['metrics']['verdict']}")
     output = Path(args.output_file or f"outputs/eval/{label}_{time.strftime('%Y%m%d-%H%M%S')}.json")
     output.parent.mkdir(parents=True, exist_ok=True)
     settings = {key: value for key, value in asdict(plan).items() if key not in ("rows", "reward_settings")}

@@ -52,6 +52,8 @@ def main(argv=None) -> int:
             f"{script_args.tiny_base_recipe} and this recipe: `make train` rebuilds it first, so these numbers "
             "describe the old one")
     print(report.render())
+    if samples:  # the base-model audit, last: is there reflection for RL to amplify?
+        print(report.section("samples").counts["verdict"])
     if report.failures:
         print(f"error: preflight: {report.failures[0]}", file=sys.stderr)
         return 2

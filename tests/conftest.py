@@ -36,7 +36,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("tiny") / "model"
     cfg = TinyBaseConfig(corpus_size=1500, steps=0, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, vocab_size=1024)
+                         num_attention_heads=2)
     return build_tiny_base(out, cfg, TINY_TASK, progress=False)
 
 
@@ -52,7 +52,7 @@ def run_env() -> dict:
 # heuristic must fire at a known step (baseline = step 1, rise from step 2, confirmed at step 3).
 TRACKED_RUN_FLAGS = ["--log_samples_every", "2", "--log_samples_count", "2", "--aha_baseline_steps", "1",
                      "--aha_window", "2", "--aha_smoothing", "1", "--aha_reflection_margin", "-1",
-                     "--aha_accuracy_margin", "-1"]
+                     "--aha_accuracy_margin", "-1", "--aha_wrong_to_right_margin", "-1"]
 
 
 @pytest.fixture(scope="session")

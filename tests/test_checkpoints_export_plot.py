@@ -171,6 +171,16 @@ def test_model_card_names_recipe_step_and_metrics(exported):
     assert f"tokenizer = TokenizersBackend.from_pretrained({str(out)!r})" in card
 
 
+def test_eval_on_an_export_takes_the_settings_of_the_run_that_wrote_it(exported):
+    from scripts.lib.eval_settings import make_plan, parse_args
+
+    run, out = exported
+    plan = make_plan(parse_args(["--models", str(out), "--limit", "2"]))
+    # the tracked run trains with --max_completion_length 12 and --holdout_size 0 (fresh problems)
+    assert plan.recorded.startswith(str(out)) and plan.max_new_tokens == 12 and plan.task == "countdown"
+    assert plan.rows[0]["prompt"].startswith("User: numbers ")
+
+
 def test_export_merges_lora_adapters(tiny_model_dir, tmp_path):
     import torch
     from peft import LoraConfig, get_peft_model

@@ -165,6 +165,20 @@ def test_constant_reward_is_flagged_no_learning_signal_in_model_sample(tiny_mode
     # An untrained model writes 6 tokens of noise: every completion is cut at the limit.
     assert section.counts["truncated"] == 1.0
     assert any("hit max_completion_length 6" in w for w in section.warnings)
+    # the base audit of the same samples: no self-check, nothing for RL to amplify
+    assert section.counts["verdict"].startswith(
+        "reflection audit (8 completions): reflection absent: 0 of 8 completions self-check (share 0.000)")
+
+
+def test_preflight_with_samples_ends_with_the_audit_verdict_line(tiny_model_dir, capsys):
+    from scripts import preflight
+
+    code = preflight.main(["--config", str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"), "--model_name_or_path",
+                           str(tiny_model_dir), "--tiny_base_recipe", "", "--samples", "2",
+                           "--max_completion_length", "6", "--max_train_samples", "16", "--holdout_size", "4"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert code in (0, 2)
+    assert lines[-1].startswith("reflection audit (") and "reflection absent" in lines[-1]
 
 
 @pytest.mark.parametrize(

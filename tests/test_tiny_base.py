@@ -6,17 +6,19 @@ import random
 
 from conftest import TINY_TASK
 from rewards import countdown_reward, format_reward
-from rewards.reflection import countdown_check_claims
+from rewards.reflection import analyze_countdown_completion, countdown_check_claims, parse_countdown_tries
 from scripts.lib.models import load_tokenizer
-from scripts.lib.tiny_base import TinyBaseConfig, make_trace
+from scripts.lib.tiny_base import TinyBaseConfig, _chains, make_trace
 
 
-def test_saved_tokenizer_loads_with_its_own_pre_tokenizer(tiny_model_dir):
+def test_saved_tokenizer_is_word_level_and_loads_as_saved(tiny_model_dir):
     # transformers would otherwise swap in Qwen2Tokenizer (digit by digit) for a qwen2 folder.
     tokenizer = load_tokenizer(str(tiny_model_dir))
-    assert tokenizer.tokenize(" 18 -6 <think>") == ["Ġ18", "Ġ-6", " <think>"]
-    ids = tokenizer(" <think> 3 - 9 = -6 ok </think>")["input_ids"]
-    assert tokenizer.decode(ids, skip_special_tokens=True) == "<think> 3 - 9 = -6 ok</think>"
+    assert tokenizer.tokenize(" 18 -6 <think> recheck") == ["18", "-6", "<think>", "recheck"]
+    text = " <think> 3 - 9 = -6 , -6 * 3 = -18 vs 18 wait </think> <answer> ( 3 - 9 ) * 3 </answer>"
+    ids = tokenizer(text)["input_ids"]
+    assert len(ids) == len(text.split()) and tokenizer.unk_token_id not in ids
+    assert tokenizer.decode(ids, skip_special_tokens=True) == text.strip()
 
 
 def test_search_traces_are_honest_and_exact_ones_score_format():
@@ -24,21 +26,77 @@ def test_search_traces_are_honest_and_exact_ones_score_format():
     rng = random.Random(0)
     for _ in range(200):
         nums, target = [rng.randint(1, 9) for _ in range(3)], rng.randint(10, 99)
-        text, decisions = make_trace(rng, nums, target, cfg, "+-*")
+        text, weighted = make_trace(rng, nums, target, cfg, "+-*")
         true, total = countdown_check_claims(text, target)
         assert total > 0 and true == total, text
         assert format_reward([text]) == [1.0]
-        assert all(text[d + 1:].startswith(("ok", "wait")) for d in decisions), (text, decisions)
+        tries = parse_countdown_tries(text, target, nums)
+        assert cfg.min_tries <= len(tries) or tries[-1]["verdict"] == "ok", text
+        assert all(t["arithmetic_true"] and t["check_true"] for t in tries), text
+        assert len({t["expression"] for t in tries}) == len(tries), text   # distinct tries
+        # every failed check but the last is followed by going back
+        record = analyze_countdown_completion(text, target, nums)
+        assert record["went_back_after_failed"] == record["failed_checks"] - (tries[-1]["verdict"] == "wait")
+        weight_at = dict(weighted)
+        verdicts = [i + 1 for i in range(len(text)) if text.startswith((" ok ", " wait "), i)]
+        assert verdicts and all(weight_at[o] == cfg.check_loss_weight for o in verdicts), (text, weighted)
         if " ok" in text:
             assert countdown_reward([text], nums=[nums], target=[target]) == [1.0], text
+
+
+def test_loss_weights_sit_on_values_verdicts_and_decisions():
+    cfg = TinyBaseConfig(search_share=1.0, exact_format_share=1.0, search_hit_rate=1.0, min_tries=3, max_tries=3)
+    for seed in range(20):
+        text, weighted = make_trace(random.Random(seed), [3, 2, 3], 18, cfg, "+-*")
+        words = {text[o:].split()[0]: w for o, w in weighted}
+        assert words.get("wait", cfg.check_loss_weight) == cfg.check_loss_weight
+        assert words.get("recheck", cfg.go_back_loss_weight) == cfg.go_back_loss_weight
+        if "ok" in text:
+            assert words["ok"] == cfg.check_loss_weight and words["</think>"] == cfg.stop_loss_weight
+        assert words["18"] == cfg.value_loss_weight   # the target after `vs`
+
+
+def test_lazy_traces_never_check():
+    cfg = TinyBaseConfig(search_share=0.0, exact_format_share=1.0, guess_share=0.5)
+    rng = random.Random(2)
+    traces = [make_trace(rng, [3, 4, 5], 23, cfg, "+-*")[0] for _ in range(400)]
+    assert not any(" vs " in t or "recheck" in t for t in traces)
+    guesses = sum("guess" in t for t in traces) / len(traces)
+    assert 0.4 < guesses < 0.6
+    assert all(len(parse_countdown_tries(t, 23)) == (0 if "guess" in t else 1) for t in traces)
+
+
+def test_chains_do_not_repeat_commutative_first_steps():
+    chains = list(_chains([3, 2, 3], "+-*"))
+    firsts = {(x, o, y) for x, o, y, *_ in chains}
+    assert (3, "+", 2) not in firsts and (2, "+", 3) in firsts and (3, "-", 2) in firsts
+    assert len(chains) == len(set(chains)) == 21
 
 
 def test_corpus_mix_follows_the_recipe_shares():
     cfg = TinyBaseConfig(search_share=0.2, exact_format_share=0.25)
     rng = random.Random(1)
     traces = [make_trace(rng, [3, 4, 5], 23, cfg, "+-*")[0] for _ in range(4000)]
-    search = sum("recheck" in t or (" ok" in t and t.count(" vs ") > 1) for t in traces) / len(traces)
+    search = sum(" vs " in t for t in traces) / len(traces)
     exact = sum(format_reward(traces)) / len(traces)
-    # search traces whose first try hits look lazy: slightly under the 20 % share
-    assert 0.12 < search < 0.2 and 0.22 < exact < 0.28
+    # answer_only traces (1 in 6 of the mis-formatted) have no think: slightly under the 20 % share
+    assert 0.15 < search < 0.21 and 0.22 < exact < 0.28
     assert TINY_TASK["template"] == "compact"
+
+
+def test_audit_reports_the_gate_on_any_model(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from data.countdown import countdown_question
+    from data.prompts import build_r1_zero_prompt
+    from scripts.lib.tiny_base import audit_base
+
+    tokenizer = load_tokenizer(str(tiny_model_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+    rows = [{"prompt": build_r1_zero_prompt(countdown_question([3, 2, 3], 18, "terse"), "compact"),
+             "nums": [3, 2, 3], "target": 18}] * 4
+    audit = audit_base(model, tokenizer, rows, TinyBaseConfig(audit_max_tokens=6))
+    # an untrained model does not search: no reflection, the gate fails, and the line says so
+    assert audit["n"] == 4 and audit["verdict"] == "absent" and audit["gate"] is False
+    assert "FAILS the gate" in audit["gate_line"] and "P(go back | failed check)" in audit["gate_line"]

@@ -19,7 +19,11 @@ from scripts.lib import aha as aha_module
 from scripts.lib.aha import ACCURACY_KEY, REFLECTION_KEY, AhaDetector, detect_aha
 
 TRACKER_SCALARS = ["train/aha/self_check_share", "train/aha/format", "train/aha/accuracy",
-                   "train/aha/length_mean", "train/aha/length_p90"]
+                   "train/aha/length_mean", "train/aha/length_p90",
+                   # does reflection pay, Countdown's tries (an untrained model never self-checks, so the
+                   # self-checking accuracy and the ratio are undefined and not logged)
+                   "train/aha/accuracy_not_checking", "train/aha/tries_mean", "train/aha/first_try_accuracy",
+                   "train/aha/final_accuracy", "train/aha/wrong_to_right", "train/aha/right_to_wrong"]
 
 
 def read_events(output_dir: Path) -> dict:
@@ -83,6 +87,10 @@ def test_dashboard_charts_match_the_tags_tensorboard_really_has(events):
     assert matched["completion length (tokens)"] == {"train/aha/length_mean", "train/aha/length_p90"}
     # honest_checks is logged only when a completion makes a checkable claim (none do when untrained)
     assert "train/aha/self_check_share" in matched["reflection: self-check share, honest checks"]
+    assert matched["Countdown revisions: wrong->right, right->wrong"] == {"train/aha/wrong_to_right",
+                                                                        "train/aha/right_to_wrong"}
+    assert matched["Countdown tries: first-try vs final accuracy"] == {"train/aha/first_try_accuracy",
+                                                                     "train/aha/final_accuracy"}
     on_dashboard = set().union(*matched.values())
     assert {t for t in tags if t.startswith("train/aha/")} <= on_dashboard
 
@@ -106,7 +114,7 @@ def test_aha_step_is_announced_once_on_console_tensorboard_and_run_info(tracked_
     info = json.loads((run / "run_info.json").read_text())
     assert info["aha"] == {"step": 2, "confirmed_at": 3}
     assert info["tracker"]["aha"] == {"baseline_steps": 1, "reflection_margin": -1.0, "accuracy_margin": -1.0,
-                                      "window": 2, "smoothing": 1}
+                                      "window": 2, "smoothing": 1, "wrong_to_right_margin": -1.0}
     assert info["recipe"].endswith("recipes/cpu_countdown_tiny.yaml")
     assert info["reward_funcs"] == ["format_reward", "countdown_reward"] and info["reward_weights"] == [0.5, 1.0]
     assert info["training"]["max_completion_length"] == 12 and info["training"]["max_steps"] == 3
@@ -166,6 +174,16 @@ def test_batch_metrics_exact_values():
         "aha/format": 0.5,
         "aha/accuracy": pytest.approx(1 / 3),   # the NaN (unscorable) row is left out, not counted as 0
         "aha/honest_checks": 4 / 6,      # 4 true of 4 in the first, 0 of 2 in the third
+        # does self-checking pay: the first (right) and third (unscorable) check, the 2nd and 4th are wrong;
+        # the ratio over a rest accuracy of 0 is undefined, so not logged
+        "aha/accuracy_self_checking": 1.0,
+        "aha/accuracy_not_checking": 0.0,
+        # tries: the first has two (6, then 6 * 3 = 18: a hit), the third one wrong try, the others none
+        "aha/tries_mean": 0.75,
+        "aha/first_try_accuracy": 0.0,
+        "aha/final_accuracy": pytest.approx(1 / 3),
+        "aha/wrong_to_right": 0.25,      # the first: first try 6, answer right
+        "aha/right_to_wrong": 0.0,
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import subprocess
 from pathlib import Path
 
@@ -74,6 +76,16 @@ def test_run_prints_before_after_table_and_where_things_are(quick_run):
     out, stdout = quick_run
     assert "| held-out (n=4) | before | after |" in stdout
     assert "format rate" in stdout and "self-check share" in stdout
+    # the revision rows (Countdown): the same numbers as make eval and held_out.json
+    for label in ("| accuracy, not self-checking |", "| tries per completion |", "| first-try accuracy |",
+                  "| wrong->right rate |", "| right->wrong rate |", "| true hit inside <think> |"):
+        assert label in stdout, label
+    assert "\nbefore: reflection audit (4 completions): reflection " in stdout
+    held_out = json.loads((out / "held_out.json").read_text())
+    for key in ("self_check", "accuracy_rest", "tries_mean", "first_try_accuracy", "wrong_to_right",
+                "right_to_wrong", "hit_in_think", "format", "accuracy", "mean_length"):
+        assert key in held_out["before"] and key in held_out["after"], key
+    assert held_out["verdict_after"].startswith("reflection audit (4 completions): reflection ")
     assert f"checkpoints: {out}/checkpoint-*" in stdout
     # one compact line per step, not the Trainer's metrics dict
     assert "step 2/2 | reward " in stdout and "'completions/mean_length'" not in stdout

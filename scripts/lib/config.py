@@ -115,7 +115,9 @@ class R1ZeroArguments:
     # Monitoring
     reflection_phrases: list[str] = field(
         default_factory=lambda: list(DEFAULT_REFLECTION_PHRASES),
-        metadata={"help": "Phrases that count as a self-check in the logged reflection share."},
+        metadata={"help": "Phrases that count as a self-check (tracker, make eval, before/after, audit). Default: "
+                  "DeepSeek-R1's kind of list, with \"wait\"; oat-zero leaves \"wait\" out as often spurious "
+                  "(rewards/reflection.py explains the choice)."},
     )
     log_samples_every: int = field(
         default=20, metadata={"help": "Log a few full completions as TensorBoard text every this many steps (0: never)."}
@@ -180,6 +182,11 @@ class R1ZeroArguments:
         default=10, metadata={"help": "Logged steps both rises must last (keep it larger than aha_smoothing)."}
     )
     aha_smoothing: int = field(default=5, metadata={"help": "Trailing mean over this many logged steps before comparing."})
+    aha_wrong_to_right_margin: float = field(
+        default=0.02,
+        metadata={"help": "Countdown only: rise in the wrong->right rate (first try wrong, answer right) over the "
+                  "baseline that must come with the other two (checks that fix answers, not words)."},
+    )
 
     def countdown_settings(self) -> dict:
         """Keyword arguments for ``data.countdown.generate_countdown``."""
@@ -232,7 +239,8 @@ class R1ZeroArguments:
         """Keyword arguments for ``scripts.lib.aha.AhaDetector``."""
         return {"baseline_steps": self.aha_baseline_steps, "reflection_margin": self.aha_reflection_margin,
                 "accuracy_margin": self.aha_accuracy_margin, "window": self.aha_window,
-                "smoothing": self.aha_smoothing}
+                "smoothing": self.aha_smoothing,
+                "wrong_to_right_margin": self.aha_wrong_to_right_margin if self.task == "countdown" else None}
 
 
 # reward name -> {recipe field: the reward constructor's keyword}; one entry per reward setting.

@@ -10,6 +10,7 @@ published protocol instead (``--protocol``; flags override it).
 from __future__ import annotations
 
 import importlib.util
+import shlex
 import warnings
 from dataclasses import dataclass, field, fields
 
@@ -21,6 +22,7 @@ from scripts.lib.cli import parse_flags
 from scripts.lib.config import R1ZeroArguments, chat_template_kwargs, parse_recipe
 from scripts.lib.evaluation import EvalError
 from scripts.lib.held_out import held_out_rows
+from scripts.lib.run_files import recorded_run, recorded_train_argv
 
 
 @dataclass
@@ -89,6 +91,11 @@ class EvalArguments:
         default=None, metadata={"help": "JSON results (default: outputs/eval/<task>_<date>-<time>.json)."}
     )
     progress: bool = field(default=True, metadata={"help": "Show progress bars."})
+    recorded_settings: bool = field(
+        default=True,
+        metadata={"help": "Without --recipe: take the held-out data, prompt and sampling settings from the run that "
+                  "wrote a checkpoint or exported model (its run_info.json), as it was trained. false: task defaults."},
+    )
 
 
 @dataclass
@@ -108,6 +115,7 @@ class EvalSettings:
     reflection_phrases: list | None
     reward_settings: dict
     chat_template_kwargs: dict
+    recorded: str | None = None   # the model whose run's recorded recipe and flags were used
 
 
 def parse_args(argv: list[str]) -> EvalArguments:
@@ -139,24 +147,47 @@ def is_benchmark(args: EvalArguments) -> bool:
     return args.task in BENCHMARKS and not (args.recipe and args.task in ACCURACY_REWARD_FOR_TASK)
 
 
-def recipe_settings(recipe: str | None):
-    """(R1ZeroArguments, generation settings dict, model dtype) from the recipe, or the defaults."""
+def recipe_settings(recipe: str | None, train_argv: list[str] | None = None):
+    """(R1ZeroArguments, generation settings dict, model dtype) from the recipe, or the defaults.
+
+    ``train_argv``: a run's recorded ``scripts.train`` flags (``--config`` included), instead of ``recipe``.
+    """
     from trl import GRPOConfig  # builds nothing: only its field defaults are read
 
-    if recipe is None:
+    if recipe is None and not train_argv:
         defaults = {f.name: f.default for f in fields(GRPOConfig)}
         return R1ZeroArguments(), defaults, None
     # Only sampling settings are read: GPU-only training switches must not stop a CPU evaluation.
     overrides = ["--bf16", "false", "--fp16", "false", "--use_vllm", "false"]
+    argv = list(train_argv) if train_argv else ["--config", recipe]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        script, training, model = parse_recipe(["--config", recipe, *overrides])
+        script, training, model = parse_recipe([*argv, *overrides])
     return script, vars(training), model.dtype
+
+
+def recorded_argv(args: EvalArguments) -> tuple[str, list[str]] | None:
+    """(model, its run's ``scripts.train`` flags) when ``make eval`` should score a model the way the run
+    that wrote it was trained: no ``--recipe``, no other data, and ``--task`` (if given) the run's own.
+    Models whose runs recorded different settings need ``--recipe`` to say which ones."""
+    if args.recipe or args.dataset_name or not args.recorded_settings:
+        return None
+    found = {}
+    for name in args.models:
+        run = recorded_run(name)
+        if run is not None and recorded_train_argv(run[1]) and (args.task is None or args.task == run[1].get("task")):
+            found.setdefault(tuple(recorded_train_argv(run[1])), name)
+    if len(found) > 1:
+        raise EvalError("the models come from runs trained with different settings ("
+                        + "; ".join(f"{name}: {' '.join(argv)}" for argv, name in found.items())
+                        + "): pass --recipe to choose the held-out settings, or --recorded_settings false")
+    return next(((name, list(argv)) for argv, name in found.items()), None)
 
 
 def make_plan(args: EvalArguments) -> EvalSettings:
     """The problems and decoding settings: the recipe's held-out set, or a benchmark's (``benchmark_plan``)."""
-    script, gen, dtype = recipe_settings(args.recipe)
+    recorded = None if is_benchmark(args) else recorded_argv(args)
+    script, gen, dtype = recipe_settings(args.recipe, recorded[1] if recorded else None)
     if is_benchmark(args):
         return benchmark_plan(args, script, gen, dtype)
     if args.task and args.recipe and args.task != script.task:
@@ -182,6 +213,7 @@ def make_plan(args: EvalArguments) -> EvalSettings:
         vllm_gpu_memory_utilization=pick(args.vllm_gpu_memory_utilization, "vllm_gpu_memory_utilization"),
         reflection_phrases=script.reflection_phrases, reward_settings=script.reward_settings(),
         chat_template_kwargs=chat_template_kwargs(gen),
+        recorded=None if recorded is None else f"{recorded[0]} (python -m scripts.train {shlex.join(recorded[1])})",
     )
 
 

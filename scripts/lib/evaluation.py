@@ -12,10 +12,11 @@ from transformers import TrainerCallback
 
 from rewards import ACCURACY_REWARD_FOR_TASK, format_reward, get_reward
 from rewards._text import completion_text
-from rewards.reflection import countdown_check_claims, has_self_check
+from rewards.reflection import has_self_check, revision_numbers, verdict_line
 from scripts.lib.cli import UserError
 from scripts.lib.config import chat_template_kwargs
-from scripts.lib.generation import HFGenerator, sample_completions
+from scripts.lib.generation import HFGenerator
+from scripts.lib.sampling import sample_completions
 from scripts.lib.tracking import _tensorboard_writer
 
 
@@ -23,9 +24,32 @@ class EvalError(UserError):
     """A problem with ``make eval``'s command line, a model path or the held-out data, in one line."""
 
 
+# The revision numbers (``rewards.reflection.revision_numbers``) every table shows, in order:
+# (key in the scores, label). Countdown-only rows are left out for other tasks.
+REVISION_ROWS = [
+    ("self_check", "self-check share"),
+    ("accuracy_reflecting", "accuracy, self-checking"),
+    ("accuracy_rest", "accuracy, not self-checking"),
+    ("accuracy_ratio", "accuracy ratio (checking / not)"),
+    ("tries_mean", "tries per completion"),
+    ("first_try_accuracy", "first-try accuracy"),
+    ("wrong_to_right", "wrong->right rate"),
+    ("right_to_wrong", "right->wrong rate"),
+    ("hit_in_think", "true hit inside <think>"),
+    ("honest_checks", "honest checks"),
+]
+COUNTDOWN_ONLY = ("tries_mean", "first_try_accuracy", "wrong_to_right", "right_to_wrong", "hit_in_think",
+                  "honest_checks")
+KEYWORD_ONLY_NOTE = ("{task}: reflection rows are keyword-based only (phrases: {phrases}); tries, first-try "
+                     "accuracy and wrong->right need Countdown, whose tries code can check")
+
+
 def score_completions(rows, completions, task: str, lengths=None, reflection_phrases=None,
                       reward_settings: dict | None = None) -> dict:
-    """Format rate, accuracy, mean length, self-check share (and honest-check share for Countdown)."""
+    """Format rate, accuracy, mean length and the revision numbers (``REVISION_ROWS``).
+
+    ``summary`` holds ``rewards.reflection.revision_numbers`` whole (what ``reflection_verdict`` reads).
+    """
     columns = {key: [row.get(key) for row in rows] for key in ("solution", "nums", "target")}
     prompts = [row["prompt"] for row in rows]
     accuracy_name = ACCURACY_REWARD_FOR_TASK[task]
@@ -33,21 +57,21 @@ def score_completions(rows, completions, task: str, lengths=None, reflection_phr
     formats = format_reward(completions, prompts=prompts)
     correct = accuracy_fn(completions, prompts=prompts, **columns)
     texts = [completion_text(c) for c in completions]
-    checks = [has_self_check(t, reflection_phrases) for t in texts]
+    summary = revision_numbers(texts, correct, formats, task, columns["target"], columns["nums"], reflection_phrases)
     scored = [c for c in correct if c is not None]
     result = {
         "n": len(rows),
         "format": mean(formats),
         "accuracy": mean(scored),
-        "self_check": mean(checks),
+        "self_check": summary["reflect_share"],
         "mean_length": mean(lengths) if lengths else mean([len(t) for t in texts]),
     }
-    if task == "countdown":
-        true = total = 0
-        for text, row in zip(texts, rows):
-            t, n = countdown_check_claims(text, row["target"])
-            true, total = true + t, total + n
-        result["honest_checks"] = true / total if total else float("nan")
+    for key, _ in REVISION_ROWS[1:]:
+        if key in summary and (task == "countdown" or key not in COUNTDOWN_ONLY):
+            result[key] = summary[key]
+    result["summary"] = summary
+    result["verdict"] = verdict_line(summary, f"{len(texts)} completions")
+    checks = [has_self_check(t, reflection_phrases) for t in texts]
     result["per_example"] = [
         {"correct": c, "format": f, "self_check": s} for c, f, s in zip(correct, formats, checks)
     ]
@@ -65,14 +89,27 @@ def mean(values) -> float:
 
 
 def before_after_table(before: dict, after: dict) -> str:
-    """A markdown table of the held-out numbers before and after training."""
-    keys = [("format", "format rate"), ("accuracy", "accuracy"), ("self_check", "self-check share"),
-            ("honest_checks", "honest checks"), ("mean_length", "mean length (tokens)")]
+    """A markdown table of the held-out numbers before and after training, revision numbers included.
+
+    >>> print(before_after_table({"n": 4, "format": 0.25, "accuracy": 0.0, "self_check": 0.5},
+    ...                          {"n": 4, "format": 1.0, "accuracy": 0.5, "self_check": 0.75}))
+    | held-out (n=4) | before | after |
+    |---|---|---|
+    | format rate | 0.250 | 1.000 |
+    | accuracy | 0.000 | 0.500 |
+    | self-check share | 0.500 | 0.750 |
+    """
+    keys = [("format", "format rate"), ("accuracy", "accuracy"), *REVISION_ROWS, ("mean_length", "mean length (tokens)")]
     lines = ["| held-out (n=%d) | before | after |" % before["n"], "|---|---|---|"]
     for key, label in keys:
         if key in before:
-            lines.append(f"| {label} | {before[key]:.3f} | {after[key]:.3f} |")
+            lines.append(f"| {label} | {_cell(before[key])} | {_cell(after.get(key))} |")
     return "\n".join(lines)
+
+
+def _cell(value, digits: int = 3) -> str:
+    """A table cell: "-" for not measured (None) or undefined (NaN, e.g. no self-checks to score)."""
+    return "-" if value is None or value != value else f"{value:.{digits}f}"
 
 
 def record_before_after(output_dir: str, before: dict, after: dict, example_prompt) -> None:
@@ -92,8 +129,9 @@ def record_before_after(output_dir: str, before: dict, after: dict, example_prom
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     payload = {"before": numbers(before), "after": numbers(after), "prompt": prompt_text(example_prompt),
-               "example_before": before.get("example"), "example_after": after.get("example")}
-    (out / "held_out.json").write_text(json.dumps(payload, indent=2))
+               "example_before": before.get("example"), "example_after": after.get("example"),
+               "verdict_before": before.get("verdict"), "verdict_after": after.get("verdict")}
+    (out / "held_out.json").write_text(json.dumps(json_safe(payload), indent=2))
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # pragma: no cover - tensorboard is a dependency
@@ -118,13 +156,15 @@ def held_out_scores(label: str, model, tokenizer, rows, script_args, training_ar
     scores = score_completions(rows, texts, script_args.task, lengths, script_args.reflection_phrases,
                                script_args.reward_settings())
     scores["example"] = texts[0]
-    print(f"held-out {label}: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items() if isinstance(v, float)))
+    print(f"held-out {label}: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items()
+                                            if k in ("format", "accuracy", "self_check", "mean_length")))
     return scores
 
 
 def show_before_after(output_dir: str, before: dict, after: dict, example_prompt) -> None:
     """Print the before/after table and one example each, and keep them with the run."""
     print("\n" + before_after_table(before, after))
+    print(f"before: {before['verdict']}\nafter:  {after['verdict']}")
     print(f"\nexample before: {before['example'].strip()}\nexample after:  {after['example'].strip()}")
     record_before_after(output_dir, before, after, example_prompt)
 
@@ -157,7 +197,7 @@ def _gold(row: dict) -> dict:
 
 
 def _summary(scores: dict) -> dict:
-    keys = ("format", "self_check", "honest_checks", "mean_length")
+    keys = ("format", "mean_length", *(key for key, _ in REVISION_ROWS))
     return {key: scores[key] for key in keys if key in scores}
 
 
@@ -203,8 +243,16 @@ def evaluate_generations(generate, rows, task: str, num_samples: int = 8, pass_k
             for k in ks:
                 record[f"pass@{k}"] = pass_at_k(num_samples, record["n_correct"], k)
                 per_k[k].append(record[f"pass@{k}"])
-        metrics["sampled"] = {**{f"pass@{k}": mean(v) for k, v in per_k.items()}, **_summary(scores)}
+        # reflection@k: the share of problems where any of k samples self-checks (same estimator as pass@k)
+        checks = [ex["self_check"] for ex in scores["per_example"]]
+        reflection = {f"reflection@{k}": mean(pass_at_k(num_samples, sum(checks[i * num_samples:(i + 1) * num_samples]), k)
+                                              for i in range(len(records))) for k in ks}
+        metrics["sampled"] = {**{f"pass@{k}": mean(v) for k, v in per_k.items()}, **reflection, **_summary(scores)}
         metrics["num_samples"] = num_samples
+    # The audit reads the sampled completions when there are some (T>0 shows what RL would sample).
+    metrics["reflection"] = json_safe(scores["summary"])
+    metrics["verdict"] = scores["verdict"].replace("reflection audit (", f"reflection audit "
+                                                    f"({'sampled' if num_samples else 'greedy'}, ", 1)
     return {"metrics": metrics, "records": records}
 
 
@@ -220,7 +268,7 @@ def _check_count(texts, lengths, expected: int, what: str) -> None:
 
 
 _ROW_LABELS = [("pass@1", "pass@1"), ("format", "format rate"), ("mean_length", "mean length (tokens)"),
-               ("self_check", "self-check share"), ("honest_checks", "honest checks")]
+               *REVISION_ROWS]
 
 
 def comparison_table(results: dict, task: str, sampling: str = "sampled") -> str:
@@ -238,7 +286,7 @@ def comparison_table(results: dict, task: str, sampling: str = "sampled") -> str
     for mode, suffix in (("greedy", "greedy"), ("sampled", sampling)):
         if mode not in first:
             continue
-        keys = [key for key in first[mode] if key.startswith("pass@") and key != "pass@1"]
+        keys = [key for key in first[mode] if key.startswith(("pass@", "reflection@")) and key != "pass@1"]
         labels = _ROW_LABELS[:1] + [(key, key) for key in keys] + _ROW_LABELS[1:]
         for key, label in labels:
             if key in first[mode]:

@@ -8,6 +8,7 @@ and ``README.md`` is a model card naming the recipe, the step and the metrics lo
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from data.loading import is_local
@@ -15,6 +16,7 @@ from scripts.lib.aha import detect_aha
 from scripts.lib.models import load_trained, model_kind, tokenizer_json_is_authoritative, weights_source
 from scripts.lib.run_files import (
     COLUMNS,
+    RUN_INFO,
     STATE,
     RunError,
     accuracy_reward_name,
@@ -153,4 +155,6 @@ def export(ckpt, out) -> Path:
     model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
     (out / "README.md").write_text(model_card(ckpt, out, info, step, metrics, aha, base, held_out), encoding="utf-8")
+    if info:  # `make eval` on the export takes its held-out settings from the run that wrote it
+        (out / RUN_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
     return out

@@ -42,9 +42,11 @@ SHAPES = {
                  num_key_value_heads=1, vocab_size=2048, max_position_embeddings=4096, tie_word_embeddings=True),
 }
 
-# The byte-level BPE of scripts/lib/tiny_base.py, trained here. Ids above its size decode to
+# A byte-level BPE (Qwen's kind of tokenizer), trained here. Ids above its size decode to
 # nothing, as Qwen2.5's own padded vocabulary does (151,936 ids, ~151,665 tokens).
 TOKENIZER_VOCAB = 2048
+EOS = "<|endoftext|>"
+TAGS = ["<think>", "</think>", "<answer>", "</answer>"]
 
 # Qwen2.5's chat format (ChatML), for recipes whose prompts are chat messages (instruct models).
 CHATML_TEMPLATE = ("{%- for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}"
@@ -57,6 +59,33 @@ def shape_for_model(name_or_path: str) -> str | None:
     return key if key in SHAPES else None
 
 
+def train_bpe_tokenizer(texts, vocab_size: int):
+    """A byte-level BPE tokenizer (Qwen's kind) with each tag a single, ordinary (not special) token.
+
+    Tags must not be special tokens: TRL decodes completions with ``skip_special_tokens=True``.
+    (The tiny CPU base has its own word-level tokenizer, ``scripts.lib.tiny_base.train_tokenizer``.)
+    """
+    import itertools
+
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    # GPT-2's split regex separates "-" from digits, which would make -12 and 12 share no token;
+    # here a signed integer is one piece, so every value in a trace is one token.
+    split = pre_tokenizers.Split(Regex(r" ?-?\d+| ?[A-Za-z]+| ?[^\sA-Za-z\d]+|\s+"), behavior="isolated")
+    tok.pre_tokenizer = pre_tokenizers.Sequence([split, pre_tokenizers.ByteLevel(add_prefix_space=False,
+                                                                                 use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    # Every integer the traces can contain, often enough to become one token each.
+    numbers = [" ".join(str(i) for i in range(-100, 1000))] * 20
+    tok.train_from_iterator(itertools.chain(texts, numbers), trainer)
+    tok.add_tokens([AddedToken(t, lstrip=True, normalized=False, special=False) for t in TAGS])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=EOS, padding_side="left")
+
+
 def build_random_model(shape: str, out: Path, texts=(), chat: bool = False, seed: int = 0, dtype=None,
                        device: str = "cpu") -> Path:
     """A random-weight Qwen2 of ``shape`` and a byte-level BPE tokenizer (trained on ``texts`` and
@@ -65,9 +94,7 @@ def build_random_model(shape: str, out: Path, texts=(), chat: bool = False, seed
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from scripts.lib.tiny_base import train_tokenizer
-
-    tokenizer = train_tokenizer(list(texts), TOKENIZER_VOCAB)
+    tokenizer = train_bpe_tokenizer(list(texts), TOKENIZER_VOCAB)
     torch.manual_seed(seed)
     eos = tokenizer.eos_token_id
     with torch.device(device):

@@ -46,7 +46,7 @@ from rewards.math_rewards import fast_math_verdict
 from scripts.lib.cli import UserError
 from scripts.lib.config import chat_template_kwargs
 from scripts.lib.evaluation import mean, score_completions
-from scripts.lib.generation import sample_completions
+from scripts.lib.sampling import sample_completions
 from scripts.lib.memory import count_text, dtype_bytes, estimate_memory, gib, gpu_total, parameter_counts, ram_total
 
 # Report thresholds, not training settings: when a sampled number says the run will likely not learn.
@@ -431,8 +431,12 @@ def group_signal(scores: dict[str, list], weights, num_generations: int) -> floa
 
 def check_samples(model, tokenizer, rows, reward_funcs, task: str, num_generations: int, max_completion_length: int,
                   temperature: float = 1.0, seed: int = 0, reward_weights=None, reward_settings: dict | None = None,
-                  top_k: int = 0, top_p: float = 1.0, chat_template_kwargs: dict | None = None) -> Section:
-    """Sample groups from the starting model and say whether GRPO would get a signal from them."""
+                  top_k: int = 0, top_p: float = 1.0, chat_template_kwargs: dict | None = None,
+                  reflection_phrases=None) -> Section:
+    """Sample groups from the starting model and say whether GRPO would get a signal from them.
+
+    ``counts["verdict"]``: the reflection audit of these samples (``rewards.reflection.verdict_line``):
+    is there reflection, and does it pay, before any RL?"""
     section = Section("samples")
     group_rows = [row for row in rows for _ in range(num_generations)]
     texts, lengths = sample_completions(model, tokenizer, [r["prompt"] for r in group_rows], max_completion_length,
@@ -440,12 +444,12 @@ def check_samples(model, tokenizer, rows, reward_funcs, task: str, num_generatio
                                         chat_template_kwargs=chat_template_kwargs)
     completions = [_as_completion(t, r["prompt"]) for t, r in zip(texts, group_rows)]
     scores = call_rewards(reward_funcs, group_rows, completions, tokenizer)
-    summary = score_completions(group_rows, texts, task, lengths, reward_settings=reward_settings)
+    summary = score_completions(group_rows, texts, task, lengths, reflection_phrases, reward_settings)
     truncated = sum(n >= max_completion_length for n in lengths) / len(lengths)
     flat = group_signal(scores, reward_weights, num_generations)
     fmt, acc = summary["format"], summary["accuracy"]
     section.counts = {"format": fmt, "accuracy": acc, "truncated": truncated, "flat_groups": flat,
-                      "completions": len(texts)}
+                      "completions": len(texts), "verdict": summary["verdict"]}
     means = ", ".join(f"{k}={mean(v):.2f}" for k, v in scores.items())
     section.summary = (f"{len(rows)} prompts x {num_generations}: format {fmt:.2f}, accuracy {acc:.2f}, truncated "
                        f"{truncated:.2f}, groups with all-equal rewards {flat:.2f}; reward means {means}")
@@ -546,6 +550,7 @@ def run_checks(script_args, training_args, model_args, tokenizer, model_config, 
             training_args.max_completion_length, temperature=training_args.temperature, seed=training_args.seed,
             reward_weights=training_args.reward_weights, reward_settings=script_args.reward_settings(),
             top_k=training_args.top_k, top_p=training_args.top_p, chat_template_kwargs=kwargs,
+            reflection_phrases=script_args.reflection_phrases,
         ))
     else:
         sections.append(Section("samples", "skipped (--samples N samples the starting model)"))

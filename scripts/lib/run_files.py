@@ -122,6 +122,30 @@ def run_info(run: Path) -> dict:
     return read_json(path) if path.is_file() else {}
 
 
+def recorded_run(model: str) -> tuple[Path, dict] | None:
+    """(folder, run_info) of the run that wrote ``model``: a run folder, one of its ``checkpoint-N``
+    folders, or a folder ``make export`` wrote (it copies ``run_info.json``); None for anything else."""
+    path = Path(model)
+    for folder in (path, path.parent) if path.name.startswith("checkpoint-") else (path,):
+        if (folder / RUN_INFO).is_file():
+            info = read_json(folder / RUN_INFO)
+            if info.get("command"):
+                return folder, info
+    return None
+
+
+def recorded_train_argv(info: dict) -> list[str]:
+    """The flags ``scripts.train`` was given, from ``run_info.json``'s command.
+
+    >>> recorded_train_argv({"command": "python -m scripts.train --config recipes/cpu_countdown_tiny.yaml --seed 3"})
+    ['--config', 'recipes/cpu_countdown_tiny.yaml', '--seed', '3']
+    """
+    import shlex
+
+    words = shlex.split(info.get("command") or "")
+    return words[3:] if words[:3] == ["python", "-m", "scripts.train"] else []
+
+
 def aha_settings(info: dict) -> dict:
     """The run's own aha settings, else the recipe defaults (``R1ZeroArguments``)."""
     saved = (info.get("tracker") or {}).get("aha")

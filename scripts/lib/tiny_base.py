@@ -4,14 +4,21 @@ Real R1-Zero starts from a base model that already, now and then, writes reasoni
 or uses the answer tags; RL amplifies what pays. This module makes a ~1 M-parameter model with
 that property for Countdown, in a few minutes on a laptop CPU:
 
-* a byte-level BPE tokenizer trained here (every integer up to 999 and each tag is one token);
-* a deliberately imperfect corpus: most traces are **lazy** (a bare guess, or one checked try that
-  is answered even when its check failed: ``… = 12 vs 18 wait </think>``), a few **search** (after a
-  failed check, ``recheck ;`` and another try, until ``… = 18 vs 18 ok``), and
-  most are not in the exact ``<think>…</think> <answer>…</answer>`` format;
-* a ``Qwen2ForCausalLM`` (config from transformers) pretrained on it with a plain torch loop.
+* a word-level tokenizer built here: every integer in range, each tag, operator and keyword is one
+  token (arithmetic over digit pieces is much harder for a model this small);
+* a deliberately imperfect corpus: most traces are **lazy** (a bare guess, or one *unchecked* try
+  answered as is: ``<think> 3 + 4 = 7 , 7 * 2 = 14 </think>``); a few **search**: each try is
+  checked against the target and either confirmed (``… = 18 vs 18 ok``, stop) or failed
+  (``… = 14 vs 18 wait``), after which the trace goes back (``recheck ;``) and tries another
+  expression; if no try hits, it answers with the closest, so every check in the corpus is true;
+  and most traces are not in the exact ``<think>…</think> <answer>…</answer>`` format;
+* a ``Qwen2ForCausalLM`` (config from transformers) pretrained on it with a plain torch loop, the
+  loss weighted up on the tokens that make search competent (each computed value, the check
+  verdict, the decision to go back, the stop after a confirmed hit).
 
-The numbers (sizes, shares, steps) live in ``recipes/tiny_base/*.yaml``; the build is
+Lazy tries are unchecked on purpose: a checked try answered anyway (``14 vs 18 wait </think>``)
+teaches "answer after a failed check", which suppresses going back, the behaviour RL should grow.
+The numbers (sizes, shares, weights, steps) live in ``recipes/tiny_base/*.yaml``; the build is
 ``python -m scripts.build_tiny_base`` and ``make train`` runs it when the cached base is missing.
 """
 
@@ -28,10 +35,17 @@ from pathlib import Path
 
 from data.countdown import countdown_question, countdown_splits
 from data.prompts import build_r1_zero_prompt
+from rewards import countdown_reward, format_reward
+from rewards.reflection import analyze_countdown_completion, reflection_verdict, summarize_reflection
+from scripts.lib.sampling import sample_completions
 
 TAGS = ["<think>", "</think>", "<answer>", "</answer>"]
 EOS = "<|endoftext|>"
+UNK = "[UNK]"
 BUILD_INFO = "tiny_base_build.json"
+# The words a trace writes: the failed check's verdict, the go-back phrase (a recipe's
+# `reflection_phrases` must contain it), the confirmed check's verdict.
+FAILED, GO_BACK, CONFIRMED = "wait", "recheck", "ok"
 
 
 @dataclass
@@ -45,24 +59,45 @@ class TinyBaseConfig:
     num_hidden_layers: int = field(default=4, metadata={"help": "Transformer layers."})
     num_attention_heads: int = field(default=4, metadata={"help": "Attention heads."})
     max_position_embeddings: int = field(default=256, metadata={"help": "Longest prompt + completion."})
-    vocab_size: int = field(default=2048, metadata={"help": "BPE vocabulary size."})
+    number_range: list[int] = field(
+        default_factory=lambda: [-100, 999],
+        metadata={"help": "Lowest and highest integer that get a token of their own (the word-level "
+                  "vocabulary is these, the tags, and every other word of the corpus)."},
+    )
     # Corpus
     corpus_size: int = field(default=60_000, metadata={"help": "Synthetic traces to pretrain on."})
     search_share: float = field(default=0.2, metadata={"help": "Share of traces that search and check."})
     search_hit_rate: float = field(
-        default=0.6,
-        metadata={"help": "Share of search traces whose tries include a solution (a competent searcher): makes "
-                  "search pay more than guessing, which is what RL can amplify."},
+        default=0.0,
+        metadata={"help": "Share of search traces made to include a solution among their tries; the rest "
+                  "draw distinct tries at random (0: all at random, hitting as often as honest search "
+                  "does)."},
     )
-    guess_share: float = field(default=0.5, metadata={"help": "Share of lazy traces that are a bare guess."})
+    guess_share: float = field(default=0.5, metadata={"help": "Share of lazy traces that are a bare guess "
+                                                             "(the rest: one unchecked try)."})
     exact_format_share: float = field(default=0.25, metadata={"help": "Share of traces in the exact tag format."})
     min_tries: int = field(default=3, metadata={"help": "Fewest tries in a search trace."})
     max_tries: int = field(default=7, metadata={"help": "Most tries in a search trace."})
+    # Loss weights (1.0 on every other completion token, 0 on the prompt)
     check_loss_weight: float = field(
         default=8.0,
-        metadata={"help": "Loss weight of the check decision (`ok`/`wait` after a value): without it the "
+        metadata={"help": "Loss weight of the check verdict (`ok`/`wait` after `v vs t`): without it the "
                   "base mis-compares values and its search is no better than guessing."},
     )
+    go_back_loss_weight: float = field(
+        default=8.0,
+        metadata={"help": "Loss weight of the token after a failed check (`recheck`, or `</think>` when the "
+                  "search gives up): the decision RL should learn to take more often."},
+    )
+    stop_loss_weight: float = field(
+        default=8.0, metadata={"help": "Loss weight of the token after a confirmed check (`</think>`)."})
+    value_loss_weight: float = field(
+        default=4.0,
+        metadata={"help": "Loss weight of every computed value, its copy into the next step and the "
+                  "target written after `vs`: makes the arithmetic reliable (errors 26 % -> ~1 %)."},
+    )
+    answer_loss_weight: float = field(
+        default=1.0, metadata={"help": "Loss weight of the numbers and operators copied into <answer>."})
     # Pretraining
     steps: int = field(default=1500, metadata={"help": "Optimizer steps."})
     batch_size: int = field(default=64, metadata={"help": "Sequences per step."})
@@ -70,146 +105,187 @@ class TinyBaseConfig:
     warmup_steps: int = field(default=100, metadata={"help": "Linear warmup, then cosine decay."})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
     num_threads: int = field(default=0, metadata={"help": "torch threads (0: leave torch's default)."})
+    # Audit (after pretraining: does the base's own search pay? RL can only amplify what does)
+    audit_samples: int = field(
+        default=512, metadata={"help": "Held-out prompts sampled at T=1 to audit the base (0: no audit)."})
+    audit_max_tokens: int = field(default=144, metadata={"help": "Longest audited completion, in tokens."})
+    gate_hit_ratio: float = field(
+        default=3.0,
+        metadata={"help": "Gate: completions that go back after a failed check must find a true, confirmed "
+                  "solution inside <think> at least this many times as often as the rest."},
+    )
+    gate_go_back: float = field(default=0.2, metadata={"help": "Gate: lowest P(go back | failed check)."})
 
 
 # --------------------------------------------------------------------------- traces
 
 
 def _chains(nums: list[int], ops: str):
-    """Every ``(x o y) o z`` over a permutation of the numbers, as (x, o1, y, m, o2, z, v)."""
+    """Every ``(x o y) o z`` over a permutation of the numbers, as (x, o1, y, m, o2, z, v).
+
+    ``3 + 2`` and ``2 + 3`` are one chain (the smaller number first), so a search never repeats itself.
+    """
     seen = set()
     for x, y, z in itertools.permutations(nums, 3):
         for o1, o2 in itertools.product(ops, repeat=2):
-            key = (x, o1, y, o2, z)
+            if o1 in "+*" and x > y:
+                x_, y_ = y, x
+            else:
+                x_, y_ = x, y
+            key = (x_, o1, y_, o2, z)
             if key in seen:
                 continue
             seen.add(key)
-            m = _calc(x, o1, y)
-            v = _calc(m, o2, z)
-            yield x, o1, y, m, o2, z, v
+            m = _calc(x_, o1, y_)
+            yield x_, o1, y_, m, o2, z, _calc(m, o2, z)
 
 
 def _calc(a: int, op: str, b: int) -> int:
     return a + b if op == "+" else a - b if op == "-" else a * b
 
 
-def _try_text(c) -> str:
+class _Words:
+    """A completion built word by word, with the loss weight of each weighted word's first character."""
+
+    def __init__(self):
+        self.text = ""
+        self.weights: list[tuple[int, float]] = []
+
+    def add(self, *words, weight: float = 1.0) -> None:
+        for word in words:
+            self.text += " "
+            if weight != 1.0:
+                self.weights.append((len(self.text), weight))
+            self.text += str(word)
+
+
+def _write_try(out: _Words, c, cfg: TinyBaseConfig) -> None:
+    """`` x o y = m , m o z = v``: the computed values and the copy of m weighted up."""
     x, o1, y, m, o2, z, v = c
-    return f"{x} {o1} {y} = {m} , {m} {o2} {z} = {v}"
+    w = cfg.value_loss_weight
+    out.add(x, o1, y, "=")
+    out.add(m, weight=w)
+    out.add(",")
+    out.add(m, weight=w)
+    out.add(o2, z, "=")
+    out.add(v, weight=w)
 
 
-def _answer_text(c) -> str:
-    x, o1, y, _, o2, z, _ = c
-    return f"( {x} {o1} {y} ) {o2} {z}"
-
-
-def _checked_try(think: str, c, target: int, decisions: list[int]) -> str:
-    """``think`` + `` x o y = m , m o z = v vs t ok`` (or ``wait``), recording where the decision starts.
-
-    Every try is checked, lazy ones too, so the base sees many comparisons and learns them (with a
-    check only in the rare search traces, a base said "ok" falsely 4 times in 5). The target is
-    written beside the value because comparing two adjacent numbers is learnable by a tiny model;
-    recalling the target from the prompt mid-decision was not. What separates a searcher from a
-    lazy trace is what follows a failed check: ``recheck ;`` and another try, or giving up.
-    """
-    think += f" {_try_text(c)} vs {target}"
-    decisions.append(len(think))  # the check decision is the next token
-    return think + (" ok" if c[-1] == target else " wait")
+def _write_check(out: _Words, value: int, target: int, cfg: TinyBaseConfig) -> bool:
+    """`` vs t ok`` or `` vs t wait``; True if confirmed. The target is written beside the value
+    because comparing two adjacent numbers is learnable by a tiny model; recalling the target from
+    the prompt mid-decision was not."""
+    out.add("vs")
+    out.add(target, weight=cfg.value_loss_weight)
+    hit = value == target
+    out.add(CONFIRMED if hit else FAILED, weight=cfg.check_loss_weight)
+    return hit
 
 
 def make_trace(rng: random.Random, nums: list[int], target: int, cfg: TinyBaseConfig, ops: str):
-    """(completion text, char offsets of check decisions): a search or a lazy trace, maybe malformed."""
+    """(completion text, [(char offset, loss weight)]): a search or a lazy trace, maybe malformed.
+
+    Each offset is where a weighted word starts in the text; unlisted words weigh 1.
+    """
     chains = list(_chains(nums, ops))
-    decisions: list[int] = []
-    think = ""
+    think = _Words()
     if rng.random() < cfg.search_share:
         k = min(len(chains), rng.randint(cfg.min_tries, cfg.max_tries))
         hits = [c for c in chains if c[-1] == target]
         misses = [c for c in chains if c[-1] != target]
-        if hits and rng.random() < cfg.search_hit_rate:
+        if hits and misses and rng.random() < cfg.search_hit_rate:
             tries = rng.sample(misses, min(len(misses), k - 1))
             tries.insert(rng.randrange(len(tries) + 1), rng.choice(hits))
         else:
-            tries = rng.sample(misses or chains, min(len(misses or chains), k))
+            tries = rng.sample(chains, k)  # distinct tries, hitting as often as chance has it
         answer = None
         for i, c in enumerate(tries):
             if i:
-                think += " recheck ;"  # the reflection: a failed check leads to another try
-            think = _checked_try(think, c, target, decisions)
-            if c[-1] == target:
+                think.add(GO_BACK, weight=cfg.go_back_loss_weight)  # the reflection: go back, try again
+                think.add(";")
+            _write_try(think, c, cfg)
+            if _write_check(think, c[-1], target, cfg):
                 answer = c
                 break
         if answer is None:
             # No try hit: answer with the closest, as a person would; every check stays true.
             answer = min(tries, key=lambda c: abs(c[-1] - target))
+        after_think = cfg.stop_loss_weight if answer[-1] == target else cfg.go_back_loss_weight
     elif rng.random() < cfg.guess_share:
-        think = " guess"
-        answer = rng.choice(chains)
+        think.add("guess")
+        answer, after_think = rng.choice(chains), 1.0
     else:
-        # Lazy: one try, checked, then answered whatever the check said.
-        answer = rng.choice(chains)
-        think = _checked_try("", answer, target, decisions)
-    think_body, answer_body = think.strip(), _answer_text(answer)
+        # Lazy: one try, unchecked, answered as is.
+        answer, after_think = rng.choice(chains), 1.0
+        _write_try(think, answer, cfg)
 
+    x, o1, y, _, o2, z, _ = answer
+    body = _Words()
+    body.add("<answer>")
+    for word in ("(", x, o1, y, ")", o2, z):
+        body.add(word, weight=1.0 if word in ("(", ")") else cfg.answer_loss_weight)
     style = "exact" if rng.random() < cfg.exact_format_share else rng.choice(
         ["no_close_think", "no_answer_tags", "junk_after", "no_open_think", "answer_only", "unclosed_answer"]
     )
-    prefix = " <think> "
-    if style == "exact":
-        text = f"{prefix}{think_body} </think> <answer> {answer_body} </answer>"
-    elif style == "no_close_think":
-        text = f"{prefix}{think_body} <answer> {answer_body} </answer>"
-    elif style == "no_answer_tags":
-        text = f"{prefix}{think_body} </think> {answer_body}"
-    elif style == "junk_after":
-        text = f"{prefix}{think_body} </think> <answer> {answer_body} </answer> {rng.choice(['done', 'ok', answer_body])}"
-    elif style == "no_open_think":
-        prefix = " "
-        text = f"{prefix}{think_body} </think> <answer> {answer_body} </answer>"
-    elif style == "answer_only":
-        return f" <answer> {answer_body} </answer>", []
-    else:
-        text = f"{prefix}{think_body} </think> <answer> {answer_body}"
-    offset = len(prefix) - 1  # think started with a space that `prefix` already has
-    return text, [offset + d for d in decisions]
+    if style == "answer_only":
+        body.add("</answer>")
+        return body.text, body.weights
+    out = _Words()
+    if style != "no_open_think":
+        out.add("<think>")
+    shift = len(out.text)
+    out.text += think.text
+    out.weights += [(shift + o, w) for o, w in think.weights]
+    if style != "no_close_think":
+        out.add("</think>", weight=after_think)
+    if style == "no_answer_tags":
+        body.text, body.weights = body.text[len(" <answer>"):], [(o - len(" <answer>"), w) for o, w in body.weights]
+    elif style != "unclosed_answer":
+        body.add("</answer>")
+    shift = len(out.text)
+    out.text += body.text
+    out.weights += [(shift + o, w) for o, w in body.weights]
+    if style == "junk_after":
+        out.add(rng.choice(["done", "ok", str(answer[-1])]))
+    return out.text, out.weights
 
 
 def build_corpus(cfg: TinyBaseConfig, problems: list[dict], template: str, ops: str, question_style: str = "full"):
-    """(prompt, completion, decision char offsets) for each problem."""
+    """(prompt, completion, [(char offset, loss weight)]) for each problem."""
     rng = random.Random(cfg.seed)
     corpus = []
     for row in problems:
         prompt = build_r1_zero_prompt(countdown_question(row["nums"], row["target"], question_style), template)
-        completion, decisions = make_trace(rng, row["nums"], row["target"], cfg, ops)
-        corpus.append((prompt, completion, decisions))
+        completion, weights = make_trace(rng, row["nums"], row["target"], cfg, ops)
+        corpus.append((prompt, completion, weights))
     return corpus
 
 
 # --------------------------------------------------------------------------- tokenizer and model
 
 
-def train_tokenizer(texts, vocab_size: int):
-    """A byte-level BPE tokenizer (Qwen's kind) with each tag a single, ordinary (not special) token.
+def train_tokenizer(texts, number_range=(-100, 999)):
+    """A word-level tokenizer: split on whitespace, one token per word of ``texts`` and per integer in range.
 
-    Tags must not be special tokens: TRL decodes completions with ``skip_special_tokens=True``.
+    Every value a trace computes is one token, so ``3 * 6 = 18`` is four tokens the model can learn
+    as a table; a byte-level BPE splits numbers into pieces and makes the arithmetic much harder
+    for a 1 M-parameter model. Words not seen in the corpus map to ``[UNK]``. Tags are ordinary
+    (not special) tokens: TRL decodes completions with ``skip_special_tokens=True``.
     """
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.BPE())
-    # GPT-2's split regex separates "-" from digits, which would make -12 and 12 share no token;
-    # here a signed integer is one piece, so every value in a trace is one token.
-    split = pre_tokenizers.Split(Regex(r" ?-?\d+| ?[A-Za-z]+| ?[^\sA-Za-z\d]+|\s+"), behavior="isolated")
-    tok.pre_tokenizer = pre_tokenizers.Sequence([split, pre_tokenizers.ByteLevel(add_prefix_space=False,
-                                                                                 use_regex=False)])
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    # Every integer the traces can contain, often enough to become one token each.
-    numbers = [" ".join(str(i) for i in range(-100, 1000))] * 20
-    tok.train_from_iterator(itertools.chain(texts, numbers), trainer)
-    tok.add_tokens([AddedToken(t, lstrip=True, normalized=False, special=False) for t in TAGS])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=EOS, padding_side="left")
+    lo, hi = number_range
+    numbers = [str(i) for i in range(lo, hi + 1)]
+    words = set()
+    for text in texts:
+        words.update(text.split())
+    words -= set(numbers) | set(TAGS) | {EOS, UNK}
+    vocab = {w: i for i, w in enumerate([EOS, UNK, *TAGS, *numbers, *sorted(words)])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token=UNK))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOS, pad_token=EOS, unk_token=UNK,
+                                   padding_side="left")
 
 
 def make_model(cfg: TinyBaseConfig, tokenizer):
@@ -237,20 +313,19 @@ def make_model(cfg: TinyBaseConfig, tokenizer):
 
 
 def encode_corpus(corpus, tokenizer, cfg: TinyBaseConfig):
-    """Token ids and per-token loss weights: 0 on the prompt, 1 on the completion, more on checks."""
+    """Token ids and per-token loss weights: 0 on the prompt, 1 on the completion, more where the corpus says."""
     examples = []
     # Batch encoding runs in the tokenizer's Rust threads: ~10x faster than one call per trace.
     prompts = tokenizer([p for p, _, _ in corpus], add_special_tokens=False)["input_ids"]
     completions = tokenizer([c for _, c, _ in corpus], add_special_tokens=False, return_offsets_mapping=True)
-    for prompt_ids, completion_ids, offsets, (_, _, decisions) in zip(
+    for prompt_ids, completion_ids, offsets, (_, _, weighted) in zip(
             prompts, completions["input_ids"], completions["offset_mapping"], corpus):
         ids = prompt_ids + completion_ids + [tokenizer.eos_token_id]
         weights = [0.0] * len(prompt_ids) + [1.0] * (len(completion_ids) + 1)
-        for d in decisions:
-            for k, (start, end) in enumerate(offsets):
-                if start <= d < end or start == d + 1:
-                    weights[len(prompt_ids) + k] = cfg.check_loss_weight
-                    break
+        token_at = {start: k for k, (start, _) in enumerate(offsets)}
+        for offset, weight in weighted:
+            if offset in token_at:
+                weights[len(prompt_ids) + token_at[offset]] = weight
         if len(ids) <= cfg.max_position_embeddings:
             examples.append((ids, weights))
     return examples
@@ -276,6 +351,11 @@ def pretrain(model, examples, cfg: TinyBaseConfig, pad_id: int, progress: bool =
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_)))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
+    # One constant normalizer (the mean batch's loss weight), not each batch's own: batches are
+    # bucketed by length, and dividing by a batch's weight would make a token in a batch of short
+    # traces (guesses) count ~10x a token in a batch of long ones (searches); the base would then
+    # choose "guess" far more often than its corpus does (62 % vs 40 % measured) and search rarely.
+    norm = cfg.batch_size * sum(sum(w) for _, w in examples) / max(1, len(examples))
     model.train()
     smoothed = None
     bar = tqdm(range(cfg.steps), desc="pretraining tiny base", disable=not progress, unit="step")
@@ -296,7 +376,7 @@ def pretrain(model, examples, cfg: TinyBaseConfig, pad_id: int, progress: bool =
         keep = w > 0
         logits = model.lm_head(hidden[keep])
         token_loss = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="none")
-        loss = (token_loss * w[keep]).sum() / w[keep].sum().clamp(min=1.0)
+        loss = (token_loss * w[keep]).sum() / norm
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -312,8 +392,42 @@ def pretrain(model, examples, cfg: TinyBaseConfig, pad_id: int, progress: bool =
 # --------------------------------------------------------------------------- build + cache
 
 
+# --------------------------------------------------------------------------- audit
+
+
+def audit_base(model, tokenizer, rows: list[dict], cfg: TinyBaseConfig, seed: int = 0) -> dict:
+    """Sample each held-out prompt once at T=1 and measure whether the base's search pays.
+
+    Returns ``rewards.reflection.summarize_reflection``'s numbers plus ``verdict`` (absent / present
+    but does not pay / present and pays), ``gate`` (True if both gate thresholds are met) and
+    ``gate_line``, a one-line report. Accuracy among well-formatted completions is reported next
+    to plain accuracy: a base's broken format hides what its search finds.
+    """
+    prompts = [r["prompt"] for r in rows]
+    texts, lengths = sample_completions(model, tokenizer, prompts, cfg.audit_max_tokens, temperature=1.0, seed=seed)
+    formats = format_reward(texts, prompts=prompts)
+    correct = countdown_reward(texts, nums=[r["nums"] for r in rows], target=[r["target"] for r in rows])
+    records = [analyze_countdown_completion(t, r["target"], r["nums"], correct=c, formatted=f)
+               for t, r, c, f in zip(texts, rows, correct, formats)]
+    summary = summarize_reflection(records)
+    summary["mean_length"] = sum(lengths) / max(1, len(lengths))
+    verdict, numbers = reflection_verdict(summary)
+    ratio, back = summary.get("hit_ratio", float("nan")), summary.get("p_go_back_given_failed", float("nan"))
+    gate = ratio >= cfg.gate_hit_ratio and back >= cfg.gate_go_back
+    line = (f"base audit ({len(rows)} held-out prompts, T=1): reflection {verdict}; "
+            f"{'PASSES' if gate else 'FAILS'} the gate: true hit inside <think> "
+            f"{summary.get('hit_in_think_reflecting', float('nan')):.3f} when going back vs "
+            f"{summary.get('hit_in_think_rest', float('nan')):.3f} otherwise (x{ratio:.1f}, gate x{cfg.gate_hit_ratio:g}), "
+            f"P(go back | failed check) {back:.3f} (gate {cfg.gate_go_back:g}); go-back share "
+            f"{summary['reflect_share']:.3f}, accuracy {summary['accuracy']:.3f} "
+            f"({summary.get('accuracy_well_formatted', float('nan')):.3f} among well-formatted, format "
+            f"{summary.get('format', float('nan')):.3f}), honest checks {summary.get('honest_checks', float('nan')):.3f}, "
+            f"arithmetic errors {summary.get('arithmetic_error_rate', float('nan')):.3f} of tries")
+    return {**summary, "verdict": verdict, "verdict_numbers": numbers, "gate": gate, "gate_line": line}
+
+
 def build_key(cfg: TinyBaseConfig, task: dict) -> str:
-    payload = json.dumps({"base": asdict(cfg), "task": task, "version": 2}, sort_keys=True)
+    payload = json.dumps({"base": asdict(cfg), "task": task, "version": 3}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -344,10 +458,20 @@ def build_tiny_base(out_dir: str | Path, cfg: TinyBaseConfig, task: dict, progre
     problems = [r for r in problems if (tuple(sorted(r["nums"])), r["target"]) not in excluded]
 
     corpus = build_corpus(cfg, problems, task["template"], ops, task.get("question_style", "full"))
-    tokenizer = train_tokenizer((p + c for p, c, _ in corpus[:5000]), cfg.vocab_size)
+    tokenizer = train_tokenizer((p + c for p, c, _ in corpus), cfg.number_range)
     model = make_model(cfg, tokenizer)
     examples = encode_corpus(corpus, tokenizer, cfg)
+    trained_at = time.time()
     loss = pretrain(model, examples, cfg, tokenizer.pad_token_id, progress=progress) if cfg.steps else None
+    pretrain_seconds = time.time() - trained_at
+    audit = None
+    if cfg.audit_samples and cfg.steps and held_out:
+        rows = [{"prompt": build_r1_zero_prompt(countdown_question(r["nums"], r["target"], task.get("question_style", "full")),
+                                                task["template"]), "nums": r["nums"], "target": r["target"]}
+                for r in held_out[:cfg.audit_samples]]
+        audit = audit_base(model, tokenizer, rows, cfg, seed=cfg.seed)
+        # Loud on purpose: a base that fails the gate gives GRPO nothing to amplify.
+        print(("" if audit["gate"] else "WARNING: ") + audit["gate_line"], flush=True)
 
     # Write to a temporary folder, then rename: a build killed halfway never looks finished.
     tmp = out_dir.with_name(out_dir.name + ".tmp")
@@ -356,7 +480,8 @@ def build_tiny_base(out_dir: str | Path, cfg: TinyBaseConfig, task: dict, progre
     tokenizer.save_pretrained(tmp)
     info = {"key": build_key(cfg, task), "config": asdict(cfg), "task": task, "final_loss": loss,
             "params": sum(p.numel() for p in model.parameters()), "seconds": round(time.time() - started, 1),
-            "examples": len(examples)}
+            "examples": len(examples), "pretrain_seconds": round(pretrain_seconds, 1),
+            "audit": None if audit is None else {k: v for k, v in audit.items() if not isinstance(v, dict)}}
     (tmp / BUILD_INFO).write_text(json.dumps(info, indent=2))
     if out_dir.exists():
         import shutil

@@ -9,6 +9,11 @@ its completions table (``trainer._logs``) and adds, under ``aha/`` (TensorBoard:
   and every format reward),
 * ``aha/self_check_share`` (completions with a reflection phrase: "wait", "let me check", …),
 * ``aha/honest_checks`` (Countdown: share of the checks' claims that are true),
+* ``aha/accuracy_self_checking``, ``aha/accuracy_not_checking`` and ``aha/accuracy_ratio`` (does
+  self-checking pay in the policy's own samples?),
+* Countdown, where code checks every try: ``aha/tries_mean``, ``aha/first_try_accuracy``,
+  ``aha/final_accuracy``, ``aha/wrong_to_right`` and ``aha/right_to_wrong`` (the revision rates),
+  all from ``rewards.reflection.revision_numbers``, the same numbers ``make eval`` prints,
 * ``aha/length_mean`` and ``aha/length_p90`` (completion tokens, counted as TRL counts them, from the
   completion masks of the batch this process trained on: no re-tokenizing, so it costs nothing),
 
@@ -40,14 +45,23 @@ from transformers.utils import logging as hf_logging
 from data.prompts import prompt_text
 from rewards import ACCURACY_REWARD_FOR_TASK
 from rewards._text import completion_text
-from rewards.reflection import countdown_check_claims, has_self_check
+from rewards.reflection import has_self_check, revision_numbers
 from scripts.lib.aha import (
+    ACCURACY_CHECKING_KEY,
     ACCURACY_KEY,
+    ACCURACY_NOT_CHECKING_KEY,
+    ACCURACY_RATIO_KEY,
+    FINAL_ACCURACY_KEY,
+    FIRST_TRY_KEY,
     FORMAT_KEY,
     HONEST_KEY,
     LENGTH_MEAN_KEY,
     LENGTH_P90_KEY,
     REFLECTION_KEY,
+    REVISION_KEYS,
+    RIGHT_TO_WRONG_KEY,
+    TRIES_KEY,
+    WRONG_TO_RIGHT_KEY,
     AhaDetector,
 )
 from scripts.lib.run_files import RUN_INFO
@@ -69,6 +83,12 @@ AHA_LAYOUT = {
         "format rate": ["Multiline", _tags(FORMAT_KEY)],
         "completion length (tokens)": ["Multiline", _tags(LENGTH_MEAN_KEY, LENGTH_P90_KEY)],
         "reflection: self-check share, honest checks": ["Multiline", _tags(REFLECTION_KEY, HONEST_KEY)],
+        "does reflection pay: accuracy self-checking vs not": ["Multiline", _tags(ACCURACY_CHECKING_KEY,
+                                                                                  ACCURACY_NOT_CHECKING_KEY)],
+        "accuracy ratio (self-checking / not)": ["Multiline", _tags(ACCURACY_RATIO_KEY)],
+        "Countdown tries: first-try vs final accuracy": ["Multiline", _tags(FIRST_TRY_KEY, FINAL_ACCURACY_KEY)],
+        "Countdown revisions: wrong->right, right->wrong": ["Multiline", _tags(WRONG_TO_RIGHT_KEY, RIGHT_TO_WRONG_KEY)],
+        "Countdown tries per completion": ["Multiline", _tags(TRIES_KEY)],
     }
 }
 
@@ -104,7 +124,8 @@ class AhaTracker(TrainerCallback):
         self.detector = AhaDetector(**self.aha_settings)
         self.command = list(command) if command is not None else None
         # Gold columns by prompt text: TRL's completion log keeps prompts, not dataset columns.
-        self.targets = {prompt_text(r["prompt"]): r.get("target") for r in rows if "target" in r}
+        self.gold = {prompt_text(r["prompt"]): {"target": r.get("target"), "nums": r.get("nums")}
+                     for r in rows if "target" in r}
         self.trainer = None
         self._last_sample_step: int | None = None
         self._layout_written = False
@@ -152,15 +173,16 @@ class AhaTracker(TrainerCallback):
             values = [v for v in rewards.get(name, []) if v == v]  # drop NaN (unscorable rows)
             if values:
                 metrics[key] = statistics.fmean(values)
-        if self.task == "countdown" and self.targets:
-            true = total = 0
-            for text, prompt in zip(completions, logs["prompt"]):
-                target = self.targets.get(prompt_text(prompt))
-                if target is not None:
-                    t, n = countdown_check_claims(text, target)
-                    true, total = true + t, total + n
-            if total:
-                metrics[HONEST_KEY] = true / total
+        accuracy = rewards.get(self.accuracy_name)
+        if accuracy and len(accuracy) == len(completions):
+            gold = [self.gold.get(prompt_text(p), {}) for p in logs["prompt"]]
+            summary = revision_numbers(completions, accuracy, rewards.get(format_name), self.task,
+                                       [g.get("target") for g in gold], [g.get("nums") for g in gold],
+                                       self.reflection_phrases)
+            for key, name in REVISION_KEYS.items():
+                value = summary.get(name)
+                if isinstance(value, float) and math.isfinite(value) and (name != "accuracy" or "tries_mean" in summary):
+                    metrics[key] = value
         return metrics
 
     def samples_markdown(self, step: int) -> str:
@@ -196,7 +218,8 @@ class AhaTracker(TrainerCallback):
         logs.update(metrics)
         if state.log_history and state.log_history[-1].get("step") == state.global_step:
             state.log_history[-1].update(metrics)
-        found = self.detector.update(state.global_step, metrics.get(REFLECTION_KEY), metrics.get(ACCURACY_KEY))
+        found = self.detector.update(state.global_step, metrics.get(REFLECTION_KEY), metrics.get(ACCURACY_KEY),
+                                     metrics.get(WRONG_TO_RIGHT_KEY))
         writer = _tensorboard_writer(self.trainer)
         if found is not None:
             line = found.describe(self.detector.window)
