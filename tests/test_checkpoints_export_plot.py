@@ -138,8 +138,10 @@ def test_exported_folder_is_a_clean_hf_model_that_loads_and_generates(exported, 
     from transformers import AutoModelForCausalLM
 
     run, out = exported
+    # run_info.json travels with the export so that make eval scores it with its run's settings
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "generation_config.json",
-                                                     "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
+                                                     "model.safetensors", "run_info.json", "tokenizer.json",
+                                                     "tokenizer_config.json"]
     model = AutoModelForCausalLM.from_pretrained(out)
     tokenizer = load_tokenizer(str(out))
     weights = load_file(run / "checkpoint-2" / "model.safetensors")
