@@ -19,6 +19,7 @@ from rewards.math_rewards import (
     math_hostile_reason,
     reference_verdict,
 )
+from scripts.lib.math_bench import hostile_completions
 
 MATH = FIXTURES / "math_small.jsonl"
 
@@ -138,21 +139,8 @@ def test_fast_path_agrees_with_math_verify_where_it_decides(gold, text):
     assert math_answers_match(gold, text) == bool(reference_verdict(gold, text))
 
 
-HOSTILE = {
-    "megabyte answer": "<answer>" + "1" * 1_000_000 + "</answer>",
-    "megabyte unclosed box": "<answer>\\boxed{" + "{" * 500_000 + "</answer>",
-    "megabyte of text": "a" * 1_000_000,
-    "power tower": "<answer>9^{9^{9^{9}}}</answer>",
-    "huge exponent": "<answer>10^{100000}</answer>",
-    "python power": "<answer>9**9**9**9</answer>",
-    "deep parentheses": "<answer>" + "(" * 10_000 + "1" + ")" * 10_000 + "</answer>",
-    "deep braces": "<answer>" + "\\frac{" * 200 + "1" + "}{2}" * 200 + "</answer>",
-    "deep sqrt": "<answer>" + "\\sqrt{" * 50 + "2" + "}" * 50 + "</answer>",
-    "big factorial": "<answer>100000!</answer>",
-    "binomial": "<answer>\\binom{100000}{50000}</answer>",
-    "code": "<answer>__import__('os').system('echo pwned')</answer>",
-    "unicode": "<answer>" + "\u202e\u0000🙂١٨" * 1000 + "</answer>",
-}
+# The bench's hostile inputs (make bench-math times the same table): one list, two uses.
+HOSTILE = hostile_completions()
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
