@@ -133,20 +133,20 @@ RESULTS_NOTE = @echo "measured results: RESULTS.md (record yours there, with the
 
 # The CPU demo's targets (issues #5/#12), 3 seeds from scratch: about 30 min on 2 quiet cores.
 bench-aha: $(STAMP)
-	$(PY) -m scripts.bench_aha --recipe $(RECIPE) $(if $(SEEDS),--seeds $(SEEDS))
+	$(PY) -m scripts.bench.aha --recipe $(RECIPE) $(if $(SEEDS),--seeds $(SEEDS))
 	$(RESULTS_NOTE)
 
 # One GRPO step on a Qwen2.5-0.5B-shaped random model, HF generate vs vLLM colocate (GPU; ARGS="--tiny" on CPU).
 .PHONY: bench-gpu
 bench-gpu: $(STAMP)
-	$(PY) -m scripts.bench_gpu $(ARGS)
+	$(PY) -m scripts.bench.gpu $(ARGS)
 	$(RESULTS_NOTE)
 
 # Every GPU recipe at its real size (random weights, 2 steps), bench-gpu's decode vs the bandwidth
 # bound, the demo on the GPU: one report, outputs/gpu_check/report.md (<= 8 min on one H200; ARGS="--dry-run" on CPU).
 .PHONY: gpu-check
 gpu-check: $(STAMP)
-	$(PY) -m scripts.gpu_check $(ARGS)
+	$(PY) -m scripts.bench.gpu_check $(ARGS)
 
 # `make bench` runs every quick benchmark; each part is a prerequisite, so more can be added.
 .PHONY: bench bench-rewards bench-train
@@ -155,7 +155,7 @@ bench: bench-rewards bench-math bench-train
 
 # Reward speed vs trl.rewards.accuracy_reward and math-verify, agreement, hostile input: ~2 min.
 bench-rewards: $(STAMP)
-	$(PY) -m scripts.bench_rewards $(GSM8K) $(ARGS)
+	$(PY) -m scripts.bench.rewards $(GSM8K) $(ARGS)
 	$(RESULTS_NOTE)
 
 # math_accuracy_reward vs plain math-verify: agreement on every fixture answer, speed on the fast-path
@@ -163,14 +163,14 @@ bench-rewards: $(STAMP)
 .PHONY: bench-math
 MATH_FIXTURE ?= tests/fixtures/math_small.jsonl
 bench-math:
-	$(PY) -m scripts.bench_math $(MATH_FIXTURE)
+	$(PY) -m scripts.bench.math $(MATH_FIXTURE)
 
 # GRPO step time, the kit's path vs bare TRL (interleaved runs), a step's breakdown, data-path
 # timings: ~5 min on 2 quiet cores. More: BENCH_TRAIN_ARGS="--threads 1 --variant cap96=\"--max_completion_length 96\""
 GSM8K_TRAIN ?= ../shared/data/gsm8k/train.jsonl
 BENCH_TRAIN_ARGS ?=
 bench-train: $(STAMP)
-	$(PY) -m scripts.bench_train --recipe $(RECIPE) $(if $(wildcard $(GSM8K_TRAIN)),--gsm8k $(GSM8K_TRAIN)) $(BENCH_TRAIN_ARGS)
+	$(PY) -m scripts.bench.train --recipe $(RECIPE) $(if $(wildcard $(GSM8K_TRAIN)),--gsm8k $(GSM8K_TRAIN)) $(BENCH_TRAIN_ARGS)
 	$(RESULTS_NOTE)
 
 test-slow: $(STAMP)

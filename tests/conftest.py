@@ -81,7 +81,7 @@ def tiny_chat_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
     import json
     import shutil
 
-    from scripts.lib.model_shapes import CHATML_TEMPLATE
+    from scripts.bench.model_shapes import CHATML_TEMPLATE
 
     out = tmp_path_factory.mktemp("tiny_chat") / "model"
     shutil.copytree(tiny_model_dir, out)

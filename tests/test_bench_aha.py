@@ -1,10 +1,10 @@
-"""`make bench-aha` (scripts/bench_aha.py): the per-seed table and issue #16's targets, on recorded seeds."""
+"""`make bench-aha` (scripts/bench/aha.py): the per-seed table and issue #16's targets, on recorded seeds."""
 
 from __future__ import annotations
 
 import json
 
-from scripts import bench_aha
+from scripts.bench import aha as bench_aha
 
 
 def seed_result(acc_after: float, aha_step, learned=20, wall=400.0) -> dict:

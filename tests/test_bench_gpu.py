@@ -1,11 +1,11 @@
-"""scripts/bench_gpu.py on CPU with the tiny shape: the GPU benchmark's code path, in seconds."""
+"""scripts/bench/gpu.py on CPU with the tiny shape: the GPU benchmark's code path, in seconds."""
 
 from __future__ import annotations
 
 import json
 
-from scripts import bench_gpu
-from scripts.lib.gpu_bench import synthetic_prompts
+from scripts.bench import gpu as bench_gpu
+from scripts.bench.gpu_runs import synthetic_prompts
 
 
 def test_tiny_bench_times_real_grpo_steps(tmp_path, capsys):
@@ -28,7 +28,7 @@ def test_tiny_bench_times_real_grpo_steps(tmp_path, capsys):
 def test_prompts_have_the_requested_token_length(tmp_path):
     from transformers import AutoTokenizer
 
-    from scripts.lib.model_shapes import build_random_model
+    from scripts.bench.model_shapes import build_random_model
 
     model_dir = build_random_model("tiny", tmp_path / "model")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)

@@ -9,14 +9,14 @@ import sys
 import pytest
 
 from conftest import FIXTURES, ROOT
-from scripts.lib.bench_train_runs import parse_variant
-from scripts.lib.step_timing import breakdown, summarise
+from scripts.bench.train_runs import parse_variant
+from scripts.bench.train_timing import breakdown, summarise
 
 SHRINK = "--per_device_train_batch_size 8 --num_generations 4 --max_completion_length 12 --max_train_samples 64"
 
 
 def bench(*args, env):
-    return subprocess.run([sys.executable, "-m", "scripts.bench_train", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "scripts.bench.train", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
 
 

@@ -1,4 +1,4 @@
-"""scripts/gpu_check.py on the CPU (``--dry-run``): the GPU check's code path, so it cannot rot between GPU runs."""
+"""scripts/bench/gpu_check.py on the CPU (``--dry-run``): the GPU check's code path, so it cannot rot between GPU runs."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from scripts import gpu_check
-from scripts.lib.gpu_check import failure, gpu_recipes
+from scripts.bench import gpu_check
+from scripts.bench.gpu_check_parts import failure, gpu_recipes
 
 
 def _dry_run(tmp_path, capsys, *only: str) -> dict:
@@ -49,7 +49,7 @@ def test_dry_run_of_every_part(tmp_path, capsys):
 
 def test_every_gpu_recipe_has_a_model_shape():
     from scripts.lib.config import load_recipe_yaml
-    from scripts.lib.model_shapes import shape_for_model
+    from scripts.bench.model_shapes import shape_for_model
 
     recipes = gpu_recipes(None)
     assert len(recipes) >= 5

@@ -1,6 +1,6 @@
-"""The layout the README describes: entry points in scripts/, the library in scripts/lib/, imports
-pointing downward (entry point -> scripts.lib -> rewards, data), no cycles, nothing importing an
-entry point; and reward settings that are never silently dropped."""
+"""The layout the README describes: entry points in scripts/ (benchmarks in scripts/bench/), the
+library in scripts/lib/, imports pointing downward (entry point -> scripts.lib -> rewards, data), no
+cycles, nothing importing an entry point, the core never importing the benchmarks; and reward settings that are never silently dropped."""
 
 from __future__ import annotations
 
@@ -87,6 +87,17 @@ def test_imports_point_downward():
         if module.startswith("scripts.lib"):
             assert not any(t in entry for t in targets), module
     assert not any(m.startswith("scripts.lib") for m in entry), "a library module runs as a command"
+
+
+def test_the_core_never_imports_the_benchmarks():
+    # scripts/bench/ (benchmarks, the GPU check and their helpers) sits beside the entry points: the
+    # library and the packages below it work without it.
+    edges, entry = _graph()
+    core = [m for m in edges if m.startswith(("scripts.lib", "rewards", "data"))]
+    bad = sorted((m, t) for m in core for t in edges[m] if t.startswith("scripts.bench"))
+    assert bad == [], f"core modules importing the benchmarks: {bad}"
+    bench_entry = {m for m in entry if m.startswith("scripts.bench.")}
+    assert bench_entry == {f"scripts.bench.{n}" for n in ("aha", "train", "rewards", "math", "gpu", "gpu_check")}
 
 
 def test_an_unknown_reward_setting_is_an_error_naming_it():

@@ -19,7 +19,7 @@ from rewards.math_rewards import (
     math_hostile_reason,
     reference_verdict,
 )
-from scripts.lib.math_bench import hostile_completions
+from scripts.bench.math_cases import hostile_completions
 
 MATH = FIXTURES / "math_small.jsonl"
 

@@ -255,8 +255,8 @@ def test_recipe_sets_reward_funcs_weights_and_settings(tmp_path, monkeypatch):
 
 def test_bench_rewards_quick_mode_on_a_tiny_gsm8k_file(capsys):
     from conftest import FIXTURES
-    from scripts.bench_rewards import run
-    from scripts.lib.reward_bench import FORMATS, SLOW_FORMATS
+    from scripts.bench.rewards import run
+    from scripts.bench.rewards_cases import FORMATS, SLOW_FORMATS
 
     # Exit 0 or 1 depends on timings (1: a speed target missed on a busy machine); the content does not.
     assert run([str(FIXTURES / "gsm8k_tiny.jsonl"), "--max-ids", "512"]) in (0, 1)
@@ -272,7 +272,7 @@ def test_bench_rewards_quick_mode_on_a_tiny_gsm8k_file(capsys):
 
 
 def test_bench_rewards_missing_file_is_one_line_and_exit_2(capsys):
-    from scripts.bench_rewards import run
+    from scripts.bench.rewards import run
 
     assert run(["no/such/test.jsonl"]) == 2
     err = capsys.readouterr().err

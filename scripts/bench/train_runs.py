@@ -1,6 +1,6 @@
-"""One `make bench-train` run: a fresh ``python -m scripts.bench_train --worker`` process that trains
+"""One `make bench-train` run: a fresh ``python -m scripts.bench.train --worker`` process that trains
 the recipe either through the kit (``scripts.train`` as `make train` runs it) or through a bare
-``GRPOTrainer`` script, with scripts/lib/step_timing.py's timers on, and writes what they saw."""
+``GRPOTrainer`` script, with scripts/bench/train_timing.py's timers on, and writes what they saw."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
+from scripts.bench.train_timing import Timings, instrument
 from scripts.lib.config import parse_dataclass_yaml, parse_recipe
 from scripts.lib.models import load_tokenizer
-from scripts.lib.step_timing import Timings, instrument
 
 CACHED_BASE = "outputs/tiny-base/countdown"
 
@@ -131,7 +131,7 @@ def run_once(label: str, path: str, argv: list[str], env: dict, out: Path) -> di
     spec = {"path": path, "argv": [*argv, "--output_dir", str(run_dir / "output")], "result": str(run_dir / "result.json")}
     (run_dir / "spec.json").write_text(json.dumps(spec))
     with open(run_dir / "log.txt", "w") as log:
-        proc = subprocess.run([sys.executable, "-m", "scripts.bench_train", "--worker", str(run_dir / "spec.json")],
+        proc = subprocess.run([sys.executable, "-m", "scripts.bench.train", "--worker", str(run_dir / "spec.json")],
                               stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **env})
     if proc.returncode != 0 or not (run_dir / "result.json").is_file():
         tail = (run_dir / "log.txt").read_text()[-2000:]

@@ -1,9 +1,9 @@
-"""The parts of `make gpu-check` (scripts/gpu_check.py), each run in its own child process with a time cap.
+"""The parts of `make gpu-check` (scripts/bench/gpu_check.py), each run in its own child process with a time cap.
 
 A recipe part trains 2 GRPO steps of ``python -m scripts.train`` on a random model of the recipe's
 shape and compares the peak GPU memory with the estimate ``make preflight`` makes for the same
 command; the decode part runs ``make bench-gpu``; the demo part runs the CPU demo recipe on the
-GPU. Each returns a row for the report (scripts/lib/gpu_report.py); a crash or an OOM is a result.
+GPU. Each returns a row for the report (scripts/bench/gpu_check_report.py); a crash or an OOM is a result.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+from scripts.bench.model_shapes import build_random_model, shape_for_model
+from scripts.bench.synthetic_data import tokenizer_texts
 from scripts.lib.cli import first_line
 from scripts.lib.config import load_recipe_yaml
-from scripts.lib.model_shapes import build_random_model, shape_for_model
-from scripts.lib.synthetic_data import tokenizer_texts
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_RECIPE = "recipes/cpu_countdown_tiny.yaml"
@@ -184,7 +184,7 @@ def check_recipe(path: Path, args, work: Path, models: dict, log, env, timeout: 
     shape = "tiny" if args.dry_run else shape_for_model(model_id)
     row = {"recipe": path.stem, "model": model_id, "shape": shape}
     if shape is None:
-        return {**row, "status": f"skipped: no shape for {model_id} in scripts/lib/model_shapes.py"}
+        return {**row, "status": f"skipped: no shape for {model_id} in scripts/bench/model_shapes.py"}
     chat = recipe.get("prompt_template") == "chat"
     key = (shape, chat)
     if key not in models:
@@ -197,7 +197,7 @@ def check_recipe(path: Path, args, work: Path, models: dict, log, env, timeout: 
     shutil.rmtree(run_dir, ignore_errors=True)
     result_path = work / f"{path.stem}.json"
     argv = recipe_argv(path, models[key], data, run_dir, args)
-    command = [sys.executable, "-m", "scripts.gpu_check", "--worker", str(result_path), "--", *argv]
+    command = [sys.executable, "-m", "scripts.bench.gpu_check", "--worker", str(result_path), "--", *argv]
     code, output, seconds = run_part(path.stem, command, timeout, log, env)
     result = json.loads(result_path.read_text()) if result_path.is_file() else {}
     steps = step_lines(output)
@@ -232,9 +232,9 @@ def build_model(shape: str, out: Path, chat: bool, work: Path, args) -> Path:
 
 def check_decode(args, work: Path, log, env, timeout: float) -> dict:
     out = work / "bench_gpu.json"
-    command = [sys.executable, "-m", "scripts.bench_gpu", "--json", str(out)] + (["--tiny"] if args.dry_run else [])
+    command = [sys.executable, "-m", "scripts.bench.gpu", "--json", str(out)] + (["--tiny"] if args.dry_run else [])
     code, output, seconds = run_part("decode", command, timeout, log, env)
-    row = {"command": "python -m scripts.bench_gpu " + shlex_join(command[3:]), "wall_s": round(seconds, 1),
+    row = {"command": "python -m scripts.bench.gpu " + shlex_join(command[3:]), "wall_s": round(seconds, 1),
            "status": failure(code, output, {}) or "ok"}
     if not out.is_file():
         return row
@@ -276,7 +276,7 @@ def check_demo(args, work: Path, log, env, deadline: float) -> dict:
         if code != 0:
             return {**row, "status": "tiny base build: " + failure(code, output, {})}
     result_path = work / "demo.json"
-    command = [sys.executable, "-m", "scripts.gpu_check", "--worker", str(result_path), "--", *argv]
+    command = [sys.executable, "-m", "scripts.bench.gpu_check", "--worker", str(result_path), "--", *argv]
     code, output, seconds = run_part("demo", command, max(deadline - time.monotonic(), 1), log, env)
     result = json.loads(result_path.read_text()) if result_path.is_file() else {}
     lines = output.splitlines()

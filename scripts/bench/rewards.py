@@ -1,7 +1,7 @@
 r"""`make bench-rewards`: are the rewards right, fast, and bounded on hostile input?
 
-    python -m scripts.bench_rewards                                    # ../shared/data/gsm8k/test.jsonl
-    python -m scripts.bench_rewards path/to/gsm8k/test.jsonl --limit 200
+    python -m scripts.bench.rewards                                    # ../shared/data/gsm8k/test.jsonl
+    python -m scripts.bench.rewards path/to/gsm8k/test.jsonl --limit 200
 
 1. Every GSM8K gold answer in the file is rendered as completions in several answer formats (plain,
    with thousands separators, ``$``, ``$1,234.00``, ``\boxed{}``, wrong numbers, and a sentence only
@@ -26,9 +26,8 @@ import argparse
 import logging
 import sys
 
-from scripts.lib.benchmarking import CLOCKS, items_per_s, print_targets, use_clock
-from scripts.lib.cli import ArgumentParser, run_cli
-from scripts.lib.reward_bench import (
+from scripts.bench.common import CLOCKS, items_per_s, print_targets, use_clock
+from scripts.bench.rewards_cases import (
     FORMATS,
     SLOW_FORMATS,
     bench_format,
@@ -37,6 +36,7 @@ from scripts.lib.reward_bench import (
     hostile_completions,
     load_golds,
 )
+from scripts.lib.cli import ArgumentParser, run_cli
 
 DEFAULT_GSM8K = "../shared/data/gsm8k/test.jsonl"
 TARGET_SPEEDUP = 50.0

@@ -1,4 +1,4 @@
-"""`make gpu-check`'s report: the rows of scripts/lib/gpu_check.py's parts as markdown, with the versions measured."""
+"""`make gpu-check`'s report: the rows of scripts/bench/gpu_check_parts.py's parts as markdown, with the versions measured."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def render(report: dict) -> str:
               "Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()) + ".", ""]
     if "recipes" in report:
         lines += ["## 1. GPU recipes at their real size, 2 GRPO steps", "",
-                  "Random weights of the recipe model's architecture (scripts/lib/model_shapes.py), a tokenizer "
+                  "Random weights of the recipe model's architecture (scripts/bench/model_shapes.py), a tokenizer "
                   "built here, the recipe's own settings except **`use_vllm: false`** (vLLM's wheel is far too "
                   "large to carry to an offline GPU machine, so generation is HF `generate` and the estimate counts "
                   "a KV cache instead of vLLM's share), `max_steps`, `holdout_size: 0`, synthetic local data, no "

@@ -3,8 +3,8 @@
 Runs the recipe end to end (tiny base build + GRPO + held-out before/after) once per seed, each
 from scratch, times it, and prints every seed's held-out numbers, the medians and the targets:
 
-    python -m scripts.bench_aha                                  # seeds 42 0 1 of recipes/cpu_countdown_tiny.yaml
-    python -m scripts.bench_aha --seeds 0 --args "--max_steps 20"   # one quick look
+    python -m scripts.bench.aha                                  # seeds 42 0 1 of recipes/cpu_countdown_tiny.yaml
+    python -m scripts.bench.aha --seeds 0 --args "--max_steps 20"   # one quick look
 
 Targets (issue #16, "Done when"), on 512 held-out prompts at T=1:
 
@@ -29,8 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from scripts.bench.common import print_targets
 from scripts.lib.aha import format_learned_step
-from scripts.lib.benchmarking import print_targets
 from scripts.lib.cli import ArgumentParser, run_cli
 from scripts.lib.run_files import RunError, load_history, run_info
 

@@ -1,13 +1,13 @@
 """`make gpu-check`: the kit's GPU recipes measured on one GPU, offline, in one markdown report.
 
     make gpu-check                                   # one GPU, no internet: designed for <= 8 min on one H200
-    python -m scripts.gpu_check --dry-run            # CPU, tiny shapes: the same code path, about a minute
-    python -m scripts.gpu_check --only qwen2.5-3b_countdown_lora decode --budget 200
+    python -m scripts.bench.gpu_check --dry-run            # CPU, tiny shapes: the same code path, about a minute
+    python -m scripts.bench.gpu_check --only qwen2.5-3b_countdown_lora decode --budget 200
 
 Writes ``<out>/report.md`` (path printed), ``report.json`` and ``logs.txt`` (every part's output).
 
 1. **recipes**: every GPU recipe (``recipes/*.yaml`` without ``use_cpu``) at its model's real size:
-   the architecture from ``scripts/lib/model_shapes.py`` with random weights and a tokenizer built
+   the architecture from ``scripts/bench/model_shapes.py`` with random weights and a tokenizer built
    here (ChatML template for the ``chat`` recipes), 2 GRPO steps of ``python -m scripts.train`` with
    the recipe's own settings and these overrides: ``use_vllm false`` (vLLM's wheel is far too large
    to carry to an offline GPU machine), ``max_steps``, ``holdout_size 0``, synthetic local data
@@ -38,7 +38,7 @@ pyarrow there, but not trl, datasets, math-verify), carry these wheels, fetched 
 
 (add transformers==5.24.0 to run with the version the kit is tested on rather than the machine's),
 then ``python3 -m pip install --no-index --no-deps --target /tmp/site .whl/*.whl`` and
-``PYTHONPATH=/tmp/site:. python3 -m scripts.gpu_check --out <dir> --work /tmp/gpu_check_work``
+``PYTHONPATH=/tmp/site:. python3 -m scripts.bench.gpu_check --out <dir> --work /tmp/gpu_check_work``
 (``--work`` outside ``--out``: the models are GBs, and a stopped run leaves them behind).
 """
 
@@ -52,10 +52,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from scripts.bench.gpu_check_parts import child_env, run_parts, shlex_join, worker
+from scripts.bench.gpu_check_report import environment, render
+from scripts.bench.synthetic_data import write_local_data
 from scripts.lib.cli import UserError, command_line, run_cli
-from scripts.lib.gpu_check import child_env, run_parts, shlex_join, worker
-from scripts.lib.gpu_report import environment, render
-from scripts.lib.synthetic_data import write_local_data
 
 # NVIDIA H200 datasheet (nvidia.com/en-us/data-center/h200): 141 GB HBM3e at 4.8 TB/s.
 H200_HBM_TB_S = 4.8
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
 
     if not args.dry_run and not torch.cuda.is_available():
         raise UserError("no GPU here: make gpu-check measures the recipes on a GPU "
-                        "(python -m scripts.gpu_check --dry-run runs the same code path on the CPU)")
+                        "(python -m scripts.bench.gpu_check --dry-run runs the same code path on the CPU)")
     start, started_at = time.monotonic(), datetime.now(timezone.utc)
     deadline = start + args.budget
     out = Path(args.out)
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     args.datasets = write_local_data(work / "data")
     report: dict = {"date": started_at.strftime("%Y-%m-%d %H:%M UTC"), "dry_run": args.dry_run,
-                    "command": "python -m scripts.gpu_check " + shlex_join(argv), "budget_s": args.budget,
+                    "command": "python -m scripts.bench.gpu_check " + shlex_join(argv), "budget_s": args.budget,
                     "hbm_tb_s": args.hbm_tb_s, "environment": environment(args.dry_run),
                     "logs": str(out / "logs.txt")}
     with open(out / "logs.txt", "w") as log:  # recipes, decode, demo: each a child process, each capped

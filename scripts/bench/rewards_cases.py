@@ -1,4 +1,4 @@
-r"""`make bench-rewards`'s items and timings (scripts/bench_rewards.py): GSM8K gold answers rendered as
+r"""`make bench-rewards`'s items and timings (scripts/bench/rewards.py): GSM8K gold answers rendered as
 completions in several answer formats, each timed for ``gsm8k_accuracy_reward``,
 ``trl.rewards.accuracy_reward`` and plain math-verify; and every registered reward timed on hostile
 completions, one call at a time."""
@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from scripts.lib.benchmarking import clock, first_and_steady_ms
+from scripts.bench.common import clock, first_and_steady_ms
 from scripts.lib.cli import UserError
 
 # name -> (template for the answer text given the gold int, whether the answer is right)
@@ -37,7 +37,7 @@ def load_golds(path: str, limit: int | None) -> list[tuple[int, str]]:
 
     if not Path(path).is_file():
         raise BenchError(f"GSM8K file not found: {path} (pass the path to test.jsonl, e.g. "
-                         f"python -m scripts.bench_rewards /path/to/gsm8k/test.jsonl)")
+                         f"python -m scripts.bench.rewards /path/to/gsm8k/test.jsonl)")
     try:
         rows = read_jsonl(path)
     except DataError as err:

@@ -1,5 +1,5 @@
 """`make bench-train`'s tables: the data path timed against its targets, the machine it ran on, and
-the project-vs-bare comparison of step times with scripts/lib/step_timing.py's breakdown."""
+the project-vs-bare comparison of step times with scripts/bench/train_timing.py's breakdown."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import statistics
 import time
 from pathlib import Path
 
-from scripts.lib.step_timing import mean_breakdown
+from scripts.bench.train_timing import mean_breakdown
 
 DATA_TARGETS = {"gsm8k": 3.0, "countdown": 10.0}
 RATIO_TARGET = 1.05

@@ -1,8 +1,8 @@
 """Time one GRPO step: HF ``generate`` vs vLLM colocated, on a Qwen2.5-0.5B-shaped model with random weights.
 
     make bench-gpu                                      # on a GPU machine: both generators, one table
-    python -m scripts.bench_gpu --tiny                  # CPU, a tiny shape: checks the script works (seconds)
-    python -m scripts.bench_gpu --completion-length 512 --json bench.json
+    python -m scripts.bench.gpu --tiny                  # CPU, a tiny shape: checks the script works (seconds)
+    python -m scripts.bench.gpu --completion-length 512 --json bench.json
 
 The model is built from a config alone (Qwen2.5-0.5B's shape, random weights, a small byte-level
 BPE tokenizer built here), so nothing is downloaded and the numbers measure the
@@ -13,7 +13,7 @@ a share of GPU memory for its whole life), after one untimed warm-up step.
 Reported per generator: median step time (generation + scoring + loss + optimizer), completion
 tokens per second over the whole step, and peak GPU memory of the training process; then plain
 HF ``generate`` decode speed alone (same batch and lengths, prefill subtracted), which
-``make gpu-check`` compares with the memory-bandwidth bound. Shapes: scripts/lib/model_shapes.py.
+``make gpu-check`` compares with the memory-bandwidth bound. Shapes: scripts/bench/model_shapes.py.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from scripts.bench.gpu_runs import decode_throughput, environment, generators_available, run_generator
+from scripts.bench.model_shapes import SHAPES, build_random_model
 from scripts.lib.cli import ArgumentParser, run_cli
-from scripts.lib.gpu_bench import decode_throughput, environment, generators_available, run_generator
-from scripts.lib.model_shapes import SHAPES, build_random_model
 
 
 def table(results: list[dict], args, env: dict, note: str | None) -> str:
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
             # One process per generator: vLLM's memory share must not shrink the other's.
             out = Path(tmp) / f"{generator}.json"
             child = _without_option(argv, "--json") + ["--generator", generator, "--json", str(out)]
-            subprocess.run([sys.executable, "-m", "scripts.bench_gpu", *child], check=True)
+            subprocess.run([sys.executable, "-m", "scripts.bench.gpu", *child], check=True)
             results.append(json.loads(out.read_text())["results"][0])
         decode = None
         if "hf" in generators and not (args.generator or args.no_decode):

@@ -16,9 +16,9 @@ each reward, log-probs, loss, backward, each callback, logging, optimizer) from 
 then the data path: the GSM8K train split preprocessed and 100,000 Countdown problems generated
 (targets < 3 s and < 10 s).
 
-    python -m scripts.bench_train                                    # what `make bench-train` runs
-    python -m scripts.bench_train --reps 1 --steps 2 --warmup 0      # a smoke test
-    python -m scripts.bench_train --variant threads1="OMP_NUM_THREADS=1" \\
+    python -m scripts.bench.train                                    # what `make bench-train` runs
+    python -m scripts.bench.train --reps 1 --steps 2 --warmup 0      # a smoke test
+    python -m scripts.bench.train --variant threads1="OMP_NUM_THREADS=1" \\
         --variant eager="--attn_implementation eager"                # options vs the recipe as is
 
 A ``--variant NAME="FLAGS"`` runs the project path with extra recipe flags (and ``VAR=value``
@@ -36,11 +36,11 @@ import sys
 import time
 from pathlib import Path
 
-from scripts.lib.bench_train_report import data_path_rows, machine_line, training_report
-from scripts.lib.bench_train_runs import CACHED_BASE, parse_variant, resolve_model, run_once, worker
+from scripts.bench.train_report import data_path_rows, machine_line, training_report
+from scripts.bench.train_runs import CACHED_BASE, parse_variant, resolve_model, run_once, worker
+from scripts.bench.train_timing import summarise
 from scripts.lib.cli import ArgumentParser, UserError, run_cli
 from scripts.lib.config import parse_recipe
-from scripts.lib.step_timing import summarise
 
 DEFAULT_RECIPE = "recipes/cpu_countdown_tiny.yaml"
 DEFAULT_GSM8K = "../shared/data/gsm8k/train.jsonl"

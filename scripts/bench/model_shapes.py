@@ -1,7 +1,7 @@
 """The GPU recipes' models as shapes: random-weight stand-ins built offline, at their real size.
 
 One home for the architectures of the Qwen2.5 checkpoints the recipes name, so the GPU check
-(``scripts/gpu_check.py``) and ``make bench-gpu`` build the same models without the hub. Values
+(``scripts/bench/gpu_check.py``) and ``make bench-gpu`` build the same models without the hub. Values
 are each checkpoint's ``config.json`` (huggingface.co/Qwen/<name>/resolve/main/config.json). Checked
 here only for Qwen2.5-0.5B, whose config.json is quoted verbatim in public code (hidden 896, 24
 layers, 14/2 heads, vocab 151,936, rope_theta 1e6, 32,768 positions); the others are as the kit's

@@ -1,4 +1,4 @@
-r"""`make bench-math`'s items and timings (scripts/bench_math.py): the MATH fixture's labelled answers,
+r"""`make bench-math`'s items and timings (scripts/bench/math.py): the MATH fixture's labelled answers,
 random golds in the forms ``math_accuracy_reward``'s fast path handles, hostile completions, and
 each timed for the reward and for plain math-verify (``rewards.math_rewards.reference_verdict``)."""
 
@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 from rewards.math_rewards import last_boxed, math_accuracy_reward, reference_verdict
-from scripts.lib.benchmarking import clock, first_and_steady_ms
+from scripts.bench.common import clock, first_and_steady_ms
 from scripts.lib.cli import UserError
 
 

@@ -1,4 +1,4 @@
-"""`make bench-gpu`'s measurements (scripts/bench_gpu.py): GRPO steps with one generator (HF
+"""`make bench-gpu`'s measurements (scripts/bench/gpu.py): GRPO steps with one generator (HF
 ``generate`` or vLLM colocated) on a random-weight model fed synthetic prompts and a random reward,
 and plain ``generate`` decode speed with the prefill subtracted; plus what this machine can run."""
 

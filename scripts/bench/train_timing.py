@@ -2,7 +2,7 @@
 ``training_step``, ``log`` and every callback event, recorded in the training process, then
 summarised per step (the first steps left out as warm-up) and cut into non-overlapping parts
 (generation, each reward, log-probs, loss, backward, each callback, logging, optimizer) that add
-up to the step. Used by `make bench-train` (scripts/bench_train.py)."""
+up to the step. Used by `make bench-train` (scripts/bench/train.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 r"""`make bench-math`: does math_accuracy_reward agree with plain math-verify, how much faster is it, is it bounded?
 
-    python -m scripts.bench_math                     # tests/fixtures/math_small.jsonl, 400 values per form
-    python -m scripts.bench_math --values 100        # quicker
+    python -m scripts.bench.math                     # tests/fixtures/math_small.jsonl, 400 values per form
+    python -m scripts.bench.math --values 100        # quicker
 
 1. Agreement: every answer of the fixture (each problem's equal-but-differently-written answers and
    its answers that must not match) and every synthetic answer below is scored by
@@ -28,9 +28,9 @@ import logging
 import sys
 
 from rewards.math_rewards import math_accuracy_reward, reference_verdict
-from scripts.lib.benchmarking import CLOCKS, items_per_s, print_targets, use_clock
+from scripts.bench.common import CLOCKS, items_per_s, print_targets, use_clock
+from scripts.bench.math_cases import bench_hostile, completion, fast_items, fixture_items, time_both
 from scripts.lib.cli import ArgumentParser, run_cli
-from scripts.lib.math_bench import bench_hostile, completion, fast_items, fixture_items, time_both
 
 DEFAULT_FIXTURE = "tests/fixtures/math_small.jsonl"
 TARGET_SPEEDUP = 20.0
