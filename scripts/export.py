@@ -6,7 +6,7 @@
 The folder holds the weights as safetensors (LoRA adapters merged into the base with peft, so no
 peft is needed to load it), the tokenizer, a generation config that samples like training did, and
 a ``README.md`` model card naming the recipe, the step and the metrics logged at that step
-(``scripts/lib/export.py``). It loads with ``AutoModelForCausalLM.from_pretrained(OUT)``. Optimizer
+(``scripts/lib/model_export.py``). It loads with ``AutoModelForCausalLM.from_pretrained(OUT)``. Optimizer
 and RNG states are left behind.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 
 from scripts.lib.cli import command_line, run_cli
-from scripts.lib.export import export
+from scripts.lib.model_export import export
 
 
 def main(argv=None) -> int:

@@ -29,7 +29,7 @@ from scripts.lib.evaluation import HeldOutEvalCallback, held_out_scores, show_be
 from scripts.lib.health import HealthMonitor, checkpoint_on_reward_failure, guard_rewards
 from scripts.lib.hub import check_available
 from scripts.lib.models import build_base_if_needed, load_model_and_tokenizer
-from scripts.lib.preflight import preflight_or_stop
+from scripts.lib.preflight_checks import preflight_or_stop
 from scripts.lib.run_control import GracefulStop, finished_message, resolve_resume
 from scripts.lib.tracking import AhaTracker, ConsoleLog, quiet_checkpoint_saves
 
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     if script_args.tiny_base_recipe:
         build_base_if_needed(script_args, model_args, training_args)
     model, tokenizer = load_model_and_tokenizer(model_args, training_args)
-    if script_args.preflight:  # seconds, no sampling: stops a run that cannot learn (scripts/lib/preflight.py)
+    if script_args.preflight:  # seconds, no sampling: stops a run that cannot learn (scripts/lib/preflight_checks.py)
         preflight_or_stop(script_args, training_args, model_args, model, tokenizer, train_rows, holdout_rows,
                           skipped, reward_funcs)
 

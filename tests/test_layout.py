@@ -100,6 +100,13 @@ def test_the_core_never_imports_the_benchmarks():
     assert bench_entry == {f"scripts.bench.{n}" for n in ("aha", "train", "rewards", "math", "gpu", "gpu_check")}
 
 
+def test_no_library_module_shares_an_entry_points_name():
+    # `scripts/export.py` over `scripts/lib/export.py` reads as one file to a newcomer.
+    edges, entry = _graph()
+    names = {m.rpartition(".")[2] for m in entry if m.count(".") == 1}  # scripts/<name>.py
+    assert sorted(m for m in edges if m.startswith("scripts.lib.") and m.rpartition(".")[2] in names) == []
+
+
 def test_an_unknown_reward_setting_is_an_error_naming_it():
     from rewards import UnknownRewardError, get_reward
 
@@ -145,6 +152,6 @@ def test_prompts_render_one_way_with_chat_template_kwargs():
     assert render_prompt("plain", Tokenizer(), {"enable_thinking": False}) == "plain"
     assert render_prompt([{"role": "user", "content": "q"}], Tokenizer(), {"enable_thinking": False}) == \
         "q|[('enable_thinking', False)]"
-    for module in ("scripts/lib/evaluation.py", "scripts/lib/generation.py", "scripts/lib/preflight.py",
+    for module in ("scripts/lib/evaluation.py", "scripts/lib/generation.py", "scripts/lib/preflight_checks.py",
                    "scripts/evaluate.py"):
         assert "apply_chat_template" not in (ROOT / module).read_text(), module

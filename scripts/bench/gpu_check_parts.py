@@ -88,7 +88,7 @@ def preflight_estimate(train_argv: list[str]) -> dict:
     from rewards import get_rewards
     from scripts.lib.config import parse_recipe
     from scripts.lib.models import load_config_and_tokenizer
-    from scripts.lib.preflight import run_checks
+    from scripts.lib.preflight_checks import run_checks
 
     script_args, training_args, model_args = parse_recipe(list(train_argv))
     model_config, tokenizer = load_config_and_tokenizer(model_args, training_args)
