@@ -17,7 +17,7 @@ levels 3-5 (SimpleRL-Zoo, Dr. GRPO): ``levels=(3, 4, 5)``.
 from __future__ import annotations
 
 from data.prompts import build_r1_zero_prompt
-from rewards.math_rewards import last_boxed
+from rewards.text import last_boxed
 
 # The MATH training set on the hub (7,500 problems with level and type; config "default").
 MATH_TRAIN_ID = "DigitalLearningGmbH/MATH-lighteval"

@@ -67,15 +67,6 @@ def resolve_template(template: str) -> str:
     )
 
 
-def prompt_text(prompt) -> str:
-    """The text of a prompt as a reward sees it: the string, or the last message's content."""
-    if isinstance(prompt, str):
-        return prompt
-    if isinstance(prompt, list) and prompt and isinstance(prompt[-1], dict):
-        return str(prompt[-1].get("content", ""))
-    return ""
-
-
 def render_prompt(prompt, tokenizer, chat_template_kwargs: dict | None = None) -> str:
     """The prompt text the model is given, as TRL renders it: a string as is, chat messages through
     the tokenizer's chat template with ``chat_template_kwargs`` (a recipe's, e.g. Qwen3's

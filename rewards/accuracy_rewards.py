@@ -52,7 +52,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import NamedTuple
 
-from rewards._text import broadcast, completion_text, extract_answer
+from rewards.text import broadcast, completion_text, extract_answer
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ import ast
 from collections import Counter
 from fractions import Fraction
 
-from rewards._text import broadcast, completion_text, extract_answer
+from rewards.text import broadcast, completion_text, extract_answer
 
 MAX_EQUATION_CHARS = 200
 MAX_LITERAL_DIGITS = 6

@@ -34,14 +34,12 @@ a hundred thousand unclosed tags is scored in a few milliseconds.
 
 from __future__ import annotations
 
-from rewards._text import broadcast, completion_text
+from rewards.text import broadcast, completion_text, prompt_text
 
 TAGS = ("<think>", "</think>", "<answer>", "</answer>")
 
 
 def _prompt_prefill(prompt) -> str:
-    from data.prompts import prompt_text
-
     return "<think>" if prompt_text(prompt).rstrip().endswith("<think>") else ""
 
 

@@ -63,7 +63,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import NamedTuple
 
-from rewards._text import broadcast, completion_text, extract_answer
+from rewards.text import broadcast, completion_text, extract_answer, last_boxed
 from rewards.accuracy_rewards import (
     _POWER,
     MAX_NUMBER_CHARS,
@@ -87,10 +87,6 @@ MAX_BRACE_NESTING = 8
 MAX_POWERS = 8
 # The fast path factors radicands by trial division: up to 10**6 that is <= 1000 steps.
 MAX_RADICAND = 10**6
-# The largest content scanned for \boxed{} (the answer block is bounded before math-verify anyway).
-_MAX_SCAN_CHARS = 100_000
-
-_BOXED_OPEN = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _FAST_NUMBER = re.compile(r"(?P<sign>-?)\s*(?P<int>\d+)(?:\.(?P<dec>\d+))?", re.ASCII)
 _FAST_FRACTION = re.compile(
     r"(?P<sign>-?)\s*(?:\\[dt]?frac\s*(?:\{\s*(?P<a>\d+)\s*\}\s*\{\s*(?P<b>\d+)\s*\}|(?P<a1>\d)(?P<b1>\d))"
@@ -104,35 +100,6 @@ _EXPONENT = re.compile(
     re.ASCII | re.DOTALL,
 )
 _LONG_DIGITS = re.compile(r"\d{4,}", re.ASCII)
-
-
-def last_boxed(text: str) -> str | None:
-    r"""Content of the last ``\boxed{…}`` (or ``\fbox{…}``) in ``text``, braces balanced; None if none.
-
-    >>> last_boxed("so \\boxed{1} then \\boxed{\\frac{1}{2}}."), last_boxed("\\boxed{\\{1,2\\}}")
-    ('\\frac{1}{2}', '\\{1,2\\}')
-    >>> last_boxed("no box") is None, last_boxed("\\boxed{unclosed") is None
-    (True, True)
-    """
-    if not isinstance(text, str) or "box" not in text:
-        return None
-    tail = text[-_MAX_SCAN_CHARS:]
-    starts = [m.end() for m in _BOXED_OPEN.finditer(tail)]
-    for start in reversed(starts):
-        depth, i = 1, start
-        while i < len(tail):
-            char = tail[i]
-            if char == "\\":  # \{ and \} are literal braces (sets), not groups
-                i += 2
-                continue
-            if char == "{":
-                depth += 1
-            elif char == "}":
-                depth -= 1
-                if depth == 0:
-                    return tail[start:i].strip()
-            i += 1
-    return None
 
 
 class _Radical(NamedTuple):

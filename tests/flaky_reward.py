@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from rewards._text import completion_text
+from rewards.text import completion_text
 
 
 def flaky_length_reward(completions, trainer_state=None, **kwargs) -> list[float]:

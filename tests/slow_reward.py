@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 
-from rewards._text import completion_text
+from rewards.text import completion_text
 
 
 def slow_length_reward(completions, **kwargs) -> list[float]:

@@ -13,12 +13,12 @@ from conftest import FIXTURES
 from rewards import ACCURACY_REWARD_FOR_TASK, REWARDS, get_reward
 from rewards.math_rewards import (
     fast_math_verdict,
-    last_boxed,
     math_accuracy_reward,
     math_answers_match,
     math_hostile_reason,
     reference_verdict,
 )
+from rewards.text import last_boxed
 from scripts.bench.math_cases import hostile_completions
 
 MATH = FIXTURES / "math_small.jsonl"

@@ -8,7 +8,8 @@ import json
 import random
 from pathlib import Path
 
-from rewards.math_rewards import last_boxed, math_accuracy_reward, reference_verdict
+from rewards.math_rewards import math_accuracy_reward, reference_verdict
+from rewards.text import last_boxed
 from scripts.bench.common import clock, first_and_steady_ms
 from scripts.lib.cli import UserError
 

@@ -65,7 +65,7 @@ def bench_format(golds, render, right: bool) -> dict:
     from math_verify import parse, verify
     from trl.rewards import accuracy_reward
 
-    from rewards._text import extract_answer
+    from rewards.text import extract_answer
     from rewards.accuracy_rewards import gsm8k_accuracy_reward
 
     texts = [completion(reasoning, render(g)) for g, reasoning in golds]

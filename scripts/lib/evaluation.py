@@ -11,7 +11,7 @@ import math
 from transformers import TrainerCallback
 
 from rewards import ACCURACY_REWARD_FOR_TASK, format_reward, get_reward
-from rewards._text import completion_text
+from rewards.text import completion_text
 from rewards.reflection import has_self_check, revision_numbers, verdict_line
 from scripts.lib.cli import UserError
 from scripts.lib.config import chat_template_kwargs
@@ -121,7 +121,7 @@ def record_before_after(output_dir: str, before: dict, after: dict, example_prom
     import json
     from pathlib import Path
 
-    from data.prompts import prompt_text
+    from rewards.text import prompt_text
 
     def numbers(scores: dict) -> dict:
         return {k: v for k, v in scores.items() if isinstance(v, (int, float))}

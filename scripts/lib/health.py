@@ -37,7 +37,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 from trl.trainer.utils import get_callable_name, is_async_callable
 
-from rewards._text import completion_text
+from rewards.text import completion_text
 from scripts.lib.cli import UserError, first_line
 from scripts.lib.run_control import agreed_max, save_checkpoint_now, stop_report
 from scripts.lib.run_files import HEALTH, read_jsonl

@@ -42,9 +42,8 @@ from pathlib import Path
 from transformers import TrainerCallback
 from transformers.utils import logging as hf_logging
 
-from data.prompts import prompt_text
 from rewards import ACCURACY_REWARD_FOR_TASK
-from rewards._text import completion_text
+from rewards.text import completion_text, prompt_text
 from rewards.reflection import has_self_check, revision_numbers
 from scripts.lib.aha import (
     ACCURACY_CHECKING_KEY,
