@@ -55,8 +55,14 @@ help:
 	@echo "make export       a checkpoint as a clean HF model folder: CKPT=<run>/checkpoint-N OUT=<folder>"
 	@echo "make eval         held-out table: MODELS=\"<base> <run>/checkpoint-100\" [TASK=gsm8k|countdown] [RECIPE=...]"
 	@echo "make test         the offline test suite"
-	@echo "make bench        benchmarks (bench-rewards: reward speed and math-verify agreement on GSM8K=$(GSM8K); bench-math: the same for MATH answers)"
+	@echo "make test-slow    the long end-to-end runs (marked slow, left out of make test)"
+	@echo "make bench        the quick benchmarks: bench-rewards, bench-math, bench-train (tables; results go in RESULTS.md)"
+	@echo "make bench-rewards  reward speed and math-verify agreement on GSM8K=$(GSM8K)"
+	@echo "make bench-math   the same for MATH answers (MATH_FIXTURE=$(MATH_FIXTURE))"
 	@echo "make bench-train  GRPO step time, the kit vs bare TRL, with a step's breakdown and data-path timings"
+	@echo "make bench-aha    the CPU demo's aha targets over 3 seeds from scratch (SEEDS=\"42 0 1\"; about 30 min)"
+	@echo "make bench-gpu    one GRPO step, HF generate vs vLLM colocate, on a Qwen2.5-0.5B-shaped model (GPU; ARGS=\"--tiny\" on CPU)"
+	@echo "make gpu-check    every GPU recipe at its real size, one report in outputs/gpu_check/ (GPU; ARGS=\"--dry-run\" on CPU)"
 	@echo "make clean        remove $(OUTPUT_ROOT)/ and caches (keeps $(VENV))"
 
 $(PY):
@@ -162,8 +168,9 @@ bench-rewards: $(STAMP)
 # forms (target >= 20x), hostile input: ~15 s.
 .PHONY: bench-math
 MATH_FIXTURE ?= tests/fixtures/math_small.jsonl
-bench-math:
+bench-math: $(STAMP)
 	$(PY) -m scripts.bench.math $(MATH_FIXTURE)
+	$(RESULTS_NOTE)
 
 # GRPO step time, the kit's path vs bare TRL (interleaved runs), a step's breakdown, data-path
 # timings: ~5 min on 2 quiet cores. More: BENCH_TRAIN_ARGS="--threads 1 --variant cap96=\"--max_completion_length 96\""

@@ -30,6 +30,23 @@ def test_first_use_creates_the_venv_and_installs_pinned(tmp_path, target):
     assert f"touch {venv}/.installed" in out
 
 
+def _phony_targets() -> list[str]:
+    text = (ROOT / "Makefile").read_text()
+    return sorted({t for line in re.findall(r"^\.PHONY:(.*)$", text, re.M) for t in line.split()})
+
+
+# help and clean run no Python; setup is the install itself (test below).
+@pytest.mark.parametrize("target", [t for t in _phony_targets() if t not in ("help", "clean", "setup")])
+def test_every_target_works_as_the_first_command_on_a_fresh_clone(tmp_path, target):
+    # Each target that runs the kit installs it first: nothing from the venv runs before the stamp.
+    venv = tmp_path / "venv"
+    lines = dry_run(target, f"VENV={venv}", "RUN=r", "CKPT=c", "OUT=o").splitlines()
+    done = [i for i, line in enumerate(lines) if line == f"touch {venv}/.installed"]
+    uses = [i for i, line in enumerate(lines) if f"{venv}/bin/" in line and "pip install" not in line]
+    assert uses, f"make {target} runs nothing from the venv: {lines}"
+    assert done and done[0] < uses[0], f"make {target} runs the kit before installing it: {lines}"
+
+
 def test_installed_venv_is_not_installed_again(tmp_path):
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
@@ -70,3 +87,11 @@ def test_the_distribution_installs_no_top_level_packages():
     text = (ROOT / "pyproject.toml").read_text()
     assert re.search(r"^\[tool\.setuptools\]\s*\npackages = \[\]", text, re.M)
     assert "packages.find" not in text
+
+
+def test_make_help_lists_every_target():
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    shown = subprocess.run(["make", "-s", "help"], cwd=ROOT, env=env, capture_output=True, text=True,
+                           check=True).stdout
+    missing = [t for t in _phony_targets() if t != "help" and not re.search(rf"^make {re.escape(t)}( |$)", shown, re.M)]
+    assert missing == []
