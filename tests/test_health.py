@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -176,18 +177,41 @@ def test_the_guard_keeps_names_values_and_none_and_pickles():
 # ---------------------------------------------------------------------------- health checks, a real run
 
 
+def terminal_lines(text: str) -> list[str]:
+    """The lines a terminal shows for ``text``: a carriage return goes back to the line's start and
+    overwrites it (a progress bar redraws itself that way)."""
+    shown = []
+    for raw in text.split("\n"):
+        line = ""
+        for part in raw.split("\r"):
+            line = part + line[len(part):]
+        shown.append(line.rstrip())
+    return shown
+
+
 def test_cut_off_completions_raise_the_alarm_and_health_stop_ends_the_run_at_the_next_checkpoint(
-        train, tiny_model_dir, tmp_path, capsys):
+        train, tiny_model_dir, tmp_path, monkeypatch, capsys):
     """The untrained model never reaches EOS in 8 tokens, and scores 0 on every completion."""
+    import io
+
     from scripts.checkpoints import main as checkpoints_main
 
     out = tmp_path / "out"
+    # stdout and stderr in one stream, the progress bar on, as a terminal shows them: each alarm
+    # must stand on its own line, not after the bar's last frame.
+    console = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", console)
+    monkeypatch.setattr(sys, "stderr", console)
     code = train(run_args(tiny_model_dir, out, "--reward_funcs", "format_reward", "countdown_reward",
                           "--reward_weights", "0.5", "1.0", "--health_patience", "2", "--health_stop", "true",
-                          "--save_steps", "3", "--max_steps", "6"))
-    text = capsys.readouterr().out
+                          "--save_steps", "3", "--max_steps", "6", "--disable_tqdm", "false"))
+    monkeypatch.undo()
+    text = console.getvalue()
     assert code == 3, text[-3000:]
-    lines = [line for line in text.splitlines() if line.startswith("health alarm")]
+    assert "it/s]" in text or "s/it]" in text, "the progress bar was not drawn"
+    shown = [line for line in terminal_lines(text) if "health alarm" in line]
+    assert shown and all(line.startswith("health alarm") for line in shown), shown
+    lines = [line for line in terminal_lines(text) if line.startswith("health alarm")]
     assert lines[:2] == [
         "health alarm at step 2: groups teach nothing: frac_reward_zero_std 1.00 (>= 0.9 for 2 logged steps); "
         "likely: every completion of a prompt gets the same reward, so advantages and the loss are 0; change: raise "

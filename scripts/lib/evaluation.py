@@ -11,10 +11,11 @@ import math
 from transformers import TrainerCallback
 
 from rewards import ACCURACY_REWARD_FOR_TASK, format_reward, get_reward
-from rewards.text import completion_text
 from rewards.reflection import has_self_check, revision_numbers, verdict_line
+from rewards.text import completion_text
 from scripts.lib.cli import UserError
 from scripts.lib.config import chat_template_kwargs
+from scripts.lib.console import say
 from scripts.lib.generation import HFGenerator
 from scripts.lib.sampling import sample_completions
 from scripts.lib.tracking import _tensorboard_writer
@@ -398,7 +399,7 @@ class HeldOutEvalCallback(TrainerCallback):
         if not self.every or state.global_step % self.every or not state.is_world_process_zero or model is None:
             return
         scalars = self.evaluate(model)
-        print(f"held-out eval at step {state.global_step}: "
+        say(f"held-out eval at step {state.global_step}: "
               + ", ".join(f"{key[5:]}={value:.3f}" for key, value in scalars.items()))
         if self.trainer is not None:
             writer = _tensorboard_writer(self.trainer)

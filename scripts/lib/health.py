@@ -39,6 +39,7 @@ from trl.trainer.utils import get_callable_name, is_async_callable
 
 from rewards.text import completion_text
 from scripts.lib.cli import UserError, first_line
+from scripts.lib.console import say
 from scripts.lib.run_control import agreed_max, save_checkpoint_now, stop_report
 from scripts.lib.run_files import HEALTH, read_jsonl
 from scripts.lib.tracking import _tensorboard_writer, quiet_checkpoint_saves
@@ -374,7 +375,7 @@ class HealthMonitor(TrainerCallback):
         raised = self.observe(step, logs)
         writer = self._writer()
         for alarm in raised:
-            print(alarm["line"], flush=True)
+            say(alarm["line"])
             self.alarms.append(alarm)
             if self.output_dir:
                 Path(self.output_dir).mkdir(parents=True, exist_ok=True)

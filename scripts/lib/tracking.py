@@ -43,8 +43,8 @@ from transformers import TrainerCallback
 from transformers.utils import logging as hf_logging
 
 from rewards import ACCURACY_REWARD_FOR_TASK
-from rewards.text import completion_text, prompt_text
 from rewards.reflection import has_self_check, revision_numbers
+from rewards.text import completion_text, prompt_text
 from scripts.lib.aha import (
     ACCURACY_CHECKING_KEY,
     ACCURACY_KEY,
@@ -63,6 +63,7 @@ from scripts.lib.aha import (
     WRONG_TO_RIGHT_KEY,
     AhaDetector,
 )
+from scripts.lib.console import say
 from scripts.lib.run_files import RUN_INFO
 
 # transformers' TensorBoardCallback prefixes training logs with "train/"; the custom-scalars plugin
@@ -206,7 +207,7 @@ class AhaTracker(TrainerCallback):
         for entry in state.log_history:
             found = self.detector.update_from_log(entry)
             if found is not None and state.is_world_process_zero:
-                print(found.describe(self.detector.window) + " [before this resume]")
+                say(found.describe(self.detector.window) + " [before this resume]")
         if state.is_world_process_zero and self.trainer is not None:
             self._write_run_info(args)
 
@@ -222,7 +223,7 @@ class AhaTracker(TrainerCallback):
         writer = _tensorboard_writer(self.trainer)
         if found is not None:
             line = found.describe(self.detector.window)
-            print(line)
+            say(line)
             self._update_run_info(args, aha={"step": found.step, "confirmed_at": found.confirmed_at})
             if writer is not None:
                 writer.add_text("aha/aha_step", line, state.global_step)
@@ -322,10 +323,7 @@ class ConsoleLog(TrainerCallback):
         self._write(" | ".join(parts))
 
     def _write(self, line: str) -> None:
-        if self.bar and self.bar.training_bar is not None:
-            self.bar.training_bar.write(line)
-        else:
-            print(line, flush=True)
+        say(line)
 
 
 @contextmanager
