@@ -83,3 +83,13 @@ def last_boxed(text: str) -> str | None:
                     return tail[start:i].strip()
             i += 1
     return None
+
+
+def table_cell(value, digits: int = 3) -> str:
+    """A number as a markdown table cell: ``-`` when not measured (None) or undefined (NaN, e.g. no
+    self-checks to score); the one place the kit's tables write that cell.
+
+    >>> table_cell(0.25), table_cell(None), table_cell(float("nan")), table_cell(2, digits=1)
+    ('0.250', '-', '-', '2.0')
+    """
+    return "-" if value is None or value != value else f"{value:.{digits}f}"

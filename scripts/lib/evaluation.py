@@ -12,13 +12,14 @@ from transformers import TrainerCallback
 
 from rewards import ACCURACY_REWARD_FOR_TASK, format_reward, get_reward
 from rewards.reflection import has_self_check, revision_numbers, verdict_line
-from rewards.text import completion_text
+from rewards.text import completion_text, table_cell
 from scripts.lib.cli import UserError
 from scripts.lib.config import chat_template_kwargs
 from scripts.lib.console import say
 from scripts.lib.generation import HFGenerator
+from scripts.lib.run_files import EVAL_HISTORY
 from scripts.lib.sampling import sample_completions
-from scripts.lib.tracking import _tensorboard_writer
+from scripts.lib.tracking import tensorboard_writer
 
 
 class EvalError(UserError):
@@ -104,13 +105,8 @@ def before_after_table(before: dict, after: dict) -> str:
     lines = ["| held-out (n=%d) | before | after |" % before["n"], "|---|---|---|"]
     for key, label in keys:
         if key in before:
-            lines.append(f"| {label} | {_cell(before[key])} | {_cell(after.get(key))} |")
+            lines.append(f"| {label} | {table_cell(before[key])} | {table_cell(after.get(key))} |")
     return "\n".join(lines)
-
-
-def _cell(value, digits: int = 3) -> str:
-    """A table cell: "-" for not measured (None) or undefined (NaN, e.g. no self-checks to score)."""
-    return "-" if value is None or value != value else f"{value:.{digits}f}"
 
 
 def record_before_after(output_dir: str, before: dict, after: dict, example_prompt) -> None:
@@ -280,9 +276,7 @@ def comparison_table(results: dict, task: str, sampling: str = "sampled") -> str
              "|---|" + "---|" * len(names)]
 
     def row(label: str, values, digits: int) -> None:
-        # "-": not measured (None) or undefined (NaN: no self-checks to be honest about).
-        lines.append(f"| {label} | " + " | ".join("-" if v is None or v != v else f"{v:.{digits}f}" for v in values)
-                     + " |")
+        lines.append(f"| {label} | " + " | ".join(table_cell(v, digits) for v in values) + " |")
 
     for mode, suffix in (("greedy", "greedy"), ("sampled", sampling)):
         if mode not in first:
@@ -311,7 +305,7 @@ def avg_rows(table: str, results: dict, num_samples: int, sampling: str) -> str:
     values = [results[name]["metrics"].get("sampled", {}).get(key) for name in results]
     if not num_samples or all(v is None for v in values):
         return table
-    row = f"| {key}, {sampling} | " + " | ".join("-" if v is None or v != v else f"{v:.3f}" for v in values) + " |"
+    row = f"| {key}, {sampling} | " + " | ".join(table_cell(v) for v in values) + " |"
     lines = table.splitlines()
     at = next((i for i, line in enumerate(lines) if f", {sampling} |" in line), len(lines))
     return "\n".join(lines[:at] + [row] + lines[at:])
@@ -402,7 +396,7 @@ class HeldOutEvalCallback(TrainerCallback):
         say(f"held-out eval at step {state.global_step}: "
               + ", ".join(f"{key[5:]}={value:.3f}" for key, value in scalars.items()))
         if self.trainer is not None:
-            writer = _tensorboard_writer(self.trainer)
+            writer = tensorboard_writer(self.trainer)
             if writer is not None:
                 for key, value in scalars.items():
                     writer.add_scalar(key, value, state.global_step)
@@ -411,5 +405,5 @@ class HeldOutEvalCallback(TrainerCallback):
             import json
             from pathlib import Path
 
-            with (Path(self.output_dir) / "eval_history.jsonl").open("a", encoding="utf-8") as handle:
+            with (Path(self.output_dir) / EVAL_HISTORY).open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps({"step": state.global_step, **scalars}) + "\n")

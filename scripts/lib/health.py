@@ -41,10 +41,9 @@ from rewards.text import completion_text
 from scripts.lib.cli import UserError, first_line
 from scripts.lib.console import say
 from scripts.lib.run_control import agreed_max, save_checkpoint_now, stop_report
-from scripts.lib.run_files import HEALTH, read_jsonl
-from scripts.lib.tracking import _tensorboard_writer, quiet_checkpoint_saves
+from scripts.lib.run_files import EVAL_HISTORY, HEALTH, read_jsonl
+from scripts.lib.tracking import quiet_checkpoint_saves, tensorboard_writer
 
-EVAL_FILE = "eval_history.jsonl"  # written by scripts/lib/evaluation.py's HeldOutEvalCallback
 HELDOUT_KEYS = ("eval/pass@1_greedy", "eval/pass@1")
 FORMAT_KEYS = ("aha/format", "rewards/format_reward/mean")
 ACCURACY_KEYS = ("aha/accuracy",)
@@ -352,7 +351,7 @@ class HealthMonitor(TrainerCallback):
         self.run = {name: getattr(args, name, None) for name in RUN_FIELDS}
         self.output_dir = getattr(args, "output_dir", None)
         if self.holdout_eval_steps and self.output_dir:
-            for record in read_jsonl(Path(self.output_dir) / EVAL_FILE):
+            for record in read_jsonl(Path(self.output_dir) / EVAL_HISTORY):
                 accuracy, step = value(record, HELDOUT_KEYS), record.get("step")
                 if accuracy is not None and isinstance(step, int) and step <= state.global_step:
                     self.observe_heldout(step, accuracy, state.log_history)
@@ -401,7 +400,7 @@ class HealthMonitor(TrainerCallback):
     # ------------------------------------------------------------------ helpers
 
     def _read_heldout(self, step: int, history: list[dict]) -> None:
-        records = read_jsonl(Path(self.output_dir) / EVAL_FILE)
+        records = read_jsonl(Path(self.output_dir) / EVAL_HISTORY)
         record = next((r for r in reversed(records) if r.get("step") == step), None)
         accuracy = value(record, HELDOUT_KEYS) if record else None
         if accuracy is not None:
@@ -410,7 +409,7 @@ class HealthMonitor(TrainerCallback):
     def _writer(self):
         if self.writer is not None or self.trainer is None:
             return self.writer
-        return _tensorboard_writer(self.trainer)
+        return tensorboard_writer(self.trainer)
 
     def report(self, output_dir: str, global_step: int, max_steps: int, argv: list[str]) -> str:
         """What to print when ``health_stop`` ended the run (exit code 3)."""

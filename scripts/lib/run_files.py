@@ -2,8 +2,8 @@
 
 ``make checkpoints``, ``make export``, ``make plot`` and ``make eval`` describe a run from these
 files only: ``run_info.json`` (written by the tracker, ``scripts/lib/tracking.py``), the
-``checkpoint-N`` folders and their ``trainer_state.json`` log history, and ``health.jsonl`` (the health
-monitor's alarms, ``scripts/lib/health.py``).
+``checkpoint-N`` folders and their ``trainer_state.json`` log history, ``eval_history.jsonl`` (held-out
+scores during training) and ``health.jsonl`` (the health monitor's alarms, ``scripts/lib/health.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from scripts.lib.config import R1ZeroArguments
 RUN_INFO = "run_info.json"
 STATE = "trainer_state.json"
 HEALTH = "health.jsonl"  # scripts/lib/health.py's alarms, one JSON record a line
+EVAL_HISTORY = "eval_history.jsonl"  # held-out scores during training (evaluation.py's HeldOutEvalCallback)
 
 # column -> (header, log keys in order of preference, format)
 COLUMNS = {

@@ -98,7 +98,9 @@ TRAINING_FIELDS = ("learning_rate", "lr_scheduler_type", "beta", "loss_type", "n
                    "temperature", "top_k", "top_p", "max_steps", "seed")
 
 
-def _tensorboard_writer(trainer):
+def tensorboard_writer(trainer):
+    """The SummaryWriter of the trainer's TensorBoardCallback (None when TensorBoard is off): every
+    callback of the kit writes its scalars and texts into the run's one event file through it."""
     from transformers.integrations import TensorBoardCallback
 
     for callback in trainer.callback_handler.callbacks:
@@ -220,7 +222,7 @@ class AhaTracker(TrainerCallback):
             state.log_history[-1].update(metrics)
         found = self.detector.update(state.global_step, metrics.get(REFLECTION_KEY), metrics.get(ACCURACY_KEY),
                                      metrics.get(WRONG_TO_RIGHT_KEY))
-        writer = _tensorboard_writer(self.trainer)
+        writer = tensorboard_writer(self.trainer)
         if found is not None:
             line = found.describe(self.detector.window)
             say(line)
