@@ -9,7 +9,8 @@ held-out "before" -> GRPOTrainer -> train -> held-out "after" -> save.
 
 TensorBoard curves go to ``<output_dir>/runs/``, checkpoints to ``<output_dir>/checkpoint-N``.
 A recipe mistake prints one line and exits with code 2 (``--debug`` shows the traceback); so does a
-reward that raises or miscounts mid-run, after saving a checkpoint. Health alarms (scripts/lib/health.py)
+reward that raises or miscounts mid-run, after saving a checkpoint (scripts/lib/reward_guard.py). Health
+alarms (scripts/lib/health.py)
 are printed as they come; with ``health_stop: true`` the run stops at the next checkpoint, exit code 3.
 """
 
@@ -26,10 +27,11 @@ from rewards import get_rewards
 from scripts.lib.cli import run_cli
 from scripts.lib.config import parse_recipe
 from scripts.lib.evaluation import HeldOutEvalCallback, held_out_scores, show_before_after
-from scripts.lib.health import HealthMonitor, checkpoint_on_reward_failure, guard_rewards
+from scripts.lib.health import HealthMonitor
 from scripts.lib.hub import check_available
 from scripts.lib.models import build_base_if_needed, load_model_and_tokenizer
 from scripts.lib.preflight_checks import preflight_or_stop
+from scripts.lib.reward_guard import checkpoint_on_reward_failure, guard_rewards
 from scripts.lib.run_control import GracefulStop, finished_message, resolve_resume
 from scripts.lib.tracking import AhaTracker, ConsoleLog, quiet_checkpoint_saves
 

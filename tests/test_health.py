@@ -1,4 +1,4 @@
-"""Health checks and the reward guard (scripts/lib/health.py).
+"""Health checks (scripts/lib/health.py) and the reward guard (scripts/lib/reward_guard.py).
 
 * Real short CPU runs on the tiny untrained fixture model (in this process, so they cost seconds):
   a reward that raises while scoring step 3, one that returns one value too few, and a run whose
@@ -111,7 +111,7 @@ def test_a_reward_that_breaks_at_step_3_stops_with_one_line_a_checkpoint_and_res
 
 def test_debug_shows_the_reward_traceback():
     from scripts.lib.cli import run_cli
-    from scripts.lib.health import GuardedReward, RewardFailure
+    from scripts.lib.reward_guard import GuardedReward, RewardFailure
 
     def main(argv):
         GuardedReward(lambda completions, **kw: [1 / 0])(completions=["x"])
@@ -125,7 +125,7 @@ def test_debug_shows_the_reward_traceback():
 
 
 def test_the_guard_names_the_completion_that_raises_on_its_own():
-    from scripts.lib.health import GuardedReward, RewardFailure
+    from scripts.lib.reward_guard import GuardedReward, RewardFailure
 
     def picky(completions, target, **kwargs):
         return [float(int(c) == t) for c, t in zip(completions, target)]
@@ -143,7 +143,7 @@ def test_the_guard_names_the_completion_that_raises_on_its_own():
     (1.0, "returned a float for 2 completions"),          # one number for the batch
 ])
 def test_the_guard_catches_a_return_that_is_not_one_value_per_completion(returned, message):
-    from scripts.lib.health import GuardedReward, RewardFailure
+    from scripts.lib.reward_guard import GuardedReward, RewardFailure
 
     def reward(completions, **kwargs):
         return returned
@@ -156,7 +156,7 @@ def test_the_guard_keeps_names_values_and_none_and_pickles():
     from trl.trainer.utils import get_callable_name
 
     from rewards import get_rewards
-    from scripts.lib.health import GuardedReward, guard_rewards
+    from scripts.lib.reward_guard import GuardedReward, guard_rewards
 
     rewards = get_rewards(["format_reward", "countdown_reward"])
     guarded = guard_rewards(rewards)
