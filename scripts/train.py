@@ -10,7 +10,8 @@ held-out "before" -> GRPOTrainer -> train -> held-out "after" -> save.
 TensorBoard curves go to ``<output_dir>/runs/``, checkpoints to ``<output_dir>/checkpoint-N``.
 A recipe mistake prints one line and exits with code 2 (``--debug`` shows the traceback); so does a
 reward that raises or miscounts mid-run, after saving a checkpoint (scripts/lib/reward_guard.py). Health
-alarms (scripts/lib/health.py) are printed as they come; with ``health_stop: true`` the run stops at the next checkpoint, exit code 3.
+alarms (scripts/lib/health.py) are printed as they come; with ``health_stop: true`` the run stops at
+the next checkpoint, exit code 3.
 """
 
 from __future__ import annotations
