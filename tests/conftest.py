@@ -16,13 +16,21 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-TINY_TASK = {
-    "countdown": {"n_numbers": (3, 3), "number_range": (1, 9), "target_range": (10, 99), "ops": "+-*", "chain": True},
-    "template": "compact",
-    "question_style": "terse",
-    "test_size": 16,
-    "seed": 42,
-}
+
+def _cpu_recipe_task() -> dict:
+    """The tiny base's task as ``make train`` derives it from the CPU recipe (scripts.lib.models.tiny_base_task),
+    with a 16-problem held-out set instead of 512 (the fixture model is built in seconds)."""
+    from types import SimpleNamespace
+
+    from scripts.lib.config import R1ZeroArguments, load_recipe_yaml
+    from scripts.lib.models import tiny_base_task
+
+    recipe = load_recipe_yaml(str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"))
+    fields = {k: v for k, v in recipe.items() if k in R1ZeroArguments.__dataclass_fields__}
+    return tiny_base_task(R1ZeroArguments(**{**fields, "holdout_size": 16}), SimpleNamespace(seed=recipe["seed"]))
+
+
+TINY_TASK = _cpu_recipe_task()
 
 
 def train_command(*args: str) -> list[str]:

@@ -146,9 +146,11 @@ HOSTILE = hostile_completions()
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_input_scores_zero_in_milliseconds(name):
     math_accuracy_reward([answer("1")], solution=["2"])  # imports and one-time costs, not timed
-    started = time.perf_counter()
+    # This process's CPU time, not wall time: other processes on a loaded machine do not count.
+    # Milliseconds when the input is refused early; math-verify's 1 s timeout would show here.
+    started = time.process_time()
     assert math_accuracy_reward([HOSTILE[name]], solution=["18"]) == [0.0]
-    assert time.perf_counter() - started < 0.5, name  # ms on a quiet core; slack for a shared one
+    assert time.process_time() - started < 0.5, name
 
 
 def test_hostile_guard_leaves_ordinary_latex_to_math_verify():

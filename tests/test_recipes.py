@@ -142,16 +142,24 @@ def test_accelerate_config_set_covers_one_gpu_to_several_nodes():
     assert kinds["multi_node"].num_machines == 2 and kinds["multi_node"].num_processes == 16
 
 
-def test_make_launch_lines():
+def test_make_launch_lines(tmp_path):
     # Under `make test` the parent make's variables would make this one print "Entering directory".
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    # A venv that is set up (its stamp newer than pyproject.toml and constraints.txt), whatever state
+    # the checkout's own .venv is in: only the launch line is printed.
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").touch()
+    newer = max(os.path.getmtime(ROOT / f) for f in ("pyproject.toml", "constraints.txt")) + 10
+    (venv / ".installed").touch()
+    os.utime(venv / ".installed", (newer, newer))
 
     def dry(*args):
-        return subprocess.run(["make", "--no-print-directory", "-n", "train", *args], cwd=ROOT, env=env,
-                              capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(["make", "--no-print-directory", "-n", "train", f"VENV={venv}", *args], cwd=ROOT,
+                              env=env, capture_output=True, text=True, check=True).stdout.strip()
 
-    assert dry() == ".venv/bin/python -m scripts.train --config recipes/cpu_countdown_tiny.yaml"
-    assert re.match(r"\.venv/bin/torchrun --nproc_per_node 2 +-m scripts\.train --config ", dry("NPROC=2"))
+    assert dry() == f"{venv}/bin/python -m scripts.train --config recipes/cpu_countdown_tiny.yaml"
+    assert re.match(rf"{re.escape(str(venv))}/bin/torchrun --nproc_per_node 2 +-m scripts\.train --config ", dry("NPROC=2"))
     multi = dry("ACCELERATE_CONFIG=recipes/accelerate/multi_node.yaml", "NPROC=16",
                 "LAUNCH_ARGS=--machine_rank 1 --main_process_ip 10.0.0.1")
     assert "--num_processes 16 --machine_rank 1 --main_process_ip 10.0.0.1 -m scripts.train" in multi

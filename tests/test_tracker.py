@@ -6,7 +6,6 @@ and the per-batch metrics are checked on hand-made inputs with exact expected va
 
 from __future__ import annotations
 
-import doctest
 import json
 import math
 import re
@@ -15,8 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from scripts.lib import aha as aha_module
 from scripts.lib.aha import ACCURACY_KEY, REFLECTION_KEY, AhaDetector, detect_aha
+from tb import read_events
 
 TRACKER_SCALARS = ["train/aha/self_check_share", "train/aha/format", "train/aha/accuracy",
                    "train/aha/length_mean", "train/aha/length_p90",
@@ -26,33 +25,9 @@ TRACKER_SCALARS = ["train/aha/self_check_share", "train/aha/format", "train/aha/
                    "train/aha/final_accuracy", "train/aha/wrong_to_right", "train/aha/right_to_wrong"]
 
 
-def read_events(output_dir: Path) -> dict:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    from tensorboard.plugins.custom_scalar import layout_pb2
-    from tensorboard.util import tensor_util
-
-    events = sorted(output_dir.glob("runs/**/events.out.tfevents.*"))
-    assert events, f"no TensorBoard event file under {output_dir}"
-    scalars, texts, layouts = {}, {}, []
-    for event_file in events:
-        acc = EventAccumulator(str(event_file), size_guidance={"scalars": 0, "tensors": 0})
-        acc.Reload()
-        for tag in acc.Tags()["scalars"]:
-            scalars[tag] = {e.step: e.value for e in acc.Scalars(tag)}
-        for tag in acc.Tags()["tensors"]:
-            for event in acc.Tensors(tag):
-                value = tensor_util.make_ndarray(event.tensor_proto)
-                raw = value.item() if value.shape == () else value.flat[0]
-                if tag == "custom_scalars__config__":
-                    layouts.append(layout_pb2.Layout.FromString(raw))
-                else:
-                    texts.setdefault(tag, {})[event.step] = raw.decode("utf-8", "replace")
-    return {"scalars": scalars, "texts": texts, "layouts": layouts}
-
-
 @pytest.fixture(scope="module")
 def events(tracked_run):
-    return read_events(tracked_run[0])
+    return read_events(tracked_run[0] / "runs")
 
 
 def log_history(run: Path) -> list[dict]:
@@ -277,10 +252,6 @@ def test_detector_reports_once():
     assert detector.update(1, 0.0, 0.0) is None
     assert detector.update(2, 1.0, 1.0).step == 2
     assert detector.update(3, 1.0, 1.0) is None and detector.result.step == 2
-
-
-def test_aha_module_doctest():
-    assert doctest.testmod(aha_module).failed == 0
 
 
 @pytest.mark.parametrize("flag, value, message", [
