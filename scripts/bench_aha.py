@@ -36,7 +36,7 @@ from scripts.lib.run_files import RunError, load_history, run_info
 
 # (held_out.json key, column label): before -> after per seed.
 KEYS = [("format", "format"), ("accuracy", "accuracy"), ("self_check", "self-check share"),
-        ("honest_checks", "honest checks"), ("wrong_to_right", "wrong->right"), ("mean_length", "mean length")]
+        ("honest_checks", "honest checks"), ("final_ok_true", "final ok true"), ("wrong_to_right", "wrong->right"), ("mean_length", "mean length")]
 FORMAT_LEARNED = 0.9
 
 
@@ -85,7 +85,7 @@ def seed_row(seed, r: dict) -> str:
     a = r["after"]
     aha = r.get("aha_step")
     learned = r.get("format_learned_step")
-    return (f"| {seed} | " + " | ".join(cells) + f" | {_f(_num(a.get('accuracy_reflecting')))} vs "
+    return (f"| {seed} | " + " | ".join(cells) + f" | {_f(_num(a.get('accuracy_self_checking')))} vs "
             f"{_f(_num(a.get('accuracy_rest')))} | {aha if aha is not None else 'none'}"
             f" (format at {learned if learned is not None else '-'}) | {r['wall_s'] / 60:.1f} |")
 
@@ -135,8 +135,8 @@ def targets(results: dict, wall_limit: float) -> list[tuple[str, bool, str]]:
         ("every seed: accuracy >= 2x its base", every(lambda r: _num(r["after"].get("accuracy")) >= 2 * _num(r["before"].get("accuracy"))),
          per_seed(lambda r: f"{_f(_num(r['before'].get('accuracy')))} -> {_f(_num(r['after'].get('accuracy')))}")),
         ("every seed: searching more accurate than the rest after",
-         every(lambda r: _num(r["after"].get("accuracy_reflecting")) > _num(r["after"].get("accuracy_rest"))),
-         per_seed(lambda r: f"{_f(_num(r['after'].get('accuracy_reflecting')))} vs {_f(_num(r['after'].get('accuracy_rest')))}")),
+         every(lambda r: _num(r["after"].get("accuracy_self_checking")) > _num(r["after"].get("accuracy_rest"))),
+         per_seed(lambda r: f"{_f(_num(r['after'].get('accuracy_self_checking')))} vs {_f(_num(r['after'].get('accuracy_rest')))}")),
         ("every seed: an aha step, after the format is learned", every(aha_after_format),
          per_seed(lambda r: f"aha {r.get('aha_step')}, format learned {r.get('format_learned_step')}")),
         (f"every seed: wall time <= {wall_limit / 60:.0f} min", every(lambda r: r["wall_s"] <= wall_limit),

@@ -9,9 +9,9 @@ from scripts import bench_aha
 
 def seed_result(acc_after: float, aha_step, learned=20, wall=400.0) -> dict:
     before = {"format": 0.12, "accuracy": 0.09, "self_check": 0.04, "honest_checks": 0.99, "wrong_to_right": 0.02,
-              "mean_length": 16.0, "accuracy_reflecting": 0.2, "accuracy_rest": 0.08}
+              "mean_length": 16.0, "accuracy_self_checking": 0.2, "accuracy_rest": 0.08}
     after = {"format": 0.95, "accuracy": acc_after, "self_check": 0.35, "honest_checks": 0.97, "wrong_to_right": 0.1,
-             "mean_length": 34.0, "accuracy_reflecting": 0.3, "accuracy_rest": 0.2}
+             "mean_length": 34.0, "accuracy_self_checking": 0.3, "accuracy_rest": 0.2}
     return {"before": before, "after": after, "wall_s": wall, "aha_step": aha_step, "format_learned_step": learned,
             "prompt": "P", "example_before": "b", "example_after": "a"}
 

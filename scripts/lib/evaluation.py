@@ -12,7 +12,7 @@ from transformers import TrainerCallback
 
 from rewards import ACCURACY_REWARD_FOR_TASK, format_reward, get_reward
 from rewards._text import completion_text
-from rewards.reflection import has_self_check, revision_numbers, verdict_line
+from scripts.lib.reflection import has_self_check, revision_numbers, verdict_line
 from scripts.lib.cli import UserError
 from scripts.lib.config import chat_template_kwargs
 from scripts.lib.generation import HFGenerator
@@ -24,11 +24,11 @@ class EvalError(UserError):
     """A problem with ``make eval``'s command line, a model path or the held-out data, in one line."""
 
 
-# The revision numbers (``rewards.reflection.revision_numbers``) every table shows, in order:
+# The revision numbers (``scripts.lib.reflection.revision_numbers``) every table shows, in order:
 # (key in the scores, label). Countdown-only rows are left out for other tasks.
 REVISION_ROWS = [
     ("self_check", "self-check share"),
-    ("accuracy_reflecting", "accuracy, self-checking"),
+    ("accuracy_self_checking", "accuracy, self-checking"),
     ("accuracy_rest", "accuracy, not self-checking"),
     ("accuracy_ratio", "accuracy ratio (checking / not)"),
     ("tries_mean", "tries per completion"),
@@ -37,9 +37,11 @@ REVISION_ROWS = [
     ("right_to_wrong", "right->wrong rate"),
     ("hit_in_think", "true hit inside <think>"),
     ("honest_checks", "honest checks"),
+    ("final_ok_true", "final ok true (searches stopping on ok)"),
+    ("searches_without_hit", "searches without a true hit"),
 ]
 COUNTDOWN_ONLY = ("tries_mean", "first_try_accuracy", "wrong_to_right", "right_to_wrong", "hit_in_think",
-                  "honest_checks")
+                  "honest_checks", "final_ok_true", "searches_without_hit")
 KEYWORD_ONLY_NOTE = ("{task}: reflection rows are keyword-based only (phrases: {phrases}); tries, first-try "
                      "accuracy and wrong->right need Countdown, whose tries code can check")
 
@@ -48,7 +50,7 @@ def score_completions(rows, completions, task: str, lengths=None, reflection_phr
                       reward_settings: dict | None = None) -> dict:
     """Format rate, accuracy, mean length and the revision numbers (``REVISION_ROWS``).
 
-    ``summary`` holds ``rewards.reflection.revision_numbers`` whole (what ``reflection_verdict`` reads).
+    ``summary`` holds ``scripts.lib.reflection.revision_numbers`` whole (what ``reflection_verdict`` reads).
     """
     columns = {key: [row.get(key) for row in rows] for key in ("solution", "nums", "target")}
     prompts = [row["prompt"] for row in rows]
@@ -63,7 +65,7 @@ def score_completions(rows, completions, task: str, lengths=None, reflection_phr
         "n": len(rows),
         "format": mean(formats),
         "accuracy": mean(scored),
-        "self_check": summary["reflect_share"],
+        "self_check": summary["self_check_share"],
         "mean_length": mean(lengths) if lengths else mean([len(t) for t in texts]),
     }
     for key, _ in REVISION_ROWS[1:]:
