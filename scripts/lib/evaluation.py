@@ -124,6 +124,7 @@ def record_before_after(output_dir: str, before: dict, after: dict, example_prom
     from pathlib import Path
 
     from data.prompts import prompt_text
+    from scripts.lib.trace_grammar import one_try_per_line
 
     def numbers(scores: dict) -> dict:
         return {k: v for k, v in scores.items() if isinstance(v, (int, float))}
@@ -140,8 +141,8 @@ def record_before_after(output_dir: str, before: dict, after: dict, example_prom
         return
     writer = SummaryWriter(log_dir=str(out / "runs" / "held_out"))
     writer.add_text("held_out/before_after", before_after_table(before, after) + "\n\n"
-                    f"**prompt**: `{payload['prompt']}`\n\n**before**: `{payload['example_before']}`\n\n"
-                    f"**after**: `{payload['example_after']}`", 0)
+                    f"**prompt**: `{payload['prompt']}`\n\n**before**:\n\n```\n{one_try_per_line(str(payload['example_before']))}"
+                    f"\n```\n\n**after**:\n\n```\n{one_try_per_line(str(payload['example_after']))}\n```", 0)
     writer.close()
 
 
@@ -157,18 +158,46 @@ def held_out_scores(label: str, model, tokenizer, rows, script_args, training_ar
     )
     scores = score_completions(rows, texts, script_args.task, lengths, script_args.reflection_phrases,
                                script_args.reward_settings())
-    scores["example"] = texts[0]
+    scores["texts"] = texts
     print(f"held-out {label}: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items()
                                             if k in ("format", "accuracy", "self_check", "mean_length")))
     return scores
 
 
-def show_before_after(output_dir: str, before: dict, after: dict, example_prompt) -> None:
-    """Print the before/after table and one example each, and keep them with the run."""
+def fair_example(before: dict, after: dict) -> int:
+    """The held-out problem to show: one the base got wrong and the trained model got right by
+    self-checking (going back after a failed try), else wrong -> right at all, else the first.
+
+    >>> ex = lambda *cs: {"per_example": [{"correct": c, "self_check": s} for c, s in cs]}
+    >>> fair_example(ex((0.0, 0), (0.0, 0), (0.0, 1)), ex((1.0, 0), (0.0, 1), (1.0, 1)))
+    2
+    >>> fair_example(ex((0.0, 0), (1.0, 0)), ex((1.0, 0), (1.0, 1)))
+    0
+    """
+    pairs = list(zip(before["per_example"], after["per_example"]))
+    for needs_self_check in (True, False):
+        for i, (b, a) in enumerate(pairs):
+            if a["correct"] == 1.0 and b["correct"] != 1.0 and (a["self_check"] or not needs_self_check):
+                return i
+    return 0
+
+
+def show_before_after(output_dir: str, before: dict, after: dict, rows) -> None:
+    """Print the before/after table and one held-out problem answered before and after (a fair
+    witness: ``fair_example``), and keep them with the run."""
+    from data.prompts import prompt_text
+    from scripts.lib.trace_grammar import one_try_per_line
+
     print("\n" + before_after_table(before, after))
     print(f"before: {before['verdict']}\nafter:  {after['verdict']}")
-    print(f"\nexample before: {before['example'].strip()}\nexample after:  {after['example'].strip()}")
-    record_before_after(output_dir, before, after, example_prompt)
+    i = fair_example(before, after)
+    before["example"], after["example"] = before["texts"][i].strip(), after["texts"][i].strip()
+    row = rows[i]
+    problem = (f"numbers {' '.join(map(str, row['nums']))}, target {row['target']}" if row.get("nums") is not None
+               else prompt_text(row["prompt"])[-300:])
+    print(f"\nexample, held-out problem {i} ({problem}):"
+          f"\nbefore: {before['example']}\nafter:\n{one_try_per_line(after['example'])}")
+    record_before_after(output_dir, before, after, rows[i]["prompt"])
 
 
 # --------------------------------------------------------------------------- held-out evaluation
