@@ -1,7 +1,7 @@
 """Build the tiny offline base model a CPU recipe points to (``make train`` does this when it is missing).
 
     python -m scripts.build_tiny_base --config recipes/cpu_countdown_tiny.yaml        # build if missing
-    python -m scripts.build_tiny_base --config recipes/cpu_countdown_tiny.yaml --force true
+    python -m scripts.build_tiny_base --force --config recipes/cpu_countdown_tiny.yaml   # rebuild
 
 Reads the training recipe (for the task settings and the base-model recipe it names) and writes
 the model, tokenizer and ``tiny_base_build.json`` to the recipe's ``model_name_or_path``.
@@ -17,13 +17,26 @@ from scripts.lib.config import RecipeError, parse_recipe
 from scripts.lib.models import build_base_if_needed
 
 
+def pop_force(argv: list[str]) -> bool:
+    """Remove ``--force`` (alone or with true/false) from ``argv``; never takes the next flag with it.
+
+    >>> argv = ["--force", "--config", "r.yaml"]; pop_force(argv), argv
+    (True, ['--config', 'r.yaml'])
+    >>> argv = ["--config", "r.yaml", "--force", "false"]; pop_force(argv), argv
+    (False, ['--config', 'r.yaml'])
+    """
+    if "--force" not in argv:
+        return False
+    i = argv.index("--force")
+    has_value = i + 1 < len(argv) and not argv[i + 1].startswith("--")
+    force = (argv[i + 1].lower() if has_value else "true") in {"true", "1", "yes"}
+    del argv[i:i + 1 + has_value]
+    return force
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    force = False
-    if "--force" in argv:
-        i = argv.index("--force")
-        force = i + 1 < len(argv) and argv[i + 1].lower() in {"true", "1", "yes"}
-        del argv[i:i + 2]
+    force = pop_force(argv)
     script_args, training_args, model_args = parse_recipe(argv)
     if not script_args.tiny_base_recipe:
         raise RecipeError("this recipe has no tiny_base_recipe: its model comes from the hub or a local folder")

@@ -20,7 +20,7 @@ benchmark's published protocol; flags override them (``scripts/lib/eval_settings
 Next to pass@k: the revision numbers (self-check share, accuracy self-checking vs not; for
 Countdown tries, first-try accuracy, wrong->right, right->wrong, true hits inside ``<think>``),
 reflection@k (share of problems where any of k samples self-checks), and per model one audit line:
-reflection absent / present but does not pay / present and pays (``rewards/reflection.py``). The held-out
+reflection absent / present but does not pay / present and pays (``scripts/lib/reflection.py``). The held-out
 problems are ``scripts/lib/held_out.py``'s. A model is a checkpoint dir (``<run>/checkpoint-N``), an
 exported folder, a LoRA adapter dir (merged into its base) or a hub id; ``--use_vllm`` generates with
 vLLM (GPU), otherwise transformers' ``generate`` (``scripts/lib/generation.py``). Bad input (a missing
@@ -96,7 +96,7 @@ def main(argv=None, generators=None) -> int:
     print("\n" + table + "\n")
     if plan.task != "countdown":
         print(KEYWORD_ONLY_NOTE.format(task=label, phrases=plan.reflection_phrases or "the default list, "
-                                       "rewards/reflection.py"))
+                                       "scripts/lib/reflection.py"))
     # The base-model audit, one line per model: is there reflection, and does it pay?
     for name, result in results.items():
         print(f"{name}: {result['metrics']['verdict']}")

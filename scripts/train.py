@@ -114,7 +114,7 @@ def main(argv=None) -> int:
 
     after = held_out_scores("after", *held_out)
     if before and after and trainer.accelerator.is_main_process:
-        show_before_after(training_args.output_dir, before, after, holdout_rows[0]["prompt"])
+        show_before_after(training_args.output_dir, before, after, holdout_rows)
     if trainer.accelerator.is_main_process:
         print(f"\ncheckpoints: {training_args.output_dir}/checkpoint-*   final model: {training_args.output_dir}")
         print(f"TensorBoard:  tensorboard --logdir {training_args.output_dir}   (or: make tensorboard)")

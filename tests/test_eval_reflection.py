@@ -45,7 +45,7 @@ def test_countdown_revision_rows_reflection_at_k_and_verdict(tmp_path, capsys):
     # Per problem of 4 samples: SEARCH (goes back, first try wrong, right), GUESS (wrong), RIGHT, LOST
     # (first try right, answer wrong). The recipe-less default phrase list has "recheck" and "wait".
     assert sampled["self_check"] == 0.25 and sampled["reflection@1"] == 0.25 and sampled["reflection@4"] == 1.0
-    assert sampled["accuracy_reflecting"] == 1.0 and sampled["accuracy_rest"] == pytest.approx(1 / 3)
+    assert sampled["accuracy_self_checking"] == 1.0 and sampled["accuracy_rest"] == pytest.approx(1 / 3)
     assert sampled["tries_mean"] == 1.25 and sampled["first_try_accuracy"] == 0.5
     assert sampled["wrong_to_right"] == 0.25 and sampled["right_to_wrong"] == 0.25
     assert sampled["hit_in_think"] == 0.75 and sampled["honest_checks"] == 1.0

@@ -6,7 +6,8 @@ import random
 
 from conftest import TINY_TASK
 from rewards import countdown_reward, format_reward
-from rewards.reflection import analyze_countdown_completion, countdown_check_claims, parse_countdown_tries
+from scripts.lib.reflection import analyze_countdown_completion
+from scripts.lib.trace_grammar import count_claims, parse_tries
 from scripts.lib.models import load_tokenizer
 from scripts.lib.tiny_base import TinyBaseConfig, _chains, make_trace
 
@@ -27,10 +28,10 @@ def test_search_traces_are_honest_and_exact_ones_score_format():
     for _ in range(200):
         nums, target = [rng.randint(1, 9) for _ in range(3)], rng.randint(10, 99)
         text, weighted = make_trace(rng, nums, target, cfg, "+-*")
-        true, total = countdown_check_claims(text, target)
+        true, total = count_claims(text, target)
         assert total > 0 and true == total, text
         assert format_reward([text]) == [1.0]
-        tries = parse_countdown_tries(text, target, nums)
+        tries = parse_tries(text, target, nums)
         assert cfg.min_tries <= len(tries) or tries[-1]["verdict"] == "ok", text
         assert all(t["arithmetic_true"] and t["check_true"] for t in tries), text
         assert len({t["expression"] for t in tries}) == len(tries), text   # distinct tries
@@ -63,7 +64,7 @@ def test_lazy_traces_never_check():
     assert not any(" vs " in t or "recheck" in t for t in traces)
     guesses = sum("guess" in t for t in traces) / len(traces)
     assert 0.4 < guesses < 0.6
-    assert all(len(parse_countdown_tries(t, 23)) == (0 if "guess" in t else 1) for t in traces)
+    assert all(len(parse_tries(t, 23)) == (0 if "guess" in t else 1) for t in traces)
 
 
 def test_chains_do_not_repeat_commutative_first_steps():
@@ -100,3 +101,51 @@ def test_audit_reports_the_gate_on_any_model(tiny_model_dir):
     # an untrained model does not search: no reflection, the gate fails, and the line says so
     assert audit["n"] == 4 and audit["verdict"] == "absent" and audit["gate"] is False
     assert "FAILS the gate" in audit["gate_line"] and "P(go back | failed check)" in audit["gate_line"]
+
+
+def test_config_defaults_equal_the_recipe():
+    """TinyBaseConfig's defaults are the recipe's values: a default can never silently differ from it."""
+    import dataclasses
+
+    import yaml
+
+    from scripts.lib.tiny_base import TinyBaseConfig
+
+    recipe = yaml.safe_load(open("recipes/tiny_base/countdown.yaml"))
+    defaults = {f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
+                for f in dataclasses.fields(TinyBaseConfig)}
+    assert set(recipe) <= set(defaults)
+    assert {k: defaults[k] for k in recipe} == recipe
+
+
+def test_audit_samples_as_long_as_training_does():
+    import yaml
+
+    base = yaml.safe_load(open("recipes/tiny_base/countdown.yaml"))
+    train = yaml.safe_load(open("recipes/cpu_countdown_tiny.yaml"))
+    assert base["audit_max_tokens"] == train["max_completion_length"]
+    assert base["max_position_embeddings"] >= train["max_completion_length"] + 40
+
+
+def test_corpus_writer_and_parser_agree_on_every_word():
+    """Every trace the corpus writer makes reads back with the grammar: every try, verdict and go-back."""
+    import random
+
+    from scripts.lib.tiny_base import TinyBaseConfig, make_trace
+    from scripts.lib.trace_grammar import CONFIRMED, FAILED, GO_BACK, NEXT, parse_tries
+
+    cfg = TinyBaseConfig(search_share=1.0, exact_format_share=1.0, search_hit_rate=0.5, near_miss_share=0.5)
+    rng = random.Random(3)
+    seen = set()
+    for _ in range(300):
+        nums = [rng.randint(1, 9) for _ in range(3)]
+        x, y, z = nums
+        target = (x + y) * z
+        text, _ = make_trace(rng, nums, target, cfg, "+-*")
+        tries = parse_tries(text, target, nums)
+        assert tries and all(t["verdict"] in (CONFIRMED, FAILED) and t["check_true"] and t["arithmetic_true"]
+                             for t in tries)
+        assert text.count(f"{GO_BACK} {NEXT}") == len(tries) - 1
+        assert all(t["verdict"] == FAILED for t in tries[:-1])
+        seen.add(tries[-1]["verdict"])
+    assert seen == {CONFIRMED, FAILED}   # searches that stop on a hit and searches that give up

@@ -62,9 +62,11 @@ def test_run_prints_before_after_table_and_where_things_are(quick_run):
     assert "format rate" in stdout and "self-check share" in stdout
     # the revision rows (Countdown): the same numbers as make eval and held_out.json
     for label in ("| accuracy, not self-checking |", "| tries per completion |", "| first-try accuracy |",
-                  "| wrong->right rate |", "| right->wrong rate |", "| true hit inside <think> |"):
+                  "| wrong->right rate |", "| right->wrong rate |", "| true hit inside <think> |",
+                  "| final ok true (searches stopping on ok) |", "| searches without a true hit |"):
         assert label in stdout, label
     assert "\nbefore: reflection audit (4 completions): reflection " in stdout
+    assert "\nexample, held-out problem " in stdout   # the fair witness, with its numbers and target
     held_out = json.loads((out / "held_out.json").read_text())
     for key in ("self_check", "accuracy_rest", "tries_mean", "first_try_accuracy", "wrong_to_right",
                 "right_to_wrong", "hit_in_think", "format", "accuracy", "mean_length"):

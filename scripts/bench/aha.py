@@ -6,13 +6,15 @@ from scratch, times it, and prints every seed's held-out numbers, the medians an
     python -m scripts.bench.aha                                  # seeds 42 0 1 of recipes/cpu_countdown_tiny.yaml
     python -m scripts.bench.aha --seeds 0 --args "--max_steps 20"   # one quick look
 
-Targets (issue #16, "Done when"), on 512 held-out prompts at T=1:
+Targets (issue #23, "Done when"), on 512 held-out prompts at T=1:
 
-* medians: self-check share >= 2x the base's and >= 0.30 after; honest checks >= 0.90 after;
-  wrong->right rate >= 2x the base's; mean length >= 1.5x the base's; format <= 0.3 -> >= 0.9;
-* every seed: accuracy >= 2x its base; searching (self-checking) completions more accurate than
-  the rest after training; an aha step (``scripts/lib/aha.py``, which for Countdown also needs a
-  rising wrong->right rate) after the format is learned; wall time <= 10 min (base build included).
+* medians: self-check share >= 2x the base's and >= 0.30 after; honest checks >= 0.95 after (and
+  not lower than before on any seed); wrong->right rate >= 3x the base's; mean length >= 1.5x the
+  base's; format <= 0.3 -> >= 0.9; accuracy >= 4x;
+* every seed: accuracy >= 3x its base; the final ``ok`` of a search true in >= 70 % of the searches
+  that stop on one; searching (self-checking) completions more accurate than the rest after
+  training; an aha step (``scripts/lib/aha.py``, which for Countdown also needs a rising
+  wrong->right rate) after the format is learned; wall time <= 10 min (base build included).
 
 A missed target is printed as MISSED, never hidden. The table and targets are also written to
 ``<out>/RESULTS.md``, whose path is printed last (copy it into the kit's RESULTS.md with the machine).
@@ -36,7 +38,7 @@ from scripts.lib.run_files import RunError, load_history, run_info
 
 # (held_out.json key, column label): before -> after per seed.
 KEYS = [("format", "format"), ("accuracy", "accuracy"), ("self_check", "self-check share"),
-        ("honest_checks", "honest checks"), ("wrong_to_right", "wrong->right"), ("mean_length", "mean length")]
+        ("honest_checks", "honest checks"), ("final_ok_true", "final ok true"), ("wrong_to_right", "wrong->right"), ("mean_length", "mean length")]
 FORMAT_LEARNED = 0.9
 
 
@@ -85,7 +87,7 @@ def seed_row(seed, r: dict) -> str:
     a = r["after"]
     aha = r.get("aha_step")
     learned = r.get("format_learned_step")
-    return (f"| {seed} | " + " | ".join(cells) + f" | {_f(_num(a.get('accuracy_reflecting')))} vs "
+    return (f"| {seed} | " + " | ".join(cells) + f" | {_f(_num(a.get('accuracy_self_checking')))} vs "
             f"{_f(_num(a.get('accuracy_rest')))} | {aha if aha is not None else 'none'}"
             f" (format at {learned if learned is not None else '-'}) | {r['wall_s'] / 60:.1f} |")
 
@@ -104,7 +106,7 @@ def table(results: dict) -> str:
 
 
 def targets(results: dict, wall_limit: float) -> list[tuple[str, bool, str]]:
-    """Issue #16's targets: the medians, then every seed (NaN never meets a target)."""
+    """Issue #23's targets: the medians, then every seed (NaN never meets a target)."""
     def med(side, key):
         return statistics.median(_num(r[side].get(key)) for r in results.values())
 
@@ -127,16 +129,24 @@ def targets(results: dict, wall_limit: float) -> list[tuple[str, bool, str]]:
          f"{_f(b['format'])} -> {_f(a['format'])}"),
         ("median self-check share >= 2x the base's and >= 0.30 after",
          a["self_check"] >= 2 * b["self_check"] and a["self_check"] >= 0.30, f"{_f(b['self_check'])} -> {_f(a['self_check'])}"),
-        ("median honest checks >= 0.90 after", a["honest_checks"] >= 0.90, _f(a["honest_checks"])),
-        ("median wrong->right >= 2x the base's", a["wrong_to_right"] >= 2 * b["wrong_to_right"] and a["wrong_to_right"] > 0,
+        ("honest checks after >= before on every seed, median >= 0.95 after",
+         every(lambda r: _num(r["after"].get("honest_checks")) >= _num(r["before"].get("honest_checks")))
+         and a["honest_checks"] >= 0.95,
+         per_seed(lambda r: f"{_f(_num(r['before'].get('honest_checks')))} -> {_f(_num(r['after'].get('honest_checks')))}")),
+        ("every seed: final ok true in >= 70 % of searches that stop on one, after",
+         every(lambda r: _num(r["after"].get("final_ok_true")) >= 0.70),
+         per_seed(lambda r: _f(_num(r["after"].get("final_ok_true"))))),
+        ("median wrong->right >= 3x the base's", a["wrong_to_right"] >= 3 * b["wrong_to_right"] and a["wrong_to_right"] > 0,
          f"{_f(b['wrong_to_right'])} -> {_f(a['wrong_to_right'])}"),
         ("median mean length >= 1.5x the base's", a["mean_length"] >= 1.5 * b["mean_length"],
          f"{_f(b['mean_length'], 1)} -> {_f(a['mean_length'], 1)} tokens"),
-        ("every seed: accuracy >= 2x its base", every(lambda r: _num(r["after"].get("accuracy")) >= 2 * _num(r["before"].get("accuracy"))),
+        ("every seed: accuracy >= 3x its base, median >= 4x",
+         every(lambda r: _num(r["after"].get("accuracy")) >= 3 * _num(r["before"].get("accuracy")))
+         and statistics.median(_num(r["after"].get("accuracy")) / _num(r["before"].get("accuracy")) for _, r in seeds) >= 4,
          per_seed(lambda r: f"{_f(_num(r['before'].get('accuracy')))} -> {_f(_num(r['after'].get('accuracy')))}")),
         ("every seed: searching more accurate than the rest after",
-         every(lambda r: _num(r["after"].get("accuracy_reflecting")) > _num(r["after"].get("accuracy_rest"))),
-         per_seed(lambda r: f"{_f(_num(r['after'].get('accuracy_reflecting')))} vs {_f(_num(r['after'].get('accuracy_rest')))}")),
+         every(lambda r: _num(r["after"].get("accuracy_self_checking")) > _num(r["after"].get("accuracy_rest"))),
+         per_seed(lambda r: f"{_f(_num(r['after'].get('accuracy_self_checking')))} vs {_f(_num(r['after'].get('accuracy_rest')))}")),
         ("every seed: an aha step, after the format is learned", every(aha_after_format),
          per_seed(lambda r: f"aha {r.get('aha_step')}, format learned {r.get('format_learned_step')}")),
         (f"every seed: wall time <= {wall_limit / 60:.0f} min", every(lambda r: r["wall_s"] <= wall_limit),
@@ -169,7 +179,7 @@ def main(argv=None) -> int:
     text = table(results)
     print("\n" + text)
     checks = targets(results, args.wall_limit_min * 60)
-    print("\nTargets (issue #16):")
+    print("\nTargets (issue #23):")
     print_targets(checks)
     seed0 = next(iter(results))
     example = results[seed0]
@@ -178,7 +188,7 @@ def main(argv=None) -> int:
     (root / "summary.json").write_text(json.dumps({"seeds": results}, indent=2, default=str))
     report = root / "RESULTS.md"
     report.write_text(f"# make bench-aha: {args.recipe}, seeds {' '.join(map(str, args.seeds))}"
-                      f"{', extra flags ' + args.args if args.args else ''}\n\n{text}\n\n## Targets (issue #16)\n\n"
+                      f"{', extra flags ' + args.args if args.args else ''}\n\n{text}\n\n## Targets (issue #23)\n\n"
                       + "\n".join(f"- {'met' if met else 'MISSED'}: {label}: {value}" for label, met, value in checks)
                       + f"\n\nexample (seed {seed0}), prompt: `{example['prompt']}`\n\n- before: "
                       f"`{example['example_before']}`\n- after: `{example['example_after']}`\n")

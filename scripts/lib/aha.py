@@ -50,7 +50,7 @@ FORMAT_KEY = "aha/format"
 LENGTH_MEAN_KEY = "aha/length_mean"
 LENGTH_P90_KEY = "aha/length_p90"
 HONEST_KEY = "aha/honest_checks"
-# Does reflecting pay (rewards.reflection.revision_numbers): accuracy split by self-check, all tasks;
+# Does reflecting pay (scripts.lib.reflection.revision_numbers): accuracy split by self-check, all tasks;
 # the tries-based numbers for Countdown only.
 ACCURACY_CHECKING_KEY = "aha/accuracy_self_checking"
 ACCURACY_NOT_CHECKING_KEY = "aha/accuracy_not_checking"
@@ -60,12 +60,14 @@ FIRST_TRY_KEY = "aha/first_try_accuracy"
 FINAL_ACCURACY_KEY = "aha/final_accuracy"
 WRONG_TO_RIGHT_KEY = "aha/wrong_to_right"
 RIGHT_TO_WRONG_KEY = "aha/right_to_wrong"
+FINAL_OK_TRUE_KEY = "aha/final_ok_true"                 # the stop verdict: is a search's final `ok` true?
+SEARCHES_WITHOUT_HIT_KEY = "aha/searches_without_hit"
 # tracker key -> revision_numbers key
 REVISION_KEYS = {
-    ACCURACY_CHECKING_KEY: "accuracy_reflecting", ACCURACY_NOT_CHECKING_KEY: "accuracy_rest",
+    ACCURACY_CHECKING_KEY: "accuracy_self_checking", ACCURACY_NOT_CHECKING_KEY: "accuracy_rest",
     ACCURACY_RATIO_KEY: "accuracy_ratio", TRIES_KEY: "tries_mean", FIRST_TRY_KEY: "first_try_accuracy",
     FINAL_ACCURACY_KEY: "accuracy", WRONG_TO_RIGHT_KEY: "wrong_to_right", RIGHT_TO_WRONG_KEY: "right_to_wrong",
-    HONEST_KEY: "honest_checks",
+    HONEST_KEY: "honest_checks", FINAL_OK_TRUE_KEY: "final_ok_true", SEARCHES_WITHOUT_HIT_KEY: "searches_without_hit",
 }
 
 

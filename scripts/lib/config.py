@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from rewards import ACCURACY_REWARD_FOR_TASK, REWARDS
-from rewards.reflection import DEFAULT_REFLECTION_PHRASES
+from scripts.lib.reflection import DEFAULT_REFLECTION_PHRASES
 from scripts.lib.cli import UserError, first_line, one_line_parser, silence_upstream_warnings
 
 
@@ -117,7 +117,7 @@ class R1ZeroArguments:
         default_factory=lambda: list(DEFAULT_REFLECTION_PHRASES),
         metadata={"help": "Phrases that count as a self-check (tracker, make eval, before/after, audit). Default: "
                   "DeepSeek-R1's kind of list, with \"wait\"; oat-zero leaves \"wait\" out as often spurious "
-                  "(rewards/reflection.py explains the choice)."},
+                  "(scripts/lib/reflection.py explains the choice)."},
     )
     log_samples_every: int = field(
         default=20, metadata={"help": "Log a few full completions as TensorBoard text every this many steps (0: never)."}

@@ -11,8 +11,8 @@ import math
 from transformers import TrainerCallback
 
 from rewards import ACCURACY_REWARD_FOR_TASK, format_reward, get_reward
-from rewards.reflection import has_self_check, revision_numbers, verdict_line
 from rewards.text import completion_text, table_cell
+from scripts.lib.reflection import has_self_check, revision_numbers, verdict_line
 from scripts.lib.cli import UserError
 from scripts.lib.config import chat_template_kwargs
 from scripts.lib.console import say
@@ -26,11 +26,11 @@ class EvalError(UserError):
     """A problem with ``make eval``'s command line, a model path or the held-out data, in one line."""
 
 
-# The revision numbers (``rewards.reflection.revision_numbers``) every table shows, in order:
+# The revision numbers (``scripts.lib.reflection.revision_numbers``) every table shows, in order:
 # (key in the scores, label). Countdown-only rows are left out for other tasks.
 REVISION_ROWS = [
     ("self_check", "self-check share"),
-    ("accuracy_reflecting", "accuracy, self-checking"),
+    ("accuracy_self_checking", "accuracy, self-checking"),
     ("accuracy_rest", "accuracy, not self-checking"),
     ("accuracy_ratio", "accuracy ratio (checking / not)"),
     ("tries_mean", "tries per completion"),
@@ -39,9 +39,11 @@ REVISION_ROWS = [
     ("right_to_wrong", "right->wrong rate"),
     ("hit_in_think", "true hit inside <think>"),
     ("honest_checks", "honest checks"),
+    ("final_ok_true", "final ok true (searches stopping on ok)"),
+    ("searches_without_hit", "searches without a true hit"),
 ]
 COUNTDOWN_ONLY = ("tries_mean", "first_try_accuracy", "wrong_to_right", "right_to_wrong", "hit_in_think",
-                  "honest_checks")
+                  "honest_checks", "final_ok_true", "searches_without_hit")
 KEYWORD_ONLY_NOTE = ("{task}: reflection rows are keyword-based only (phrases: {phrases}); tries, first-try "
                      "accuracy and wrong->right need Countdown, whose tries code can check")
 
@@ -50,7 +52,7 @@ def score_completions(rows, completions, task: str, lengths=None, reflection_phr
                       reward_settings: dict | None = None) -> dict:
     """Format rate, accuracy, mean length and the revision numbers (``REVISION_ROWS``).
 
-    ``summary`` holds ``rewards.reflection.revision_numbers`` whole (what ``reflection_verdict`` reads).
+    ``summary`` holds ``scripts.lib.reflection.revision_numbers`` whole (what ``reflection_verdict`` reads).
     """
     columns = {key: [row.get(key) for row in rows] for key in ("solution", "nums", "target")}
     prompts = [row["prompt"] for row in rows]
@@ -65,7 +67,7 @@ def score_completions(rows, completions, task: str, lengths=None, reflection_phr
         "n": len(rows),
         "format": mean(formats),
         "accuracy": mean(scored),
-        "self_check": summary["reflect_share"],
+        "self_check": summary["self_check_share"],
         "mean_length": mean(lengths) if lengths else mean([len(t) for t in texts]),
     }
     for key, _ in REVISION_ROWS[1:]:
@@ -119,6 +121,7 @@ def record_before_after(output_dir: str, before: dict, after: dict, example_prom
     from pathlib import Path
 
     from rewards.text import prompt_text
+    from scripts.lib.trace_grammar import one_try_per_line
 
     def numbers(scores: dict) -> dict:
         return {k: v for k, v in scores.items() if isinstance(v, (int, float))}
@@ -135,8 +138,8 @@ def record_before_after(output_dir: str, before: dict, after: dict, example_prom
         return
     writer = SummaryWriter(log_dir=str(out / "runs" / "held_out"))
     writer.add_text("held_out/before_after", before_after_table(before, after) + "\n\n"
-                    f"**prompt**: `{payload['prompt']}`\n\n**before**: `{payload['example_before']}`\n\n"
-                    f"**after**: `{payload['example_after']}`", 0)
+                    f"**prompt**: `{payload['prompt']}`\n\n**before**:\n\n```\n{one_try_per_line(str(payload['example_before']))}"
+                    f"\n```\n\n**after**:\n\n```\n{one_try_per_line(str(payload['example_after']))}\n```", 0)
     writer.close()
 
 
@@ -152,18 +155,46 @@ def held_out_scores(label: str, model, tokenizer, rows, script_args, training_ar
     )
     scores = score_completions(rows, texts, script_args.task, lengths, script_args.reflection_phrases,
                                script_args.reward_settings())
-    scores["example"] = texts[0]
+    scores["texts"] = texts
     print(f"held-out {label}: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items()
                                             if k in ("format", "accuracy", "self_check", "mean_length")))
     return scores
 
 
-def show_before_after(output_dir: str, before: dict, after: dict, example_prompt) -> None:
-    """Print the before/after table and one example each, and keep them with the run."""
+def fair_example(before: dict, after: dict) -> int:
+    """The held-out problem to show: one the base got wrong and the trained model got right by
+    self-checking (going back after a failed try), else wrong -> right at all, else the first.
+
+    >>> ex = lambda *cs: {"per_example": [{"correct": c, "self_check": s} for c, s in cs]}
+    >>> fair_example(ex((0.0, 0), (0.0, 0), (0.0, 1)), ex((1.0, 0), (0.0, 1), (1.0, 1)))
+    2
+    >>> fair_example(ex((0.0, 0), (1.0, 0)), ex((1.0, 0), (1.0, 1)))
+    0
+    """
+    pairs = list(zip(before["per_example"], after["per_example"]))
+    for needs_self_check in (True, False):
+        for i, (b, a) in enumerate(pairs):
+            if a["correct"] == 1.0 and b["correct"] != 1.0 and (a["self_check"] or not needs_self_check):
+                return i
+    return 0
+
+
+def show_before_after(output_dir: str, before: dict, after: dict, rows) -> None:
+    """Print the before/after table and one held-out problem answered before and after (a fair
+    witness: ``fair_example``), and keep them with the run."""
+    from rewards.text import prompt_text
+    from scripts.lib.trace_grammar import one_try_per_line
+
     print("\n" + before_after_table(before, after))
     print(f"before: {before['verdict']}\nafter:  {after['verdict']}")
-    print(f"\nexample before: {before['example'].strip()}\nexample after:  {after['example'].strip()}")
-    record_before_after(output_dir, before, after, example_prompt)
+    i = fair_example(before, after)
+    before["example"], after["example"] = before["texts"][i].strip(), after["texts"][i].strip()
+    row = rows[i]
+    problem = (f"numbers {' '.join(map(str, row['nums']))}, target {row['target']}" if row.get("nums") is not None
+               else prompt_text(row["prompt"])[-300:])
+    print(f"\nexample, held-out problem {i} ({problem}):"
+          f"\nbefore: {before['example']}\nafter:\n{one_try_per_line(after['example'])}")
+    record_before_after(output_dir, before, after, rows[i]["prompt"])
 
 
 # --------------------------------------------------------------------------- held-out evaluation

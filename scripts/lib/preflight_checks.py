@@ -435,7 +435,7 @@ def check_samples(model, tokenizer, rows, reward_funcs, task: str, num_generatio
                   reflection_phrases=None) -> Section:
     """Sample groups from the starting model and say whether GRPO would get a signal from them.
 
-    ``counts["verdict"]``: the reflection audit of these samples (``rewards.reflection.verdict_line``):
+    ``counts["verdict"]``: the reflection audit of these samples (``scripts.lib.reflection.verdict_line``):
     is there reflection, and does it pay, before any RL?"""
     section = Section("samples")
     group_rows = [row for row in rows for _ in range(num_generations)]

@@ -36,21 +36,20 @@ from pathlib import Path
 from data.countdown import countdown_question, countdown_splits
 from data.prompts import build_r1_zero_prompt
 from rewards import countdown_reward, format_reward
-from rewards.reflection import analyze_countdown_completion, reflection_verdict, summarize_reflection
+from scripts.lib.reflection import analyze_countdown_completion, reflection_verdict, summarize_reflection
 from scripts.lib.sampling import sample_completions
+from scripts.lib.trace_grammar import CONFIRMED, EQ, FAILED, GO_BACK, GUESS, JOIN, NEXT, VS, calc
 
 TAGS = ["<think>", "</think>", "<answer>", "</answer>"]
 EOS = "<|endoftext|>"
 UNK = "[UNK]"
 BUILD_INFO = "tiny_base_build.json"
-# The words a trace writes: the failed check's verdict, the go-back phrase (a recipe's
-# `reflection_phrases` must contain it), the confirmed check's verdict.
-FAILED, GO_BACK, CONFIRMED = "wait", "recheck", "ok"
 
 
 @dataclass
 class TinyBaseConfig:
-    """Everything that decides the tiny base model. Defaults are overridden by the recipe YAML."""
+    """Everything that decides the tiny base model. Each default equals recipes/tiny_base/countdown.yaml
+    (tests/test_tiny_base.py checks it), so a default can never silently become part of the model."""
 
     seed: int = field(default=0, metadata={"help": "Seed for the corpus, the init and the data order."})
     # Model (Qwen2 architecture)
@@ -66,16 +65,20 @@ class TinyBaseConfig:
     )
     # Corpus
     corpus_size: int = field(default=60_000, metadata={"help": "Synthetic traces to pretrain on."})
-    search_share: float = field(default=0.2, metadata={"help": "Share of traces that search and check."})
+    search_share: float = field(default=0.25, metadata={"help": "Share of traces that search and check."})
     search_hit_rate: float = field(
+        default=1.0,
+        metadata={"help": "Share of search traces that find a solution (at a uniformly random try, and stop "
+                  "there); the rest miss on every try and give up at their try budget, answering the closest."},
+    )
+    near_miss_share: float = field(
         default=0.0,
-        metadata={"help": "Share of search traces made to include a solution among their tries; the rest "
-                  "draw distinct tries at random (0: all at random, hitting as often as honest search "
-                  "does)."},
+        metadata={"help": "Share of a search's missed tries drawn from the three closest to the target "
+                  "(hard cases for the verdict: `19 vs 20 wait`); the rest at random."},
     )
     guess_share: float = field(default=0.5, metadata={"help": "Share of lazy traces that are a bare guess "
                                                              "(the rest: one unchecked try)."})
-    exact_format_share: float = field(default=0.25, metadata={"help": "Share of traces in the exact tag format."})
+    exact_format_share: float = field(default=0.15, metadata={"help": "Share of traces in the exact tag format."})
     min_tries: int = field(default=3, metadata={"help": "Fewest tries in a search trace."})
     max_tries: int = field(default=7, metadata={"help": "Most tries in a search trace."})
     # Loss weights (1.0 on every other completion token, 0 on the prompt)
@@ -99,7 +102,7 @@ class TinyBaseConfig:
     answer_loss_weight: float = field(
         default=1.0, metadata={"help": "Loss weight of the numbers and operators copied into <answer>."})
     # Pretraining
-    steps: int = field(default=1500, metadata={"help": "Optimizer steps."})
+    steps: int = field(default=1600, metadata={"help": "Optimizer steps."})
     batch_size: int = field(default=64, metadata={"help": "Sequences per step."})
     learning_rate: float = field(default=2e-3, metadata={"help": "Peak AdamW learning rate."})
     warmup_steps: int = field(default=100, metadata={"help": "Linear warmup, then cosine decay."})
@@ -108,7 +111,7 @@ class TinyBaseConfig:
     # Audit (after pretraining: does the base's own search pay? RL can only amplify what does)
     audit_samples: int = field(
         default=512, metadata={"help": "Held-out prompts sampled at T=1 to audit the base (0: no audit)."})
-    audit_max_tokens: int = field(default=144, metadata={"help": "Longest audited completion, in tokens."})
+    audit_max_tokens: int = field(default=192, metadata={"help": "Longest audited completion, in tokens."})
     gate_hit_ratio: float = field(
         default=3.0,
         metadata={"help": "Gate: completions that go back after a failed check must find a true, confirmed "
@@ -136,12 +139,8 @@ def _chains(nums: list[int], ops: str):
             if key in seen:
                 continue
             seen.add(key)
-            m = _calc(x_, o1, y_)
-            yield x_, o1, y_, m, o2, z, _calc(m, o2, z)
-
-
-def _calc(a: int, op: str, b: int) -> int:
-    return a + b if op == "+" else a - b if op == "-" else a * b
+            m = calc(x_, o1, y_)
+            yield x_, o1, y_, m, o2, z, calc(m, o2, z)
 
 
 class _Words:
@@ -163,11 +162,11 @@ def _write_try(out: _Words, c, cfg: TinyBaseConfig) -> None:
     """`` x o y = m , m o z = v``: the computed values and the copy of m weighted up."""
     x, o1, y, m, o2, z, v = c
     w = cfg.value_loss_weight
-    out.add(x, o1, y, "=")
+    out.add(x, o1, y, EQ)
     out.add(m, weight=w)
-    out.add(",")
+    out.add(JOIN)
     out.add(m, weight=w)
-    out.add(o2, z, "=")
+    out.add(o2, z, EQ)
     out.add(v, weight=w)
 
 
@@ -175,11 +174,26 @@ def _write_check(out: _Words, value: int, target: int, cfg: TinyBaseConfig) -> b
     """`` vs t ok`` or `` vs t wait``; True if confirmed. The target is written beside the value
     because comparing two adjacent numbers is learnable by a tiny model; recalling the target from
     the prompt mid-decision was not."""
-    out.add("vs")
+    out.add(VS)
     out.add(target, weight=cfg.value_loss_weight)
     hit = value == target
     out.add(CONFIRMED if hit else FAILED, weight=cfg.check_loss_weight)
     return hit
+
+
+def _pick_misses(rng: random.Random, misses: list, target: int, n: int, near_share: float) -> list:
+    """``n`` distinct missing tries; each, with probability ``near_share``, one of the three closest
+    to the target left (hard negatives: ``19 vs 20 wait``), else any."""
+    left, picked = list(misses), []
+    for _ in range(n):
+        if rng.random() < near_share:
+            pool = sorted(left, key=lambda c: abs(c[-1] - target))[:3]
+        else:
+            pool = left
+        c = rng.choice(pool)
+        left.remove(c)
+        picked.append(c)
+    return picked
 
 
 def make_trace(rng: random.Random, nums: list[int], target: int, cfg: TinyBaseConfig, ops: str):
@@ -193,26 +207,28 @@ def make_trace(rng: random.Random, nums: list[int], target: int, cfg: TinyBaseCo
         k = min(len(chains), rng.randint(cfg.min_tries, cfg.max_tries))
         hits = [c for c in chains if c[-1] == target]
         misses = [c for c in chains if c[-1] != target]
-        if hits and misses and rng.random() < cfg.search_hit_rate:
-            tries = rng.sample(misses, min(len(misses), k - 1))
-            tries.insert(rng.randrange(len(tries) + 1), rng.choice(hits))
-        else:
-            tries = rng.sample(chains, k)  # distinct tries, hitting as often as chance has it
+        # Half-and-half (search_hit_rate): a solution at a uniformly random try, stopped at; or
+        # k misses and a give-up. Either way `ok` follows only `t vs t`, so the verdict is a function
+        # of the two written numbers, never of how long the search has run.
+        n_miss = rng.randrange(k) if hits and rng.random() < cfg.search_hit_rate else k
+        tries = _pick_misses(rng, misses, target, min(n_miss, len(misses)), cfg.near_miss_share)
+        if n_miss < k and hits:
+            tries.append(rng.choice(hits))
         answer = None
         for i, c in enumerate(tries):
             if i:
                 think.add(GO_BACK, weight=cfg.go_back_loss_weight)  # the reflection: go back, try again
-                think.add(";")
+                think.add(NEXT)
             _write_try(think, c, cfg)
             if _write_check(think, c[-1], target, cfg):
                 answer = c
                 break
         if answer is None:
-            # No try hit: answer with the closest, as a person would; every check stays true.
+            # No try hit: give up at the try budget and answer the closest; every check stays true.
             answer = min(tries, key=lambda c: abs(c[-1] - target))
         after_think = cfg.stop_loss_weight if answer[-1] == target else cfg.go_back_loss_weight
     elif rng.random() < cfg.guess_share:
-        think.add("guess")
+        think.add(GUESS)
         answer, after_think = rng.choice(chains), 1.0
     else:
         # Lazy: one try, unchecked, answered as is.
@@ -398,7 +414,7 @@ def pretrain(model, examples, cfg: TinyBaseConfig, pad_id: int, progress: bool =
 def audit_base(model, tokenizer, rows: list[dict], cfg: TinyBaseConfig, seed: int = 0) -> dict:
     """Sample each held-out prompt once at T=1 and measure whether the base's search pays.
 
-    Returns ``rewards.reflection.summarize_reflection``'s numbers plus ``verdict`` (absent / present
+    Returns ``scripts.lib.reflection.summarize_reflection``'s numbers plus ``verdict`` (absent / present
     but does not pay / present and pays), ``gate`` (True if both gate thresholds are met) and
     ``gate_line``, a one-line report. Accuracy among well-formatted completions is reported next
     to plain accuracy: a base's broken format hides what its search finds.
@@ -416,13 +432,16 @@ def audit_base(model, tokenizer, rows: list[dict], cfg: TinyBaseConfig, seed: in
     gate = ratio >= cfg.gate_hit_ratio and back >= cfg.gate_go_back
     line = (f"base audit ({len(rows)} held-out prompts, T=1): reflection {verdict}; "
             f"{'PASSES' if gate else 'FAILS'} the gate: true hit inside <think> "
-            f"{summary.get('hit_in_think_reflecting', float('nan')):.3f} when going back vs "
+            f"{summary.get('hit_in_think_self_checking', float('nan')):.3f} when going back vs "
             f"{summary.get('hit_in_think_rest', float('nan')):.3f} otherwise (x{ratio:.1f}, gate x{cfg.gate_hit_ratio:g}), "
             f"P(go back | failed check) {back:.3f} (gate {cfg.gate_go_back:g}); go-back share "
-            f"{summary['reflect_share']:.3f}, accuracy {summary['accuracy']:.3f} "
+            f"{summary['self_check_share']:.3f}, accuracy {summary['accuracy']:.3f} "
             f"({summary.get('accuracy_well_formatted', float('nan')):.3f} among well-formatted, format "
             f"{summary.get('format', float('nan')):.3f}), honest checks {summary.get('honest_checks', float('nan')):.3f}, "
-            f"arithmetic errors {summary.get('arithmetic_error_rate', float('nan')):.3f} of tries")
+            f"arithmetic errors {summary.get('arithmetic_error_rate', float('nan')):.3f} of tries; "
+            f"final ok true {summary.get('final_ok_true', float('nan')):.3f} of "
+            f"{summary.get('searches_stopping_on_ok', 0)} searches stopping on one, "
+            f"searches without a true hit {summary.get('searches_without_hit', float('nan')):.3f}")
     return {**summary, "verdict": verdict, "verdict_numbers": numbers, "gate": gate, "gate_line": line}
 
 

@@ -13,7 +13,7 @@ its completions table (``trainer._logs``) and adds, under ``aha/`` (TensorBoard:
   self-checking pay in the policy's own samples?),
 * Countdown, where code checks every try: ``aha/tries_mean``, ``aha/first_try_accuracy``,
   ``aha/final_accuracy``, ``aha/wrong_to_right`` and ``aha/right_to_wrong`` (the revision rates),
-  all from ``rewards.reflection.revision_numbers``, the same numbers ``make eval`` prints,
+  all from ``scripts.lib.reflection.revision_numbers``, the same numbers ``make eval`` prints,
 * ``aha/length_mean`` and ``aha/length_p90`` (completion tokens, counted as TRL counts them, from the
   completion masks of the batch this process trained on: no re-tokenizing, so it costs nothing),
 
@@ -43,8 +43,8 @@ from transformers import TrainerCallback
 from transformers.utils import logging as hf_logging
 
 from rewards import ACCURACY_REWARD_FOR_TASK
-from rewards.reflection import has_self_check, revision_numbers
 from rewards.text import completion_text, prompt_text
+from scripts.lib.reflection import has_self_check, revision_numbers
 from scripts.lib.aha import (
     ACCURACY_CHECKING_KEY,
     ACCURACY_KEY,
@@ -54,6 +54,8 @@ from scripts.lib.aha import (
     FIRST_TRY_KEY,
     FORMAT_KEY,
     HONEST_KEY,
+    FINAL_OK_TRUE_KEY,
+    SEARCHES_WITHOUT_HIT_KEY,
     LENGTH_MEAN_KEY,
     LENGTH_P90_KEY,
     REFLECTION_KEY,
@@ -65,6 +67,7 @@ from scripts.lib.aha import (
 )
 from scripts.lib.console import say
 from scripts.lib.run_files import RUN_INFO
+from scripts.lib.trace_grammar import one_try_per_line
 
 # transformers' TensorBoardCallback prefixes training logs with "train/"; the custom-scalars plugin
 # matches a chart's regexes with re.match against those full tags.
@@ -81,13 +84,21 @@ AHA_LAYOUT = {
         "reward means, one per reward function": ["Multiline", [rf"^{re.escape(TB_PREFIX)}rewards/[^/]+/mean$"]],
         "accuracy": ["Multiline", _tags(ACCURACY_KEY)],
         "format rate": ["Multiline", _tags(FORMAT_KEY)],
-        "completion length (tokens)": ["Multiline", _tags(LENGTH_MEAN_KEY, LENGTH_P90_KEY)],
-        "reflection: self-check share, honest checks": ["Multiline", _tags(REFLECTION_KEY, HONEST_KEY)],
-        "does reflection pay: accuracy self-checking vs not": ["Multiline", _tags(ACCURACY_CHECKING_KEY,
-                                                                                  ACCURACY_NOT_CHECKING_KEY)],
+        # One tag per chart: TensorBoard draws every tag of a run in the run's one colour, so two
+        # tags in one chart cannot be told apart; pairs sit side by side instead.
+        "completion length: mean (tokens)": ["Multiline", _tags(LENGTH_MEAN_KEY)],
+        "completion length: 90th percentile (tokens)": ["Multiline", _tags(LENGTH_P90_KEY)],
+        "self-check share": ["Multiline", _tags(REFLECTION_KEY)],
+        "honest checks (share of true claims)": ["Multiline", _tags(HONEST_KEY)],
+        "final ok true (searches stopping on ok)": ["Multiline", _tags(FINAL_OK_TRUE_KEY)],
+        "searches without a true hit": ["Multiline", _tags(SEARCHES_WITHOUT_HIT_KEY)],
+        "accuracy, self-checking": ["Multiline", _tags(ACCURACY_CHECKING_KEY)],
+        "accuracy, not self-checking": ["Multiline", _tags(ACCURACY_NOT_CHECKING_KEY)],
         "accuracy ratio (self-checking / not)": ["Multiline", _tags(ACCURACY_RATIO_KEY)],
-        "Countdown tries: first-try vs final accuracy": ["Multiline", _tags(FIRST_TRY_KEY, FINAL_ACCURACY_KEY)],
-        "Countdown revisions: wrong->right, right->wrong": ["Multiline", _tags(WRONG_TO_RIGHT_KEY, RIGHT_TO_WRONG_KEY)],
+        "Countdown: first-try accuracy": ["Multiline", _tags(FIRST_TRY_KEY)],
+        "Countdown: final accuracy": ["Multiline", _tags(FINAL_ACCURACY_KEY)],
+        "Countdown: wrong->right rate": ["Multiline", _tags(WRONG_TO_RIGHT_KEY)],
+        "Countdown: right->wrong rate": ["Multiline", _tags(RIGHT_TO_WRONG_KEY)],
         "Countdown tries per completion": ["Multiline", _tags(TRIES_KEY)],
     }
 }
@@ -198,7 +209,7 @@ class AhaTracker(TrainerCallback):
             rewards = ", ".join(f"{name} = {values[i]:.2f}" for name, values in logs["rewards"].items()
                                 if i < len(values))
             parts.append(f"**prompt**\n\n{_fence(prompt_text(logs['prompt'][i])[-1000:])}\n\n"
-                         f"**completion**\n\n{_fence(completion_text(logs['completion'][i]))}\n\n"
+                         f"**completion**\n\n{_fence(one_try_per_line(completion_text(logs['completion'][i])))}\n\n"
                          f"**rewards**: {rewards or 'none'}")
         return "\n\n---\n\n".join(parts)
 
