@@ -89,7 +89,7 @@ def test_the_lock_of_a_dead_process_does_not_block(tmp_path):
 
 
 def test_two_runs_starting_together_build_the_tiny_base_once_and_both_read_it_whole(tmp_path):
-    target, go = tmp_path / "base", tmp_path / "go"
+    target = tmp_path / "base"
     racer = textwrap.dedent(f"""
         import json, sys, time
         from pathlib import Path
@@ -100,7 +100,8 @@ def test_two_runs_starting_together_build_the_tiny_base_once_and_both_read_it_wh
         from transformers import AutoModelForCausalLM
         cfg = TinyBaseConfig(corpus_size=400, steps=3, batch_size=8, warmup_steps=1, hidden_size=32,
                              intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, audit_samples=0)
-        while not Path({str(go)!r}).exists():
+        Path({str(tmp_path)!r}, "ready-" + sys.argv[1]).touch()  # both imported: start together
+        while len(list(Path({str(tmp_path)!r}).glob("ready-*"))) < 2:
             time.sleep(0.01)
         built = ensure_tiny_base({str(target)!r}, cfg, TINY_TASK, progress=False)
         model = AutoModelForCausalLM.from_pretrained({str(target)!r})
@@ -108,9 +109,8 @@ def test_two_runs_starting_together_build_the_tiny_base_once_and_both_read_it_wh
         print(json.dumps({{"built": built, "params": sum(p.numel() for p in model.parameters()),
                           "vocab": len(tokenizer)}}))
     """)
-    procs = [subprocess.Popen([sys.executable, "-c", racer], cwd=ROOT, env=env_for_ranks(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    go.touch()
+    procs = [subprocess.Popen([sys.executable, "-c", racer, str(i)], cwd=ROOT, env=env_for_ranks(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=300)
@@ -118,7 +118,7 @@ def test_two_runs_starting_together_build_the_tiny_base_once_and_both_read_it_wh
         results.append(json.loads(out.strip().splitlines()[-1]))
     assert sorted(r["built"] for r in results) == [False, True]  # built once
     assert results[0]["params"] == results[1]["params"] > 0 and results[0]["vocab"] == results[1]["vocab"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".base.lock", "base", "go"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".base.lock", "base", "ready-0", "ready-1"]
 
 
 def test_the_base_key_covers_what_changes_the_base_only():
