@@ -124,11 +124,12 @@ export: $(STAMP)
 	@test -n "$(CKPT)" -a -n "$(OUT)" || { echo "error: CKPT and OUT must be set (make export CKPT=<run>/checkpoint-N OUT=<folder>)"; exit 2; }
 	$(PY) -m scripts.export $(CKPT) $(OUT)
 
+# NPROC=2 (or ACCELERATE_CONFIG) shares the problems across processes; --use_vllm runs on one.
 # Held-out settings come from RECIPE (the default one unless TASK names a task alone, which then
 # uses that task's defaults). Extra flags: ARGS="--limit 256 --num_samples 16 --pass_k 1 4 16".
 EVAL_RECIPE = $(if $(filter command line environment,$(origin RECIPE)),$(RECIPE),$(if $(TASK),,$(RECIPE)))
 eval: $(STAMP)
-	$(PY) -m scripts.evaluate $(if $(MODELS),--models $(MODELS)) $(if $(TASK),--task $(TASK)) $(if $(EVAL_RECIPE),--recipe $(EVAL_RECIPE)) $(ARGS)
+	$(LAUNCH) scripts.evaluate $(if $(MODELS),--models $(MODELS)) $(if $(TASK),--task $(TASK)) $(if $(EVAL_RECIPE),--recipe $(EVAL_RECIPE)) $(ARGS)
 
 # pytest exits 5 when it collects nothing: that is a failure, not a pass.
 test: $(STAMP)

@@ -23,7 +23,9 @@ reflection@k (share of problems where any of k samples self-checks), and per mod
 reflection absent / present but does not pay / present and pays (``scripts/lib/reflection.py``). The held-out
 problems are ``scripts/lib/held_out.py``'s. A model is a checkpoint dir (``<run>/checkpoint-N``), an
 exported folder, a LoRA adapter dir (merged into its base) or a hub id; ``--use_vllm`` generates with
-vLLM (GPU), otherwise transformers' ``generate`` (``scripts/lib/generation.py``). Bad input (a missing
+vLLM (GPU), otherwise transformers' ``generate`` (``scripts/lib/generation.py``). Launched on several processes (``make eval NPROC=2``), each rank
+generates its share of the problems, with the same per-completion seeds, and rank 0 prints and writes
+(vLLM: one process). Bad input (a missing
 model folder, an unknown task or flag) prints one line and exits with code 2.
 """
 
@@ -38,9 +40,12 @@ from pathlib import Path
 import torch
 
 from scripts.lib.cli import run_cli
+from scripts.lib.console import say
+from scripts.lib.distributed import is_main, world_size
 from scripts.lib.eval_settings import is_benchmark, make_plan, parse_args
 from scripts.lib.evaluation import (
     KEYWORD_ONLY_NOTE,
+    EvalError,
     add_avg_at_k,
     avg_rows,
     comparison_table,
@@ -61,24 +66,27 @@ def main(argv=None, generators=None) -> int:
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     plan = make_plan(args)
+    if world_size() > 1 and args.use_vllm:
+        raise EvalError("make eval --use_vllm runs on one process (vLLM spreads a model over the GPUs itself): "
+                        "launch it without NPROC / accelerate")
     if generators is None:
-        generators = ModelGenerators(plan, args.use_vllm, args.batch_size, args.progress)
+        generators = ModelGenerators(plan, args.use_vllm, args.batch_size, args.progress and is_main())
     benchmark = args.task if is_benchmark(args) else None
 
     sampling = (f"T={plan.temperature:g}, top_p {plan.top_p:g}, {args.num_samples} samples" if benchmark
                 else f"T={plan.temperature:g}, {args.num_samples} samples")
     versions = library_versions()
     if plan.recorded:
-        print(f"settings: recorded by the run that wrote {plan.recorded} (--recipe or --recorded_settings false "
+        say(f"settings: recorded by the run that wrote {plan.recorded} (--recipe or --recorded_settings false "
               "to choose others)")
-    print(f"held-out: {plan.source}; scoring {len(plan.rows)} problems per model")
-    print("libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
-    print("decoding: greedy" + (f" + {args.num_samples} samples at T={plan.temperature:g} (top_k {plan.top_k}, "
+    say(f"held-out: {plan.source}; scoring {len(plan.rows)} problems per model")
+    say("libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
+    say("decoding: greedy" + (f" + {args.num_samples} samples at T={plan.temperature:g} (top_k {plan.top_k}, "
                                  f"top_p {plan.top_p:g})" if args.num_samples else "")
           + f", at most {plan.max_new_tokens} new tokens, seed {plan.seed}")
     results, started = {}, time.time()
     for i, name in enumerate(args.models, start=1):
-        print(f"[{i}/{len(args.models)}] {name} ({kinds[name]})", flush=True)
+        say(f"[{i}/{len(args.models)}] {name} ({kinds[name]})")
         model_started = time.time()
         generate = generators(name)
         try:
@@ -93,14 +101,16 @@ def main(argv=None, generators=None) -> int:
     label = benchmark or plan.task
     table = comparison_table({name: r["metrics"] for name, r in results.items()}, label, sampling)
     table = avg_rows(table, results, args.num_samples, sampling)
-    print("\n" + table + "\n")
+    say("\n" + table + "\n")
     if plan.task != "countdown":
-        print(KEYWORD_ONLY_NOTE.format(task=label, phrases=plan.reflection_phrases or "the default list, "
-                                       "scripts/lib/reflection.py"))
+        say(KEYWORD_ONLY_NOTE.format(task=label, phrases=plan.reflection_phrases or "the default list, "
+                                     "scripts/lib/reflection.py"))
     # The base-model audit, one line per model: is there reflection, and does it pay?
     for name, result in results.items():
-        print(f"{name}: {result['metrics']['verdict']}")
+        say(f"{name}: {result['metrics']['verdict']}")
     output = Path(args.output_file or f"outputs/eval/{label}_{time.strftime('%Y%m%d-%H%M%S')}.json")
+    if not is_main():  # rank 0 writes the file
+        return 0
     output.parent.mkdir(parents=True, exist_ok=True)
     settings = {key: value for key, value in asdict(plan).items() if key not in ("rows", "reward_settings")}
     payload = {
@@ -114,7 +124,7 @@ def main(argv=None, generators=None) -> int:
         "models": list(results.values()),
     }
     output.write_text(json.dumps(json_safe(payload), indent=1))
-    print(f"results and per-problem records: {output}")
+    say(f"results and per-problem records: {output}")
     return 0
 
 

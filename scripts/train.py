@@ -26,6 +26,8 @@ from trl import GRPOTrainer, get_peft_config
 from rewards import get_rewards
 from scripts.lib.cli import run_cli
 from scripts.lib.config import parse_recipe
+from scripts.lib.console import say
+from scripts.lib.distributed import quiet_other_ranks
 from scripts.lib.evaluation import HeldOutEvalCallback, held_out_scores, show_before_after
 from scripts.lib.health import HealthMonitor
 from scripts.lib.hub import check_available
@@ -49,13 +51,14 @@ def main(argv=None) -> int:
     check_available(script_args, model_args)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    quiet_other_ranks()  # several processes: rank 0 prints what a person reads (scripts/lib/distributed.py)
     set_seed(training_args.seed)
 
     # Data and rewards before the model: a bad row or reward name must not cost a model load.
     train_rows, holdout_rows, skipped = script_args.build_dataset(training_args.seed)
     if skipped:
-        print(f"data: skipped {skipped} rows with no usable gold answer (on_bad_row: skip)")
-    print(f"data: {len(train_rows)} training prompts, {len(holdout_rows)} held-out")
+        say(f"data: skipped {skipped} rows with no usable gold answer (on_bad_row: skip)")
+    say(f"data: {len(train_rows)} training prompts, {len(holdout_rows)} held-out")
 
     reward_funcs = get_rewards(script_args.reward_names(), script_args.reward_settings())
 
@@ -95,7 +98,7 @@ def main(argv=None) -> int:
     health = HealthMonitor.from_recipe(script_args, training_args).attach(trainer) if script_args.health else None
 
     if resume:
-        print(f"resuming from {resume}")
+        say(f"resuming from {resume}")
     stop = GracefulStop()
     trainer.add_callback(stop)
     with checkpoint_on_reward_failure(trainer, command), stop.installed(), quiet_checkpoint_saves():

@@ -94,8 +94,8 @@ def resolve_model(model: str | None, recipe: str, out: Path) -> tuple[str, str]:
             shutil.rmtree(target)
         shutil.copytree(CACHED_BASE, target)
         return str(target), f"{CACHED_BASE} (the recipe's cached base, copied to {target})"
-    from scripts.lib.models import tiny_base_task
-    from scripts.lib.tiny_base import TinyBaseConfig, build_tiny_base, is_built
+    from scripts.lib.models import ensure_tiny_base, tiny_base_task
+    from scripts.lib.tiny_base import TinyBaseConfig
 
     script_args, training_args, _ = parse_recipe(["--config", recipe])
     base = parse_dataclass_yaml(script_args.tiny_base_recipe, TinyBaseConfig)
@@ -103,9 +103,8 @@ def resolve_model(model: str | None, recipe: str, out: Path) -> tuple[str, str]:
     base.steps, base.corpus_size = 0, 2000
     task = tiny_base_task(script_args, training_args)
     target = out / "tiny-model"
-    if not is_built(target, base, task):
-        print(f"no cached base at {CACHED_BASE}: building an untrained model of the recipe's shape in {target}")
-        build_tiny_base(target, base, task, progress=False)
+    ensure_tiny_base(target, base, task, progress=False, on_build=lambda: print(
+        f"no cached base at {CACHED_BASE}: building an untrained model of the recipe's shape in {target}"))
     return str(target), f"{target} (untrained, the recipe's shape: no cached base at {CACHED_BASE})"
 
 

@@ -20,6 +20,7 @@ from dataclasses import fields
 
 from data.loading import DataError
 from rewards import UnknownRewardError
+from scripts.lib.distributed import error_prefix
 
 
 class UserError(ValueError):
@@ -69,7 +70,7 @@ def run_cli(main, argv=None) -> int:
     except USER_ERRORS as err:
         if debug:
             raise
-        print(f"error: {err}", file=sys.stderr)
+        print(f"{error_prefix()}: {err}", file=sys.stderr)
         return 2
 
 

@@ -12,13 +12,18 @@ import sys
 
 from tqdm.auto import tqdm
 
+from scripts.lib.distributed import is_main
+
 
 def say(line: str, file=None) -> None:
-    """Print ``line`` on its own line, above the training bar when one is showing.
+    """Print ``line`` on its own line, above the training bar when one is showing; on rank 0 only
+    when several processes share the terminal.
 
     >>> say("health alarm at step 2: ...")
     health alarm at step 2: ...
     """
+    if not is_main():
+        return
     out = file if file is not None else sys.stdout
     tqdm.write(line, file=out)
     out.flush()

@@ -16,7 +16,7 @@ from scripts.lib.reflection import has_self_check, revision_numbers, verdict_lin
 from scripts.lib.cli import UserError
 from scripts.lib.config import chat_template_kwargs
 from scripts.lib.console import say
-from scripts.lib.generation import HFGenerator
+from scripts.lib.generation import HFGenerator, across_ranks
 from scripts.lib.run_files import EVAL_HISTORY
 from scripts.lib.sampling import sample_completions
 from scripts.lib.tracking import tensorboard_writer
@@ -145,19 +145,23 @@ def record_before_after(output_dir: str, before: dict, after: dict, example_prom
 
 def held_out_scores(label: str, model, tokenizer, rows, script_args, training_args) -> dict | None:
     """Training's held-out numbers ("before" and "after"): one sampled completion per held-out
-    prompt, scored like training scores them, printed in one line; None without held-out rows."""
+    prompt, scored like training scores them, printed in one line (rank 0); None without held-out rows.
+
+    On several processes each rank samples its share of the prompts (``across_ranks``), every
+    completion with its own seed, so the numbers are the one-process run's; every rank gets them back.
+    """
     if not rows:
         return None
-    texts, lengths = sample_completions(
-        model, tokenizer, [r["prompt"] for r in rows], training_args.max_completion_length,
-        temperature=training_args.temperature, seed=training_args.seed,
-        chat_template_kwargs=chat_template_kwargs(training_args),
-    )
+    generate = across_ranks(HFGenerator(
+        model, tokenizer, training_args.max_completion_length, temperature=training_args.temperature,
+        top_k=training_args.top_k or 0, top_p=training_args.top_p, seed=training_args.seed,
+        chat_template_kwargs=chat_template_kwargs(training_args)))
+    texts, lengths = generate([r["prompt"] for r in rows])
     scores = score_completions(rows, texts, script_args.task, lengths, script_args.reflection_phrases,
                                script_args.reward_settings())
     scores["texts"] = texts
-    print(f"held-out {label}: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items()
-                                            if k in ("format", "accuracy", "self_check", "mean_length")))
+    say(f"held-out {label}: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items()
+                                          if k in ("format", "accuracy", "self_check", "mean_length")))
     return scores
 
 
@@ -239,6 +243,7 @@ def evaluate_generations(generate, rows, task: str, num_samples: int = 8, pass_k
     Problems whose gold answer cannot be checked (reward ``None``) are left out of pass@k.
     """
     prompts = [row["prompt"] for row in rows]
+    generate = across_ranks(generate)  # on several processes: each rank its share
     texts, lengths = generate(prompts, samples_per_prompt=1, greedy=True)
     _check_count(texts, lengths, len(prompts), "greedy")
     scores = score_completions(rows, texts, task, lengths, reflection_phrases, reward_settings)
@@ -377,8 +382,9 @@ class HeldOutEvalCallback(TrainerCallback):
     length, self-check share) on the held-out prompts, written to TensorBoard as ``eval/pass@1_greedy``,
     ``eval/pass@1``, ``eval/format``, … and appended to ``<output_dir>/eval_history.jsonl``. Off unless
     the recipe sets ``holdout_eval_steps``; it costs one generation pass over the held-out set each time.
-    Runs on the main process only, with its own random stream, so training samples what it would have
-    sampled anyway. Not for models sharded across processes (DeepSpeed ZeRO-3, FSDP).
+    Every completion has its own seed, so training samples what it would have sampled anyway. On
+    several processes each rank generates its share of the prompts (in lockstep under ZeRO-3 / FSDP)
+    and rank 0 alone prints and writes.
     """
 
     def __init__(self, rows, task: str, every: int, tokenizer, max_new_tokens: int, temperature: float = 1.0,
@@ -421,9 +427,12 @@ class HeldOutEvalCallback(TrainerCallback):
         return {key: value for key, value in scalars.items() if value == value}  # NaN: nothing to log
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
-        if not self.every or state.global_step % self.every or not state.is_world_process_zero or model is None:
+        # Every rank generates its share (and, under ZeRO-3, steps generate in lockstep); rank 0 reports.
+        if not self.every or state.global_step % self.every or model is None:
             return
         scalars = self.evaluate(model)
+        if not state.is_world_process_zero:
+            return
         say(f"held-out eval at step {state.global_step}: "
               + ", ".join(f"{key[5:]}={value:.3f}" for key, value in scalars.items()))
         if self.trainer is not None:

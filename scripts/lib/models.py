@@ -19,7 +19,9 @@ from pathlib import Path
 
 from data.loading import is_local
 from scripts.lib.cli import UserError, first_line
+from scripts.lib.build_once import build_once
 from scripts.lib.config import parse_dataclass_yaml
+from scripts.lib.console import say
 from scripts.lib.tiny_base import TinyBaseConfig, build_tiny_base, is_built
 
 
@@ -114,16 +116,23 @@ def tiny_base_is_current(script_args, training_args, model_args) -> bool:
     return is_built(model_args.model_name_or_path, base_cfg, tiny_base_task(script_args, training_args))
 
 
+def ensure_tiny_base(out_dir, cfg: TinyBaseConfig, task: dict, progress: bool = True, on_build=None) -> bool:
+    """The tiny base in ``out_dir``, built once however many processes or runs ask at once
+    (``scripts/lib/build_once.py``); True when this process built it."""
+    return build_once(out_dir, lambda path: is_built(path, cfg, task),
+                      lambda folder: build_tiny_base(folder, cfg, task, progress=progress), on_build=on_build)
+
+
 def build_base_if_needed(script_args, model_args, training_args) -> None:
     """Build (or rebuild, if its recipe changed) the tiny offline base model the recipe points to."""
-    if tiny_base_is_current(script_args, training_args, model_args):
-        print(f"tiny base model: cached at {model_args.model_name_or_path}")
-        return
-    print(f"tiny base model: building into {model_args.model_name_or_path} from {script_args.tiny_base_recipe} "
-          "(once; cached after)")
+    path = model_args.model_name_or_path
     base_cfg = parse_dataclass_yaml(script_args.tiny_base_recipe, TinyBaseConfig)
-    build_tiny_base(model_args.model_name_or_path, base_cfg, tiny_base_task(script_args, training_args),
-                    progress=not training_args.disable_tqdm)
+    built = ensure_tiny_base(
+        path, base_cfg, tiny_base_task(script_args, training_args), progress=not training_args.disable_tqdm,
+        on_build=lambda: print(f"tiny base model: building into {path} from {script_args.tiny_base_recipe} "
+                               "(once; cached after)", flush=True))
+    if not built:
+        say(f"tiny base model: cached at {path}")
 
 
 # --------------------------------------------------------------------------- any trained model

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -45,6 +44,7 @@ from rewards.accuracy_rewards import parse_number
 from rewards.math_rewards import fast_math_verdict
 from scripts.lib.cli import UserError
 from scripts.lib.config import chat_template_kwargs
+from scripts.lib.console import say
 from scripts.lib.evaluation import mean, score_completions
 from scripts.lib.sampling import sample_completions
 from scripts.lib.memory import count_text, dtype_bytes, estimate_memory, gib, gpu_total, parameter_counts, ram_total
@@ -563,10 +563,7 @@ def preflight_or_stop(script_args, training_args, model_args, model, tokenizer, 
     """The fast checks at the start of ``make train``: print the report, raise PreflightFailed on a failure."""
     report = run_checks(script_args, training_args, model_args, tokenizer, model.config, train_rows, holdout_rows,
                         skipped, reward_funcs)
-    # LOCAL_RANK, not accelerate's PartialState: creating that state here, before the trainer
-    # creates it with the recipe's settings (use_cpu, backend), would fix it too early.
-    if os.environ.get("LOCAL_RANK", "0") == "0":
-        print(report.render())
+    say(report.render())  # rank 0 only (scripts/lib/distributed.py)
     if report.failures:
         raise PreflightFailed(
             f"preflight: {report.failures[0]} (report above; `preflight: false` in the recipe skips it)")

@@ -445,8 +445,23 @@ def audit_base(model, tokenizer, rows: list[dict], cfg: TinyBaseConfig, seed: in
     return {**summary, "verdict": verdict, "verdict_numbers": numbers, "gate": gate, "gate_line": line}
 
 
+# Settings that judge the base (the audit's length, the gate) or pace the build, and leave the
+# weights and tokenizer as they are: changing them does not rebuild the base.
+NOT_IN_KEY = ("audit_max_tokens", "gate_hit_ratio", "gate_go_back", "num_threads")
+
+
+def held_out_pool(cfg: TinyBaseConfig, task: dict) -> int:
+    """How many problems of the training recipe's held-out stream pretraining leaves out: its held-out
+    set and the audit's prompts (the first of that stream), so a smaller ``holdout_size`` reuses the base."""
+    return max(task["test_size"], cfg.audit_samples)
+
+
 def build_key(cfg: TinyBaseConfig, task: dict) -> str:
-    payload = json.dumps({"base": asdict(cfg), "task": task, "version": 3}, sort_keys=True)
+    """What decides the base's weights and tokenizer: the base recipe and the task, ``holdout_size``
+    only through the held-out problems pretraining leaves out (``held_out_pool``)."""
+    base = {key: value for key, value in asdict(cfg).items() if key not in NOT_IN_KEY}
+    task = {**task, "test_size": held_out_pool(cfg, task)}
+    payload = json.dumps({"base": base, "task": task, "version": 4}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -471,7 +486,7 @@ def build_tiny_base(out_dir: str | Path, cfg: TinyBaseConfig, task: dict, progre
     countdown = dict(task["countdown"])
     ops = countdown.get("ops", "+-*")
     # The same split as training (same seed): pretraining problems exclude the held-out ones.
-    _, held_out = countdown_splits(0, task["test_size"], seed=task["seed"], **countdown)
+    _, held_out = countdown_splits(0, held_out_pool(cfg, task), seed=task["seed"], **countdown)
     excluded = {(tuple(sorted(r["nums"])), r["target"]) for r in held_out}
     problems, _ = countdown_splits(cfg.corpus_size, 0, seed=cfg.seed + 1, **countdown)
     problems = [r for r in problems if (tuple(sorted(r["nums"])), r["target"]) not in excluded]
@@ -492,19 +507,13 @@ def build_tiny_base(out_dir: str | Path, cfg: TinyBaseConfig, task: dict, progre
         # Loud on purpose: a base that fails the gate gives GRPO nothing to amplify.
         print(("" if audit["gate"] else "WARNING: ") + audit["gate_line"], flush=True)
 
-    # Write to a temporary folder, then rename: a build killed halfway never looks finished.
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
+    # Written in place: callers that share the folder build into a temporary one (scripts/lib/build_once.py).
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
     info = {"key": build_key(cfg, task), "config": asdict(cfg), "task": task, "final_loss": loss,
             "params": sum(p.numel() for p in model.parameters()), "seconds": round(time.time() - started, 1),
             "examples": len(examples), "pretrain_seconds": round(pretrain_seconds, 1),
             "audit": None if audit is None else {k: v for k, v in audit.items() if not isinstance(v, dict)}}
-    (tmp / BUILD_INFO).write_text(json.dumps(info, indent=2))
-    if out_dir.exists():
-        import shutil
-
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
+    (out_dir / BUILD_INFO).write_text(json.dumps(info, indent=2))
     return out_dir
