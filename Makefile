@@ -56,6 +56,8 @@ help:
 	@echo "make eval         held-out table: MODELS=\"<base> <run>/checkpoint-100\" [TASK=gsm8k|countdown] [RECIPE=...]"
 	@echo "make test         the offline test suite"
 	@echo "make bench        benchmarks (bench-rewards: reward speed and math-verify agreement on GSM8K=$(GSM8K); bench-math: the same for MATH answers)"
+	@echo "make bench-hostile every reward on 64 hostile completions of each kind, main and worker thread"
+	@echo "make bench-faults kill -9 a short CPU run at KILLS=20 random moments, resume, compare with an uninterrupted run"
 	@echo "make bench-train  GRPO step time, the kit vs bare TRL, with a step's breakdown and data-path timings"
 	@echo "make clean        remove $(OUTPUT_ROOT)/ and caches (keeps $(VENV))"
 
@@ -171,6 +173,20 @@ GSM8K_TRAIN ?= ../shared/data/gsm8k/train.jsonl
 BENCH_TRAIN_ARGS ?=
 bench-train: $(STAMP)
 	$(PY) -m scripts.bench_train --recipe $(RECIPE) $(if $(wildcard $(GSM8K_TRAIN)),--gsm8k $(GSM8K_TRAIN)) $(BENCH_TRAIN_ARGS)
+	$(RESULTS_NOTE)
+
+# Every reward on 64 hostile completions of each kind, main and worker thread (<= 50 ms each): ~10 s.
+.PHONY: bench-hostile bench-faults
+bench-hostile: $(STAMP)
+	$(PY) -m scripts.bench.hostile $(ARGS)
+	$(RESULTS_NOTE)
+
+# kill -9 a shortened CPU run at KILLS random moments (SEED), rerun until it ends, compare the final
+# weights with an uninterrupted run: ~30 s per kill on 2 cores.
+KILLS ?= 20
+SEED ?= 0
+bench-faults: $(STAMP)
+	$(PY) -m scripts.bench.faults --kills $(KILLS) --seed $(SEED) $(ARGS)
 	$(RESULTS_NOTE)
 
 test-slow: $(STAMP)

@@ -139,3 +139,14 @@ def test_after_a_full_disk_the_same_command_resumes_and_reaches_the_end(disk_ful
     state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3
     assert [e["step"] for e in state["log_history"] if "reward" in e] == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_bench_faults_two_kills_resume_to_the_uninterrupted_weights(tmp_path):
+    """`make bench-faults` in small: 2 random kill -9s, reruns to the end, final weights bit-equal."""
+    proc = subprocess.run([sys.executable, "-m", "scripts.bench.faults", "--kills", "2", "--steps", "4", "--seed", "1",
+                           "--work", str(tmp_path / "faults")], cwd=ROOT, env=_env(), capture_output=True, text=True,
+                          timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "2 kills (seed 1)" in proc.stdout
+    assert "final weights vs uninterrupted: bit-equal" in proc.stdout

@@ -74,6 +74,7 @@ def hold_output_dir(output_dir: str | Path):
         yield
         return
     root = Path(output_dir)
+    created = not root.exists()
     root.mkdir(parents=True, exist_ok=True)
     with open(root / LOCK_FILE, "a+", encoding="utf-8") as handle:
         try:
@@ -89,7 +90,13 @@ def hold_output_dir(output_dir: str | Path):
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
         handle.flush()
-        yield
+        try:
+            yield
+        finally:
+            # A run refused before it wrote anything (a bad recipe or row) leaves no folder behind.
+            if created and [p.name for p in root.iterdir()] == [LOCK_FILE]:
+                (root / LOCK_FILE).unlink()
+                root.rmdir()
 
 
 def _checkpoint_step(path: Path) -> int | None:
