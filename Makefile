@@ -59,6 +59,8 @@ help:
 	@echo "make bench        the quick benchmarks: bench-rewards, bench-math, bench-train (tables; results go in RESULTS.md)"
 	@echo "make bench-rewards  reward speed and math-verify agreement on GSM8K=$(GSM8K)"
 	@echo "make bench-math   the same for MATH answers (MATH_FIXTURE=$(MATH_FIXTURE))"
+	@echo "make bench-hostile every reward on 64 hostile completions of each kind, main and worker thread"
+	@echo "make bench-faults kill -9 a short CPU run at KILLS=20 random moments, resume, compare with an uninterrupted run"
 	@echo "make bench-train  GRPO step time, the kit vs bare TRL, with a step's breakdown and data-path timings"
 	@echo "make bench-aha    the CPU demo's aha targets over 3 seeds from scratch (SEEDS=\"42 0 1\"; about 30 min)"
 	@echo "make bench-gpu    one GRPO step, HF generate vs vLLM colocate, on a Qwen2.5-0.5B-shaped model (GPU; ARGS=\"--tiny\" on CPU)"
@@ -179,6 +181,20 @@ GSM8K_TRAIN ?= ../shared/data/gsm8k/train.jsonl
 BENCH_TRAIN_ARGS ?=
 bench-train: $(STAMP)
 	$(PY) -m scripts.bench.train --recipe $(RECIPE) $(if $(wildcard $(GSM8K_TRAIN)),--gsm8k $(GSM8K_TRAIN)) $(BENCH_TRAIN_ARGS)
+	$(RESULTS_NOTE)
+
+# Every reward on 64 hostile completions of each kind, main and worker thread (<= 50 ms each): ~10 s.
+.PHONY: bench-hostile bench-faults
+bench-hostile: $(STAMP)
+	$(PY) -m scripts.bench.hostile $(ARGS)
+	$(RESULTS_NOTE)
+
+# kill -9 a shortened CPU run at KILLS random moments (SEED), rerun until it ends, compare the final
+# weights with an uninterrupted run: ~30 s per kill on 2 cores.
+KILLS ?= 20
+SEED ?= 0
+bench-faults: $(STAMP)
+	$(PY) -m scripts.bench.faults --kills $(KILLS) --seed $(SEED) $(ARGS)
 	$(RESULTS_NOTE)
 
 test-slow: $(STAMP)

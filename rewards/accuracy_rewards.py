@@ -82,8 +82,11 @@ _MATH_DELIMITERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
 _CURRENCY = re.compile(r"^(?:\\\$|\$)\s*")
 
 _POWER = re.compile(r"\*\*|\^")
-_SMALL_EXPONENT = re.compile(r"(?:\*\*|\^)\s*[{(]?\s*[+-]?\s*(?:\d{1,2}|[A-Za-z])\s*[})]?(?![\d.])", re.ASCII)
-_BIG_FACTORIAL = re.compile(r"(?:\d{%d,}|[)}])\s*!" % MAX_FACTORIAL_DIGITS, re.ASCII)
+# A one- or two-digit (or one-letter) exponent, not followed by a factorial (`9^{9!}`, `9^9!`).
+_SMALL_EXPONENT = re.compile(r"(?:\*\*|\^)\s*[{(]?\s*[+-]?\s*(?:\d{1,2}|[A-Za-z])\s*[})]?(?![\d.!])", re.ASCII)
+# A factorial of a large number, of a group (`(9!)!`), or of a factorial (`9!!!!`: each `!` multiplies the
+# digits; sympy computes them exactly, holding the GIL, where no signal.alarm timeout can stop it).
+_BIG_FACTORIAL = re.compile(r"(?:\d{%d,}|[)}!])\s*!" % MAX_FACTORIAL_DIGITS, re.ASCII)
 _BIG_BINOMIAL = re.compile(r"\\[dt]?binom|\\choose", re.ASCII)
 _LAST_NUMBER = re.compile(r"[+-]?\d[\d,]*(?:\.\d+)?", re.ASCII)
 
@@ -179,6 +182,8 @@ def hostile_reason(answer: str) -> str | None:
 
     >>> hostile_reason("9**9**9**9"), hostile_reason("2^{10}"), hostile_reason("(" * 50 + "1" + ")" * 50)
     ('more than one power', None, 'nested deeper than 4')
+    >>> hostile_reason("9!!!!!!!!"), hostile_reason("((9!)!)!"), hostile_reason("5!")
+    ('a large factorial or binomial', 'a large factorial or binomial', None)
     """
     if len(answer) > MAX_ANSWER_CHARS:
         return f"longer than {MAX_ANSWER_CHARS} characters"
@@ -211,7 +216,7 @@ def deepest_nesting(answer: str, opening: str, closing: str) -> int:
 
 
 def big_factorial_or_binomial(answer: str) -> bool:
-    """A factorial of a large number (or of a group), or a binomial with a large number in it."""
+    """A factorial of a large number, of a group or of a factorial, or a binomial with a large number in it."""
     return bool(_BIG_FACTORIAL.search(answer) or (
         _BIG_BINOMIAL.search(answer) and re.search(r"\d{%d,}" % MAX_FACTORIAL_DIGITS, answer)))
 

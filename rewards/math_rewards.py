@@ -176,12 +176,12 @@ def fast_math_verdict(gold: str, answer: str) -> bool | None:
 
 def _small_exponent(text: str, after: int) -> bool:
     match = _EXPONENT.match(text, after)
-    if not match or text[match.end():].lstrip().startswith(("^", "**")):
-        return False  # no readable exponent, or a tower (9^9^9, 9**9**9)
+    if not match or text[match.end():].lstrip().startswith(("^", "**", "!")):
+        return False  # no readable exponent, a tower (9^9^9, 9**9**9), or a factorial of the power (9^9!)
     exponent = match.group("brace") if match.group("brace") is not None else match.group("paren")
     if exponent is None:
         return True  # one character, a command such as \circ, or a number of at most 3 digits
-    return not _POWER.search(exponent) and not _LONG_DIGITS.search(exponent)
+    return not _POWER.search(exponent) and not _LONG_DIGITS.search(exponent) and "!" not in exponent
 
 
 def math_hostile_reason(answer: str) -> str | None:
@@ -191,6 +191,8 @@ def math_hostile_reason(answer: str) -> str | None:
     ('a power with a large exponent', None, 'a power with a large exponent')
     >>> math_hostile_reason("9**9**9**9"), math_hostile_reason("2^{n+1} + 3^{2}")
     ('a power with a large exponent', None)
+    >>> math_hostile_reason("9!^{9!}"), math_hostile_reason("9^9!"), math_hostile_reason("9!!!!"), math_hostile_reason("4!")
+    ('a power with a large exponent', 'a power with a large exponent', 'a large factorial or binomial', None)
     >>> math_hostile_reason("(" * 5 + "1" + ")" * 5), math_hostile_reason("\\frac{\\sqrt{3}}{2}")
     ('parentheses nested deeper than 4', None)
     """

@@ -34,14 +34,20 @@ from scripts.lib.hub import check_available
 from scripts.lib.models import build_base_if_needed, load_model_and_tokenizer
 from scripts.lib.preflight_checks import preflight_or_stop
 from scripts.lib.reward_guard import checkpoint_on_reward_failure, guard_rewards
-from scripts.lib.run_control import GracefulStop, finished_message, resolve_resume
+from scripts.lib.run_control import (GracefulStop, finished_message, hold_output_dir, resolve_resume,
+                                     stop_on_full_disk)
 from scripts.lib.tracking import AhaTracker, ConsoleLog, quiet_checkpoint_saves
 
 
 def main(argv=None) -> int:
     script_args, training_args, model_args = parse_recipe(argv)
     command = sys.argv[1:] if argv is None else argv
+    # One run per output_dir: a second one is refused at once (the lock dies with its process).
+    with hold_output_dir(training_args.output_dir):
+        return train(script_args, training_args, model_args, command)
 
+
+def train(script_args, training_args, model_args, command: list[str]) -> int:
     # Before anything loads: a refused output_dir or a broken resume path costs seconds.
     resume = resolve_resume(script_args.resume, training_args.output_dir)
     if resume and (done := finished_message(resume, training_args.max_steps, training_args.output_dir)):
@@ -101,7 +107,9 @@ def main(argv=None) -> int:
         say(f"resuming from {resume}")
     stop = GracefulStop()
     trainer.add_callback(stop)
-    with checkpoint_on_reward_failure(trainer, command), stop.installed(), quiet_checkpoint_saves():
+    # A full disk during a save: one line naming the folder and its free space, exit 2.
+    with (stop_on_full_disk(training_args.output_dir), checkpoint_on_reward_failure(trainer, command),
+          stop.installed(), quiet_checkpoint_saves()):
         trainer.train(resume_from_checkpoint=resume)
     if stop.signum:
         if trainer.accelerator.is_main_process:
@@ -112,7 +120,7 @@ def main(argv=None) -> int:
         if trainer.accelerator.is_main_process:
             print(health.report(training_args.output_dir, trainer.state.global_step, trainer.state.max_steps, command))
         return 3
-    with quiet_checkpoint_saves():
+    with stop_on_full_disk(training_args.output_dir), quiet_checkpoint_saves():
         trainer.save_model(training_args.output_dir)
 
     after = held_out_scores("after", *held_out)

@@ -122,6 +122,21 @@ def hostile_completions() -> dict[str, str]:
         "3/(2-2)": "<answer>3/(2-2)</answer>",
         "huge literal": "<answer>" + "9" * 199 + "</answer>",
         "1e999999": "<answer>1e999999</answer>",
+        # Chains of factorials: each `!` multiplies the digits (9! = 362880, then 362880!, ...); sympy
+        # computes them exactly, which math-verify's 1 s alarm cannot interrupt outside the main thread.
+        "9!!!!!!!! (factorial chain)": "<answer>9!!!!!!!!</answer>",
+        "((9!)!)! (nested factorials)": "<answer>((9!)!)!</answer>",
+        "$9!!!!$ (latex factorial chain)": "<answer>$9!!!!$</answer>",
+        "\\boxed{9!!!} (boxed chain)": "<answer>\\boxed{9!!!}</answer>",
+        "9!^{9!} (factorial exponent)": "<answer>$9!^{9!}$</answer>",
+        "9^9! (factorial of a power)": "<answer>9^9!</answer>",
+        # Bytes that are not UTF-8, as a decoder with errors="surrogateescape" hands them over, and
+        # lone surrogates (neither can be encoded back to UTF-8 without an error handler).
+        "invalid UTF-8 (surrogateescape)": b"<think>\xff\xfe\xc3(</think> <answer>\xed\xa0\x80 18\x80</answer>".decode(
+            "utf-8", "surrogateescape"),
+        "lone surrogates": "<think>\ud800</think> <answer>\udfff18\ud83d</answer>",
+        "unbalanced tags": "<think><answer></think> 18 </answer></answer><think> <answer>",
+        "100k interleaved tags": "<think><answer></think>" * 33_000 + "</answer>",
     }
 
 
@@ -132,9 +147,9 @@ def hostile_calls() -> list[tuple[str, object, dict]]:
 
     calls = []
     for name in sorted(REWARDS):
-        task = "gsm8k" if name.startswith(("gsm8k", "cosine")) else "countdown"
+        task = "gsm8k" if name.startswith(("gsm8k", "cosine")) else "math" if name.startswith("math") else "countdown"
         reward = get_rewards([name], R1ZeroArguments(task=task).reward_settings())[0]
-        columns = {"solution": ["18"]} if task == "gsm8k" else {"nums": [[3, 2, 3]], "target": [18]}
+        columns = {"nums": [[3, 2, 3]], "target": [18]} if task == "countdown" else {"solution": ["18"]}
         calls.append((name, reward, columns))
     return calls
 

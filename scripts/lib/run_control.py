@@ -10,6 +10,12 @@
   ``open(..., "w")`` (not atomically), and nothing is fsync'ed, so a kill or a power loss can leave
   a missing or truncated state file, or truncated / zero-length weights after a crash.
 * ``resolve_resume``: the recipe's ``resume: auto | never | <checkpoint path>``.
+* ``hold_output_dir``: one run per ``output_dir``. Rank 0 takes an exclusive ``fcntl.flock`` on
+  ``<output_dir>/.run.lock``; a second run started on the same folder is refused at once, naming the
+  holder's pid. The kernel drops the lock when its process dies, however it dies (``kill -9``
+  included), so a killed run never leaves it stuck. Other ranks of the same run take no lock.
+* ``disk_full_error``: a save that fails for want of space becomes one line naming the folder and
+  its free space; the checkpoint it was writing is incomplete, so a resume skips it.
 
 What resuming loads, and why that is safe: ``model.safetensors`` (safetensors: raw tensors, no
 code), ``trainer_state.json`` and ``config.json`` (JSON), and ``optimizer.pt``, ``scheduler.pt``,
@@ -23,8 +29,11 @@ file headers only and unpickle nothing. These are files your own run wrote into 
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import shutil
 import shlex
 import signal
 import sys
@@ -35,6 +44,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
+from scripts.lib.cli import UserError
 from scripts.lib.config import RecipeError
 
 # Files a finished run leaves at the top of output_dir; starting over would overwrite them.
@@ -44,6 +54,49 @@ FINAL_MODEL_FILES = ("model.safetensors", "model.safetensors.index.json", "adapt
 
 def _is_main_rank() -> bool:
     return os.environ.get("RANK", "0") == "0"
+
+
+LOCK_FILE = ".run.lock"
+
+
+class RunInUse(UserError):
+    """Another live run holds this ``output_dir``."""
+
+
+@contextmanager
+def hold_output_dir(output_dir: str | Path):
+    """``with hold_output_dir(output_dir):`` the run's lock on its folder (rank 0 only).
+
+    Raises ``RunInUse`` at once if another live process holds it. The lock lasts while the file
+    stays open: the ``with`` block, or the process (the kernel releases it when the process dies).
+    """
+    if not _is_main_rank():
+        yield
+        return
+    root = Path(output_dir)
+    created = not root.exists()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_FILE, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise RunInUse(
+                f"output_dir {output_dir} is in use by another training run (pid {holder}): wait for it, "
+                "stop it, or choose another output_dir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            # A run refused before it wrote anything (a bad recipe or row) leaves no folder behind.
+            if created and [p.name for p in root.iterdir()] == [LOCK_FILE]:
+                (root / LOCK_FILE).unlink()
+                root.rmdir()
 
 
 def _checkpoint_step(path: Path) -> int | None:
@@ -155,7 +208,7 @@ def resolve_resume(resume: str, output_dir: str) -> str | None:
     """
     root = Path(output_dir)
     if resume == "never":
-        if root.is_dir() and any(root.iterdir()):
+        if root.is_dir() and any(p.name != LOCK_FILE for p in root.iterdir()):
             raise RecipeError(
                 f"output_dir {output_dir} is not empty and resume is `never`: choose a new output_dir, delete "
                 f"{output_dir}, or set resume: auto to continue from its last complete checkpoint"
@@ -315,3 +368,59 @@ def save_checkpoint_now(trainer) -> None:
         trainer._save_checkpoint(trainer.model_wrapped, trial=None)
         trainer.control = trainer.callback_handler.on_save(trainer.args, state, trainer.control)
     trainer.control = trainer.callback_handler.on_train_end(trainer.args, state, trainer.control)
+
+
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full_error(err: BaseException, output_dir: str | Path) -> str | None:
+    """One line for a write that failed for want of space (None for any other error).
+
+    ``OSError(ENOSPC/EDQUOT)`` from Python's writers; torch.save and safetensors report the same
+    failure as their own ``RuntimeError`` / ``SafetensorError`` whose text carries the OS message.
+    """
+    is_full = isinstance(err, OSError) and err.errno in DISK_FULL_ERRNOS
+    text = str(err)
+    is_full = is_full or "No space left on device" in text or "Disk quota exceeded" in text
+    if not is_full:
+        # torch's zip writer says only "file write failed"; count it as a full disk only if it nearly is.
+        is_full = "file write failed" in text and _free_bytes(output_dir) < 64 * 2**20
+    if not is_full:
+        return None
+    free = _free_bytes(output_dir)
+    checkpoint = last_complete_checkpoint(output_dir)
+    keep = (f"the newest complete checkpoint, {checkpoint}, is intact" if checkpoint else
+            "no complete checkpoint was saved yet")
+    return (f"disk full while writing to {output_dir} ({_human(free)} free there); {keep}: free some space "
+            "and rerun the same command to resume (a half-written checkpoint is skipped)")
+
+
+def _free_bytes(path: str | Path) -> int:
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return shutil.disk_usage(path).free
+
+
+def _human(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+class DiskFull(UserError):
+    """A write in ``output_dir`` failed for want of space (one line, exit 2)."""
+
+
+@contextmanager
+def stop_on_full_disk(output_dir: str | Path):
+    """Around ``trainer.train()`` and the final save: a full disk becomes ``DiskFull`` (one line, exit 2)."""
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 - re-raised unchanged unless it is a full disk
+        line = disk_full_error(err, output_dir)
+        if line is None:
+            raise
+        raise DiskFull(line) from err
