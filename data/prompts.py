@@ -41,6 +41,13 @@ PROMPT_TEMPLATES: dict[str, str] = {
     "r1_zero_prefill": R1_ZERO_SYSTEM + " User: {question} Assistant: Let me solve this step by step.\n<think>",
     # The same contract in few tokens, for the tiny CPU model: every prompt token costs compute.
     "compact": "User: {question} . Think in <think> </think> , answer in <answer> </answer> . Assistant:",
+    # Dr. GRPO / oat-zero's R1 template, verbatim from apply_r1_template in understand-r1-zero's
+    # train_zero_math.py (stored copy, commit 14046dc): newlines around "User:", pre-fills "<think>".
+    "oat_r1": ("A conversation between User and Assistant. The User asks a question, and the Assistant solves it. "
+               "The Assistant first thinks about the reasoning process in the mind and then provides the User with "
+               "the answer. The reasoning process is enclosed within <think> </think> and answer is enclosed within "
+               "<answer> </answer> tags, respectively, i.e., <think> reasoning process here </think> "
+               "<answer> answer here </answer>.\nUser: {question}\nAssistant: <think>"),
     # Dr. GRPO / Oat-Zero's Qwen-Math template, verbatim from apply_qwen_math_template in
     # github.com/sail-sg/understand-r1-zero train_zero_math.py (stored copy, commit 14046dc):
     #   "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n<|im_start|>user\n"

@@ -41,6 +41,7 @@ from fractions import Fraction
 
 from data.prompts import build_r1_zero_prompt, render_prompt
 from rewards import ACCURACY_REWARD_FOR_TASK, get_reward
+from rewards._text import asks_for_boxed
 from rewards.accuracy_rewards import parse_number
 from rewards.math_rewards import fast_math_verdict
 from scripts.lib.cli import UserError
@@ -123,11 +124,15 @@ def thinking_state(rendered: str) -> str:
     return "closed" if rendered.rstrip().endswith("</think>") else "none"
 
 
-def _probe_texts(state: str, right: str, wrong: str) -> dict[str, str]:
-    """Completions as a model would write them after a prompt in ``state``, correct one first."""
+def _probe_texts(state: str, right: str, wrong: str, boxed: bool = False) -> dict[str, str]:
+    """Completions as a model would write them after a prompt in ``state``, correct one first; after a
+    prompt that asks for ``\\boxed{}`` (``boxed``, the Qwen-Math template), answers are boxed, not tagged."""
     tail_right = f"{REASONING} </think> <answer> {right} </answer>"
     tail_wrong = f"{REASONING} </think> <answer> {wrong} </answer>"
-    if state == "open":
+    if boxed:
+        correct, wrong_text = f"{REASONING} The answer is \\boxed{{{right}}}.", f"{REASONING} The answer is \\boxed{{{wrong}}}."
+        toggled = f"<think> {correct}"
+    elif state == "open":
         correct, wrong_text, toggled = f" {tail_right}", f" {tail_wrong}", f" <think> {tail_right}"
     elif state == "closed":
         correct, wrong_text = f"<answer> {right} </answer>", f"<answer> {wrong} </answer>"
@@ -282,7 +287,7 @@ def check_template(rows, reward_funcs, tokenizer, task: str, chat_template_kwarg
     batch_rows, batch_completions, labels = [], [], []
     for row, right, wrong in probes:
         prompt_state = thinking_state(render_prompt(row["prompt"], tokenizer, chat_template_kwargs))
-        for label, text in _probe_texts(prompt_state, right, wrong).items():
+        for label, text in _probe_texts(prompt_state, right, wrong, asks_for_boxed(row["prompt"])).items():
             batch_rows.append(row)
             batch_completions.append(_as_completion(text, row["prompt"]))
             labels.append(label)
