@@ -173,6 +173,11 @@ bench-train: $(STAMP)
 	$(PY) -m scripts.bench_train --recipe $(RECIPE) $(if $(wildcard $(GSM8K_TRAIN)),--gsm8k $(GSM8K_TRAIN)) $(BENCH_TRAIN_ARGS)
 	$(RESULTS_NOTE)
 
+# Each recipe's source values beside its own (recipes/sources.yaml); exit 1 on an unexplained difference.
+.PHONY: recipes-check
+recipes-check: $(STAMP)
+	$(PY) -m scripts.recipes_check $(ARGS)
+
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
