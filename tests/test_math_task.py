@@ -69,6 +69,7 @@ def test_build_dataset_math_task_with_levels_and_a_held_out_tail():
 
 
 def test_the_recipe_parses_as_dr_grpo_on_levels_3_to_5(tmp_path):
+    from data.prompts import PROMPT_TEMPLATES
     from scripts.lib.config import parse_recipe
 
     script, training, model = parse_recipe(["--config", str(RECIPE), "--output_dir", str(tmp_path), *CPU])
@@ -76,8 +77,9 @@ def test_the_recipe_parses_as_dr_grpo_on_levels_3_to_5(tmp_path):
     assert training.loss_type == "dr_grpo" and training.scale_rewards == "none" and training.beta == 0.0
     assert training.learning_rate == 1e-6 and training.num_generations == 8 and training.max_completion_length == 3000
     assert training.generation_batch_size == 1024  # 128 prompts x 8, as Dr. GRPO's rollout batch
-    assert script.prompt_template.endswith("\nAssistant: <think>")
+    assert script.prompt_template == "oat_r1" and PROMPT_TEMPLATES["oat_r1"].endswith("\nAssistant: <think>")
     assert script.reward_names() == ["format_reward", "math_accuracy_reward"]
+    assert training.generation_kwargs["stop"] == ["</answer>"] and training.adam_beta2 == 0.95
 
 
 def test_preflight_on_the_fixture_passes_template_and_data_checks(tiny_chat_model_dir, capsys):
