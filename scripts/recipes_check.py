@@ -4,7 +4,7 @@ run next to the recipe's, and fails on a difference the sidecar does not explain
     make recipes-check
     python -m scripts.recipes_check --recipe recipes/qwen2.5-3b_countdown.yaml
 
-The source values and the reasons for deliberate differences live in ``recipes/sources.yaml``; the
+The source values and the reasons for deliberate differences live in ``recipes/sources/sources.yaml``; the
 recipe's values are read the way ``make train`` reads them (``scripts/lib/recipe_sources.py``). Exit 0
 when every difference is marked deliberate; else exit 1 with one line per unexplained difference (and
 per recipe without an entry); a broken sidecar or recipe is one ``error:`` line and exit 2.
@@ -22,7 +22,7 @@ from scripts.lib.recipe_sources import check_all, format_table
 @dataclass
 class Arguments:
     recipe: list[str] = field(default_factory=list, metadata={"help": "Check only these recipe files (default: all)."})
-    recipes_dir: str = field(default="recipes", metadata={"help": "Folder of recipes, with its sources.yaml."})
+    recipes_dir: str = field(default="recipes", metadata={"help": "Folder of recipes, with its sources/sources.yaml."})
 
 
 def main(argv: list[str]) -> int:

@@ -17,7 +17,7 @@ from scripts.lib.recipe_sources import SETTINGS, load_sidecar, recipe_values
 def test_the_kits_recipes_have_no_unexplained_difference(capsys):
     assert recipes_check.main([]) == 0
     out = capsys.readouterr().out
-    recipes = sorted(p.name for p in (ROOT / "recipes").glob("*.yaml") if p.name != "sources.yaml")
+    recipes = sorted(p.name for p in (ROOT / "recipes").glob("*.yaml") )
     for name in recipes:
         assert f"## {name}" in out, f"{name} has no table"
     assert f"{len(recipes)} recipes checked against their sources" in out
@@ -26,7 +26,7 @@ def test_the_kits_recipes_have_no_unexplained_difference(capsys):
 
 
 def test_every_setting_a_recipe_lists_is_one_the_check_computes():
-    for name, entry in load_sidecar(str(ROOT / "recipes" / "sources.yaml")).items():
+    for name, entry in load_sidecar(str(ROOT / "recipes" / "sources" / "sources.yaml")).items():
         assert set(entry.get("settings") or {}) <= set(SETTINGS), name
 
 
@@ -36,12 +36,13 @@ def recipes_dir(tmp_path):
     shutil.copy(ROOT / "recipes" / "qwen2.5-math-1.5b_math_zero.yaml", tmp_path / "r.yaml")
     values = recipe_values(str(tmp_path / "r.yaml"))
     sidecar = {"r.yaml": {"source": "a test", "settings": {k: {"source": values[k]} for k in ("lr", "kl", "max_tokens")}}}
-    (tmp_path / "sources.yaml").write_text(yaml.safe_dump(sidecar))
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "sources.yaml").write_text(yaml.safe_dump(sidecar))
     return tmp_path
 
 
 def write_sources(folder, settings):
-    (folder / "sources.yaml").write_text(yaml.safe_dump({"r.yaml": {"source": "a test", "settings": settings}}, sort_keys=False))
+    (folder / "sources" / "sources.yaml").write_text(yaml.safe_dump({"r.yaml": {"source": "a test", "settings": settings}}, sort_keys=False))
 
 
 def test_a_matching_sidecar_passes(recipes_dir, capsys):
@@ -83,7 +84,7 @@ def test_a_stale_deliberate_mark_and_a_recipe_without_entry_fail(recipes_dir, ca
     ({"r.yaml": {"source": "x", "settings": {"lr": 1e-6}}}, "`lr` needs `source: <value>`"),
 ])
 def test_a_broken_sidecar_is_one_error_line_and_exit_2(recipes_dir, sidecar, message):
-    (recipes_dir / "sources.yaml").write_text(yaml.safe_dump(sidecar))
+    (recipes_dir / "sources" / "sources.yaml").write_text(yaml.safe_dump(sidecar))
     done = subprocess.run([sys.executable, "-m", "scripts.recipes_check", "--recipes_dir", str(recipes_dir)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr

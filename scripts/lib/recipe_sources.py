@@ -1,6 +1,6 @@
 """Each recipe beside its source: the settings that decide a run, the source's value next to the recipe's.
 
-``recipes/sources.yaml`` holds, per recipe file, where its numbers come from and the source's value of
+``recipes/sources/sources.yaml`` holds, per recipe file, where its numbers come from and the source's value of
 each setting in ``SETTINGS`` (a value the source does not give is written ``not stated in source``; a
 setting the source's algorithm does not have, ``n/a``). The recipe's side is computed here from the
 recipe as ``make train`` parses it, so the table cannot drift from the YAML. A recipe value that differs
@@ -20,7 +20,7 @@ from pathlib import Path
 from scripts.lib.cli import UserError
 from scripts.lib.config import load_recipe_yaml, parse_recipe
 
-SIDECAR = "recipes/sources.yaml"
+SIDECAR = "recipes/sources/sources.yaml"
 # Values the source does not give, or settings its algorithm does not have: shown, never compared.
 UNCOMPARED = ("not stated in source", "n/a")
 
@@ -43,7 +43,7 @@ SETTINGS = {
     "samples_per_prompt": "num_generations",
     "prompts_per_generation": "prompts sampled per generation round on `gpus` GPUs",
     "kl": "beta",
-    "entropy_bonus": "entropy coefficient (TRL's GRPO has none: 0)",
+    "entropy_bonus": "entropy_coef (TRL 1.16: a mean per-token entropy bonus)",
     "max_tokens": "max_completion_length",
     "temperature": "temperature",
     "top_p": "top_p",
@@ -56,7 +56,7 @@ SETTINGS = {
 
 
 class SourcesError(UserError):
-    """A problem with recipes/sources.yaml or a recipe it names, in one line."""
+    """A problem with recipes/sources/sources.yaml or a recipe it names, in one line."""
 
 
 @dataclass
@@ -134,7 +134,7 @@ def recipe_values(path: str, gpus: int = 1) -> dict[str, str]:
         "samples_per_prompt": str(train.num_generations),
         "prompts_per_generation": _num(per_generation / train.num_generations),
         "kl": _num(train.beta),
-        "entropy_bonus": "0",
+        "entropy_bonus": _num(float(getattr(train, "entropy_coef", 0.0))),
         "max_tokens": str(train.max_completion_length),
         "temperature": _num(train.temperature),
         "top_p": _num(train.top_p),
@@ -148,9 +148,9 @@ def recipe_values(path: str, gpus: int = 1) -> dict[str, str]:
 
 
 def load_sidecar(path: str = SIDECAR) -> dict:
-    """``recipes/sources.yaml`` checked: each entry names an existing recipe, known settings, a source line."""
+    """``recipes/sources/sources.yaml`` checked: each entry names an existing recipe, known settings, a source line."""
     data = load_recipe_yaml(path)  # same one-line YAML errors as a recipe
-    root = Path(path).parent
+    root = Path(path).parent.parent  # recipes/sources/sources.yaml -> recipes/
     for name, entry in data.items():
         if not (root / name).is_file():
             raise SourcesError(f"{path}: `{name}` is not a recipe in {root}/")
@@ -175,9 +175,9 @@ def compare(recipe: str, entry: dict) -> list[Row]:
 def check_all(recipes_dir: str = "recipes", sidecar: str | None = None,
               only: list[str] | None = None) -> tuple[list[tuple[str, dict, list[Row]]], list[str]]:
     """(recipe name, its entry, its rows) per recipe, and one line per unexplained difference or missing entry."""
-    sidecar = sidecar or str(Path(recipes_dir) / "sources.yaml")
+    sidecar = sidecar or str(Path(recipes_dir) / "sources" / "sources.yaml")
     entries = load_sidecar(sidecar)
-    names = sorted(p.name for p in Path(recipes_dir).glob("*.yaml") if p.name != Path(sidecar).name)
+    names = sorted(p.name for p in Path(recipes_dir).glob("*.yaml"))
     if only:
         names = [Path(n).name for n in only]
     tables, problems = [], []
