@@ -197,6 +197,11 @@ bench-faults: $(STAMP)
 	$(PY) -m scripts.bench.faults --kills $(KILLS) --seed $(SEED) $(ARGS)
 	$(RESULTS_NOTE)
 
+# Each recipe's source values beside its own (recipes/sources.yaml); exit 1 on an unexplained difference.
+.PHONY: recipes-check
+recipes-check: $(STAMP)
+	$(PY) -m scripts.recipes_check $(ARGS)
+
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 

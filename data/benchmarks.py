@@ -16,9 +16,17 @@ greedily. Their template is ``qwen-boxed`` (Qwen2.5-Math's evaluation code, answ
 not the R1-Zero one. Verified against that README (stored copy, commit 9b928d4).
 
 ``oat_zero``: Dr. GRPO / Oat-Zero (Liu et al. 2025, "Understanding R1-Zero-Like Training"),
-github.com/sail-sg/understand-r1-zero ``examples/qwen2.5-math-1.5b.sh``: ``--eval_temperature 0
---eval_generate_max_length 3000`` (greedy, one sample), R1 template with generation stopped at
-``</answer>``. Verified against that script (stored copy, commit d757bfc).
+github.com/sail-sg/understand-r1-zero: greedy (temperature 0, top_p 1), 3000 new tokens, one sample, in
+the **Qwen-Math template** (``qwen_math``, answer read from the last ``\boxed{}``), no stop string. The
+published models were evaluated this way: the README runs ``evaluate_model.py --model_name
+sail/Qwen2.5-Math-1.5B-Oat-Zero`` with no ``--template`` (``--template r1`` only for the Llama model), and
+``evaluate_model.py``'s defaults are ``template='qwen_math', temperature=0.0, top_p=1.0, max_tokens=3000,
+n_samples=1`` (a stored copy of the file; the repository it sits in is not named by the index). The
+R1-template training run (``examples/qwen2.5-math-1.5b.sh``, first command) evaluates with its own
+template and stops at ``</answer>``; use ``--prompt_template`` to score a model that way (the stop
+string is not applied here: the answer reward reads the last ``<answer>`` block either way).
+Published (paper, Table 4, greedy, 3k tokens): Qwen2.5-Math-1.5B AIME24 20.0, AMC 32.5, MATH500 33.0,
+Minerva 12.5, OlympiadBench 22.8, avg 24.2; Oat-Zero-1.5B 20.0, 53.0, 74.2, 25.7, 37.6, avg 42.1.
 
 Published numbers the issue compares against (SimpleRL-Zoo README table): Qwen2.5-1.5B MATH-500
 29.6 -> 59.0, AMC23 12.5 -> 35.0, AIME24 pass@1 0.0 -> 6.7, AIME24 avg@32 0.1 -> 4.2, GSM8K 55.7 -> 74.4.
@@ -64,8 +72,10 @@ PROTOCOLS: dict[str, dict] = {
     "simplerl_zoo": {"temperature": 1.0, "top_p": 0.95, "max_new_tokens": 16000, "num_samples": 1,
                      "source": "SimpleRL-Zoo README, Evaluate (github.com/hkust-nlp/simpleRL-reason)",
                      "verified": True},
-    "oat_zero": {"temperature": 0.0, "top_p": 1.0, "max_new_tokens": 3000, "num_samples": 0,
-                 "source": "Dr. GRPO, examples/qwen2.5-math-1.5b.sh (github.com/sail-sg/understand-r1-zero)",
+    # "template": the prompt the published numbers were measured with (a --prompt_template flag overrides it;
+    # without one, the recipe's template is used).
+    "oat_zero": {"temperature": 0.0, "top_p": 1.0, "max_new_tokens": 3000, "num_samples": 0, "template": "qwen_math",
+                 "source": "Dr. GRPO / Oat-Zero, evaluate_model.py defaults (github.com/sail-sg/understand-r1-zero)",
                  "verified": True},
 }
 DEFAULT_PROTOCOL = "simplerl_zoo"

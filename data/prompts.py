@@ -7,12 +7,19 @@ Two shapes, as in the DeepSeek-R1 paper and TRL:
 * a conversation (system + user messages) for **instruct** models: TRL applies the model's chat
   template, and the system prompt asks for the same tags.
 
+A third shape is the **Qwen-Math** template (``qwen_math``), the one Dr. GRPO / Oat-Zero trained and
+evaluated Qwen2.5-Math with: Qwen's chat markup written into a plain prompt, asking for the final
+answer in ``\\boxed{}`` (no ``<think>``/``<answer>`` tags). The MATH accuracy reward reads the answer where
+the prompt asks for it (``rewards.text.asks_for_boxed``).
+
 A recipe names a template (``prompt_template: r1_zero``) or gives its own text with a ``{question}``
 placeholder. If a template ends with ``<think>`` (a "prefill", as TinyZero does), the format reward
 reads the prefill from the prompt, so the completion is not expected to repeat it.
 
 >>> build_r1_zero_prompt("What is 2+3?", "compact")
 'User: What is 2+3? . Think in <think> </think> , answer in <answer> </answer> . Assistant:'
+>>> build_r1_zero_prompt("What is 2+3?", "qwen_math").endswith("user\\nWhat is 2+3?<|im_end|>\\n<|im_start|>assistant\\n")
+True
 >>> build_r1_zero_prompt("What is 2+3?", "chat")[1]
 {'role': 'user', 'content': 'What is 2+3?'}
 """
@@ -34,6 +41,20 @@ PROMPT_TEMPLATES: dict[str, str] = {
     "r1_zero_prefill": R1_ZERO_SYSTEM + " User: {question} Assistant: Let me solve this step by step.\n<think>",
     # The same contract in few tokens, for the tiny CPU model: every prompt token costs compute.
     "compact": "User: {question} . Think in <think> </think> , answer in <answer> </answer> . Assistant:",
+    # Dr. GRPO / oat-zero's R1 template, verbatim from apply_r1_template in understand-r1-zero's
+    # train_zero_math.py (stored copy, commit 14046dc): newlines around "User:", pre-fills "<think>".
+    "oat_r1": ("A conversation between User and Assistant. The User asks a question, and the Assistant solves it. "
+               "The Assistant first thinks about the reasoning process in the mind and then provides the User with "
+               "the answer. The reasoning process is enclosed within <think> </think> and answer is enclosed within "
+               "<answer> </answer> tags, respectively, i.e., <think> reasoning process here </think> "
+               "<answer> answer here </answer>.\nUser: {question}\nAssistant: <think>"),
+    # Dr. GRPO / Oat-Zero's Qwen-Math template, verbatim from apply_qwen_math_template in
+    # github.com/sail-sg/understand-r1-zero train_zero_math.py (stored copy, commit 14046dc):
+    #   "<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n<|im_start|>user\n"
+    #   + question + "<|im_end|>\n<|im_start|>assistant\n"
+    # A plain string: the chat markup is part of the text, not applied by the tokenizer's template.
+    "qwen_math": ("<|im_start|>system\nPlease reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n"
+                  "<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"),
     # Conversational: rendered by the model's chat template (instruct models).
     "chat": "{question}",
 }

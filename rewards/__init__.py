@@ -22,7 +22,7 @@ from rewards.accuracy_rewards import GSM8KAccuracyReward, gsm8k_accuracy_reward
 from rewards.countdown_rewards import CountdownReward, countdown_reward
 from rewards.format_rewards import format_reward, format_shaped_reward
 from rewards.math_rewards import math_accuracy_reward
-from rewards.other_rewards import CosineScaledAccuracyReward, RepetitionPenaltyReward
+from rewards.other_rewards import CosineScaledAccuracyReward, RepetitionPenaltyReward, SoftOverlongPunishmentReward
 
 # name -> reward function, or a class whose keyword arguments come from the recipe.
 REWARDS = {
@@ -33,6 +33,7 @@ REWARDS = {
     "countdown_reward": CountdownReward,
     "cosine_scaled_accuracy_reward": CosineScaledAccuracyReward,
     "repetition_penalty_reward": RepetitionPenaltyReward,
+    "soft_overlong_punishment_reward": SoftOverlongPunishmentReward,
 }
 
 # Which reward answers "is it correct?" for each task (used by evaluation and the tracker).
@@ -87,6 +88,7 @@ __all__ = [
     "CountdownReward",
     "GSM8KAccuracyReward",
     "RepetitionPenaltyReward",
+    "SoftOverlongPunishmentReward",
     "REWARDS",
     "UnknownRewardError",
     "countdown_reward",

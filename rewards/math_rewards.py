@@ -1,7 +1,10 @@
 r"""MATH accuracy: is the LaTeX answer inside ``<answer>`` equal to the gold answer?
 
 The answer is the text of the last ``<answer>…</answer>`` block; if that text holds a
-``\boxed{…}``, the content of its last one (braces balanced) is the answer. A gold that is a worked
+``\boxed{…}``, the content of its last one (braces balanced) is the answer. After a prompt that asks
+for ``\boxed{}`` and has no ``<answer>`` tag (the Qwen-Math template, ``rewards.text.asks_for_boxed``),
+the answer is the last ``\boxed{}`` of the whole completion instead, as Dr. GRPO / Oat-Zero score that
+template (their ``boxed_reward_fn``). A gold that is a worked
 solution is read the same way (its last ``\boxed{}``). One doctest per accepted answer form:
 
 >>> R = math_accuracy_reward
@@ -28,6 +31,9 @@ solution is read the same way (its last ``\boxed{}``). One doctest per accepted 
 [0.0, 0.0]
 >>> R(["<answer>7</answer>"], solution=["\\boxed{"])  # a gold that cannot be read: cannot be checked
 [None]
+>>> qwen_math = "<|im_start|>system\\nPlease reason step by step, and put your final answer within \\\\boxed{}.<|im_end|>"
+>>> R(["so \\boxed{6} then \\boxed{7}", "<answer>7</answer>"], solution=["7", "7"], prompts=[qwen_math] * 2)  # boxed
+[1.0, 0.0]
 
 How a verdict is reached
 ------------------------
@@ -63,7 +69,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import NamedTuple
 
-from rewards.text import broadcast, completion_text, extract_answer, last_boxed
+from rewards.text import asks_for_boxed, broadcast, completion_text, extract_answer, last_boxed
 from rewards.accuracy_rewards import (
     _POWER,
     MAX_NUMBER_CHARS,
@@ -253,8 +259,11 @@ def gold_is_checkable(gold: str) -> bool:
         return False
 
 
-def answer_text(completion) -> str | None:
-    r"""The answer a completion gives: its last ``<answer>`` block, or the last ``\boxed{}`` inside it."""
+def answer_text(completion, boxed: bool = False) -> str | None:
+    r"""The answer a completion gives: its last ``<answer>`` block, or the last ``\boxed{}`` inside it;
+    with ``boxed``, the last ``\boxed{}`` of the completion."""
+    if boxed:
+        return last_boxed(completion_text(completion))
     answer = extract_answer(completion_text(completion))
     if answer is None:
         return None
@@ -270,17 +279,18 @@ def math_answers_match(gold: str, answer: str) -> bool:
     return bool(verdict)
 
 
-def math_accuracy_reward(completions, solution=None, **kwargs) -> list[float | None]:
+def math_accuracy_reward(completions, solution=None, prompts=None, **kwargs) -> list[float | None]:
     """1.0 if the answer equals the gold answer (``solution`` column), 0.0 if not, None if the gold cannot be read."""
     golds = broadcast(solution, len(completions))
+    prompts = broadcast(prompts, len(completions))
     scores: list[float | None] = []
-    for completion, raw_gold in zip(completions, golds):
+    for completion, raw_gold, prompt in zip(completions, golds, prompts):
         try:
             gold = gold_answer(raw_gold)
             if gold is None or not gold_is_checkable(gold):
                 scores.append(None)
                 continue
-            answer = answer_text(completion)
+            answer = answer_text(completion, boxed=prompt is not None and asks_for_boxed(prompt))
             scores.append(1.0 if answer is not None and math_answers_match(gold, answer) else 0.0)
         except Exception:  # noqa: BLE001 - belt and braces: never raise on model text
             logger.debug("math_accuracy_reward failed", exc_info=True)

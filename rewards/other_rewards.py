@@ -1,6 +1,7 @@
-r"""Optional rewards open-r1 users expect: length-aware (cosine-scaled) accuracy and a repetition penalty.
+r"""Optional rewards open-r1 users expect: length-aware (cosine-scaled) accuracy, a repetition penalty,
+and DAPO's soft overlong punishment.
 
-Both measure length in completion tokens, so they read the ``completion_ids`` that ``GRPOTrainer``
+All three measure length in completion tokens, so they read the ``completion_ids`` that ``GRPOTrainer``
 passes to every reward function.
 
 ``cosine_scaled_accuracy_reward`` rescales the task's accuracy reward by length with the cosine
@@ -24,6 +25,16 @@ CoT", appendix C.2): ``max_penalty`` times the share of repeated token n-grams, 
 
 >>> RepetitionPenaltyReward(ngram_size=2)(["a", "b"], completion_ids=[[1, 2, 3, 4], [5, 5, 5, 5, 5]])
 [0.0, -0.75]
+
+``soft_overlong_punishment_reward`` is TRL's ``get_soft_overlong_punishment`` as is: DAPO's overlong
+reward shaping (Yu et al. 2025, arXiv:2503.14476, Eq. 13). With ``L_max`` = ``max_completion_len`` and
+``L_cache`` = ``soft_punish_cache``: 0 up to ``L_max - L_cache`` tokens, then falling linearly to -1 at
+``L_max``, -1 beyond. DAPO adds it to the answer reward (verl's ``overlong_buffer``: len 4096, penalty
+factor 1.0 on a 20,480-token limit).
+
+>>> overlong = SoftOverlongPunishmentReward(max_completion_len=100, soft_punish_cache=20)
+>>> overlong(["a"] * 4, completion_ids=[[0] * 80, [0] * 90, [0] * 100, [0] * 101])
+[0.0, -0.5, -1.0, -1.0]
 """
 
 from __future__ import annotations
@@ -86,6 +97,24 @@ class RepetitionPenaltyReward:
         if ngram_size < 1:
             raise ValueError(f"repetition_penalty_reward: ngram_size must be at least 1, got {ngram_size}")
         self.penalty = get_repetition_penalty_reward(ngram_size=ngram_size, max_penalty=max_penalty)
+
+    def __call__(self, completions, completion_ids=None, **kwargs) -> list[float]:
+        return self.penalty(_completion_ids(self.__name__, completion_ids, len(completions)))
+
+
+class SoftOverlongPunishmentReward:
+    """TRL's ``get_soft_overlong_punishment(max_completion_len, soft_punish_cache)`` with settings from the
+    recipe (``overlong_max_len``, 0: the recipe's ``max_completion_length``; ``overlong_cache``). The recipe
+    parser checks ``0 < overlong_cache < overlong_max_len``; the class takes TRL's values as they come."""
+
+    __name__ = "soft_overlong_punishment_reward"
+
+    def __init__(self, max_completion_len: int = 0, soft_punish_cache: int = 0):
+        from trl.rewards import get_soft_overlong_punishment
+
+        self.max_completion_len, self.soft_punish_cache = max_completion_len, soft_punish_cache
+        self.penalty = get_soft_overlong_punishment(max_completion_len=max_completion_len,
+                                                    soft_punish_cache=soft_punish_cache)
 
     def __call__(self, completions, completion_ids=None, **kwargs) -> list[float]:
         return self.penalty(_completion_ids(self.__name__, completion_ids, len(completions)))

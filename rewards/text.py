@@ -38,6 +38,20 @@ def extract_answer(text: str) -> str | None:
     return text[start + len("<answer>"):end].strip()
 
 
+def asks_for_boxed(prompt) -> bool:
+    r"""True when a prompt asks for the final answer in ``\boxed{}`` and has no ``<answer>`` tag (the
+    Qwen-Math template, ``qwen_math`` in ``data/prompts.py``): the MATH accuracy reward then reads the
+    completion's last ``\boxed{}`` instead of its ``<answer>`` block, and preflight probes answer that way.
+
+    >>> asks_for_boxed("<|im_start|>system\\nPlease reason step by step, and put your final answer within \\\\boxed{}.")
+    True
+    >>> asks_for_boxed("... <answer> </answer> tags ... User: x Assistant:"), asks_for_boxed([{"content": "\\\\boxed{}"}])
+    (False, True)
+    """
+    text = completion_text(prompt)
+    return "\\boxed{}" in text and "<answer>" not in text
+
+
 def broadcast(values, n: int) -> list:
     """A per-row kwarg column as a list of n items (TRL repeats columns per completion)."""
     if values is None:

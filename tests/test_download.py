@@ -39,6 +39,11 @@ EXPECTED = {
     # holdout_size 0: training reads only `train` (make eval's MATH-500 is data/benchmarks.py's own fetch)
     "qwen2.5-math-1.5b_math_zero.yaml": ("Qwen/Qwen2.5-Math-1.5B",
                                          DatasetFetch("DigitalLearningGmbH/MATH-lighteval", None, (("train", "train"),))),
+    "qwen2.5-math-1.5b_math_zero_qwenmath.yaml": ("Qwen/Qwen2.5-Math-1.5B",
+                                                  DatasetFetch("DigitalLearningGmbH/MATH-lighteval", None,
+                                                               (("train", "train"),))),
+    "qwen2.5-math-7b_dapo.yaml": ("Qwen/Qwen2.5-Math-7B",
+                                  DatasetFetch("DigitalLearningGmbH/MATH-lighteval", None, (("train", "train"),))),
 }
 
 

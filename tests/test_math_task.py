@@ -69,6 +69,7 @@ def test_build_dataset_math_task_with_levels_and_a_held_out_tail():
 
 
 def test_the_recipe_parses_as_dr_grpo_on_levels_3_to_5(tmp_path):
+    from data.prompts import PROMPT_TEMPLATES
     from scripts.lib.config import parse_recipe
 
     script, training, model = parse_recipe(["--config", str(RECIPE), "--output_dir", str(tmp_path), *CPU])
@@ -76,8 +77,9 @@ def test_the_recipe_parses_as_dr_grpo_on_levels_3_to_5(tmp_path):
     assert training.loss_type == "dr_grpo" and training.scale_rewards == "none" and training.beta == 0.0
     assert training.learning_rate == 1e-6 and training.num_generations == 8 and training.max_completion_length == 3000
     assert training.generation_batch_size == 1024  # 128 prompts x 8, as Dr. GRPO's rollout batch
-    assert script.prompt_template.endswith("\nAssistant: <think>")
+    assert script.prompt_template == "oat_r1" and PROMPT_TEMPLATES["oat_r1"].endswith("\nAssistant: <think>")
     assert script.reward_names() == ["format_reward", "math_accuracy_reward"]
+    assert training.generation_kwargs["stop"] == ["</answer>"] and training.adam_beta2 == 0.95
 
 
 def test_preflight_on_the_fixture_passes_template_and_data_checks(tiny_chat_model_dir, capsys):
@@ -140,14 +142,27 @@ def test_make_eval_on_a_benchmark_reports_avg_at_k_pass_at_k_and_versions(tmp_pa
 
 
 def test_a_greedy_protocol_and_flags_override_it(tmp_path):
-    stubs = {"right": stub_generator(lambda g, i: f"<answer>{g}</answer>")}
+    seen = []
+
+    def boxed(prompts, samples_per_prompt=1, greedy=False):
+        seen.extend(prompts)
+        return stub_generator(lambda g, i: f"so the answer is \\boxed{{{g}}}.")(prompts, samples_per_prompt, greedy)
+
     out = tmp_path / "eval.json"
     assert evaluate.main(["--models", "right", "--task", "math500", "--dataset_name", str(MATH), "--protocol", "oat_zero",
-                          "--max_new_tokens", "64", "--output_file", str(out)], generators=stubs.__getitem__) == 0
+                          "--max_new_tokens", "64", "--output_file", str(out)], generators={"right": boxed}.__getitem__) == 0
     payload = json.loads(out.read_text())
     metrics = payload["models"][0]["metrics"]
     assert metrics["greedy"]["pass@1"] == 1.0 and "sampled" not in metrics
     assert payload["settings"]["max_new_tokens"] == 64 and payload["settings"]["temperature"] == 0.0
+    # oat_zero's published numbers were measured in the Qwen-Math template, answers read from \boxed{}
+    assert all(p.startswith("<|im_start|>system\nPlease reason step by step") for p in seen)
+    assert "prompt_template qwen_math" in payload["settings"]["source"]
+    # --prompt_template scores the R1-template run its own way (<answer> block)
+    tagged = {"right": stub_generator(lambda g, i: f"<answer>{g}</answer>")}
+    assert evaluate.main(["--models", "right", "--task", "math500", "--dataset_name", str(MATH), "--protocol", "oat_zero",
+                          "--prompt_template", "r1_zero", "--output_file", str(out)], generators=tagged.__getitem__) == 0
+    assert json.loads(out.read_text())["models"][0]["metrics"]["greedy"]["pass@1"] == 1.0
 
 
 def test_the_tiny_model_evaluates_on_the_fixture_offline(tiny_model_dir, tmp_path, capsys):

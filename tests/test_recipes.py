@@ -48,6 +48,18 @@ def test_the_recipe_set_is_the_one_the_readme_documents():
         assert f"recipes/{name}" in readme, f"{name} is not in README's recipe table"
 
 
+def test_every_recipe_has_a_row_in_the_recipes_readme_saying_what_it_reproduces():
+    """recipes/README.md's table: one row per recipe file (tiny_base/ and accelerate/ are not recipes)."""
+    rows = {}
+    for line in (ROOT / "recipes" / "README.md").read_text().splitlines():
+        match = re.match(r"\| `([^`/]+\.yaml)` \| ([^|]+) \|", line)
+        if match:
+            rows[match.group(1)] = match.group(2).strip()
+    for recipe in RECIPES:
+        assert recipe.name in rows, f"{recipe.name} has no row in recipes/README.md"
+        assert len(rows[recipe.name]) > 10, f"{recipe.name}: its row does not say what it reproduces"
+
+
 # Keys whose YAML value must arrive unchanged in the parsed (R1ZeroArguments, GRPOConfig, ModelConfig).
 CHECKED_KEYS = ["model_name_or_path", "task", "dataset_name", "prompt_template", "learning_rate", "beta",
                 "num_generations", "per_device_train_batch_size", "gradient_accumulation_steps",

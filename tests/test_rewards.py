@@ -277,3 +277,60 @@ def test_bench_rewards_missing_file_is_one_line_and_exit_2(capsys):
     assert run(["no/such/test.jsonl"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: GSM8K file not found: no/such/test.jsonl") and len(err.strip().splitlines()) == 1
+
+
+# soft_overlong_punishment_reward (DAPO Eq. 13), L_max 100, L_cache 20: each case with why it scores so.
+OVERLONG_CASES = [
+    (0, 0.0, "empty: far below L_max - L_cache"),
+    (79, 0.0, "just below the ramp"),
+    (80, 0.0, "L_max - L_cache itself is still unpunished (<=)"),
+    (81, -0.05, "first token into the ramp: -(81 - 80) / 20"),
+    (95, -0.75, "three quarters down the ramp"),
+    (100, -1.0, "exactly L_max: the full penalty"),
+    (101, -1.0, "past L_max (a generation limit above L_max): stays at -1"),
+]
+
+
+@pytest.mark.parametrize("length, expected, why", OVERLONG_CASES, ids=[c[2] for c in OVERLONG_CASES])
+def test_soft_overlong_punishment_cases(length, expected, why):
+    reward = get_reward("soft_overlong_punishment_reward", max_completion_len=100, soft_punish_cache=20)
+    assert reward(["text"], completion_ids=[[7] * length]) == [pytest.approx(expected)]
+
+
+def test_soft_overlong_punishment_is_trls_on_held_out_lengths():
+    """Lengths the cases above do not use, with DAPO's own L_max/L_cache (20480/4096): TRL's function is the spec."""
+    from trl.rewards import get_soft_overlong_punishment
+
+    lengths = [1, 4096, 16383, 16384, 16385, 18432, 20479, 20480, 20481]
+    ids = [[3] * n for n in lengths]
+    ours = get_reward("soft_overlong_punishment_reward", max_completion_len=20480, soft_punish_cache=4096)
+    assert ours(["x"] * len(ids), completion_ids=ids) == get_soft_overlong_punishment(20480, 4096)(ids)
+    assert ours(["x"] * 3, completion_ids=[[3] * 16384, [3] * 18432, [3] * 20480]) == [0.0, -0.5, -1.0]
+
+
+def test_soft_overlong_punishment_recipe_settings(tmp_path):
+    from scripts.lib.config import RecipeError, parse_recipe
+
+    base = ["--output_dir", str(tmp_path), "--use_cpu", "true", "--bf16", "false",
+            "--model_name_or_path", "m", "--reward_funcs", "format_reward", "soft_overlong_punishment_reward",
+            "--max_completion_length", "64"]
+    script, _, _ = parse_recipe([*base, "--overlong_cache", "16"])
+    # L_max defaults to max_completion_length, as DAPO sets it
+    assert script.reward_settings()["soft_overlong_punishment_reward"] == {"max_completion_len": 64,
+                                                                          "soft_punish_cache": 16}
+    with pytest.raises(RecipeError, match="0 < overlong_cache < overlong_max_len"):
+        parse_recipe(base)  # no cache: the reward could never fire
+    with pytest.raises(RecipeError, match="no reward in reward_funcs uses it"):
+        parse_recipe([*base[:-5], "--reward_funcs", "format_reward", "--overlong_cache", "16"])
+
+
+def test_math_reward_reads_the_boxed_answer_after_the_qwen_math_prompt():
+    from data.prompts import build_r1_zero_prompt
+
+    qwen, r1 = build_r1_zero_prompt("1+1?", "qwen_math"), build_r1_zero_prompt("1+1?", "r1_zero")
+    completions = ["1+1 = \\boxed{2}.", "<think> x </think> <answer> 2 </answer>", "so \\boxed{2}, no: \\boxed{3}"]
+    reward = get_reward("math_accuracy_reward")
+    # Qwen-Math prompt: the last \boxed{} of the completion; <answer> tags are not what it asked for.
+    assert reward(completions, solution=["2"] * 3, prompts=[qwen] * 3) == [1.0, 0.0, 0.0]
+    # R1 prompt: the <answer> block, as before.
+    assert reward(completions, solution=["2"] * 3, prompts=[r1] * 3) == [0.0, 1.0, 0.0]

@@ -37,6 +37,11 @@ SHAPES = {
     "qwen2.5-3b": dict(_QWEN, hidden_size=2048, intermediate_size=11008, num_hidden_layers=36,
                        num_attention_heads=16, max_position_embeddings=32768),
     "qwen2.5-math-1.5b": dict(_Q15, rope_theta=10_000.0, max_position_embeddings=4096),
+    # Qwen2.5-7B's architecture (untied embeddings, 4 KV heads) with Qwen2.5-Math's 4k context; written
+    # from the Qwen2.5 model cards' numbers, not read from the hub here (no network).
+    "qwen2.5-math-7b": dict(_QWEN, vocab_size=152064, tie_word_embeddings=False, num_key_value_heads=4,
+                            hidden_size=3584, intermediate_size=18944, num_hidden_layers=28, num_attention_heads=28,
+                            rope_theta=10_000.0, max_position_embeddings=4096),
     # CPU smoke runs (``--dry-run``, ``--tiny``): the same code path in seconds.
     "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
                  num_key_value_heads=1, vocab_size=2048, max_position_embeddings=4096, tie_word_embeddings=True),

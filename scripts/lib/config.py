@@ -94,6 +94,15 @@ class R1ZeroArguments:
     repetition_max_penalty: float = field(
         default=-1.0, metadata={"help": "repetition_penalty_reward: penalty of a fully repetitive completion (<= 0)."}
     )
+    # soft_overlong_punishment_reward (DAPO's overlong reward shaping; TRL's get_soft_overlong_punishment)
+    overlong_max_len: int = field(
+        default=0, metadata={"help": "soft_overlong_punishment_reward: L_max in tokens, where the penalty reaches -1 "
+                             "(0: max_completion_length, as DAPO)."}
+    )
+    overlong_cache: int = field(
+        default=0, metadata={"help": "soft_overlong_punishment_reward: L_cache, the last tokens before L_max over "
+                             "which the penalty falls from 0 to -1 (DAPO: 4096 of 20480)."}
+    )
     # Tiny offline base model
     tiny_base_recipe: str | None = field(
         default=None,
@@ -252,6 +261,7 @@ REWARD_SETTING_FIELDS = {
         "cosine_max_value_wrong": "max_value_wrong", "cosine_min_value_correct": "min_value_correct",
         "cosine_max_value_correct": "max_value_correct"},
     "repetition_penalty_reward": {"repetition_n_grams": "ngram_size", "repetition_max_penalty": "max_penalty"},
+    "soft_overlong_punishment_reward": {"overlong_max_len": "max_completion_len", "overlong_cache": "soft_punish_cache"},
 }
 
 
@@ -415,6 +425,12 @@ def validate(script_args, training_args, model_args) -> None:
         raise RecipeError(f"`{unused[0]}` is set but no reward in reward_funcs uses it (it is a setting of "
                           f"{users[unused[0]]}; reward_funcs: {script_args.reward_names()}): add that reward or "
                           "drop the setting")
+    if "soft_overlong_punishment_reward" in script_args.reward_names():
+        script_args.overlong_max_len = script_args.overlong_max_len or training_args.max_completion_length
+        if not 0 < script_args.overlong_cache < script_args.overlong_max_len:
+            raise RecipeError(f"soft_overlong_punishment_reward needs 0 < overlong_cache < overlong_max_len "
+                              f"({script_args.overlong_max_len}), got overlong_cache {script_args.overlong_cache}: "
+                              "DAPO uses 4096 of 20480")
     if script_args.cosine_max_len <= 0 or script_args.repetition_n_grams < 1:
         raise RecipeError("cosine_max_len must be positive and repetition_n_grams at least 1")
     if script_args.repetition_max_penalty > 0:

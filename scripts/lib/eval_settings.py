@@ -222,7 +222,9 @@ def benchmark_plan(args: EvalArguments, script, gen: dict, dtype) -> EvalSetting
     bench = BENCHMARKS[args.task]
     if args.recipe and script.task != bench.task:
         raise EvalError(f"--task {args.task} is scored as {bench.task}, but {args.recipe} is a {script.task} recipe")
-    template = args.prompt_template or script.prompt_template
+    published = protocol_settings(args.task, args.protocol)
+    # The template the published numbers were measured with, unless a flag says otherwise.
+    template = args.prompt_template or published.get("template") or script.prompt_template
     try:
         resolve_template(template)
         rows, _, source = load_benchmark(args.task, args.dataset_name, args.dataset_split, template,
@@ -234,13 +236,13 @@ def benchmark_plan(args: EvalArguments, script, gen: dict, dtype) -> EvalSetting
     rows = rows[:args.limit] if args.limit else rows
     if not rows:
         raise EvalError(f"no problems in {source}")
-    published = protocol_settings(args.task, args.protocol)
 
     def pick(flag, key):
         return flag if flag is not None else published[key]
 
     return EvalSettings(
-        task=bench.task, rows=rows, source=f"{source}, protocol {args.protocol} ({published['source']})",
+        task=bench.task, rows=rows,
+        source=f"{source}, protocol {args.protocol} ({published['source']}), prompt_template {template}",
         max_new_tokens=pick(args.max_new_tokens, "max_new_tokens"), temperature=pick(args.temperature, "temperature"),
         top_k=args.top_k or 0, top_p=pick(args.top_p, "top_p"),
         seed=args.seed if args.seed is not None else gen["seed"], dtype=args.dtype or dtype or "auto",

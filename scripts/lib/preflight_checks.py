@@ -26,6 +26,9 @@ Checks:
   scored with the recipe's rewards: format rate, accuracy, truncation rate, and the share of groups
   whose rewards are all equal (TRL logs it as ``frac_reward_zero_std``: no learning signal).
 * **resources**: parameters, LoRA, and a rough per-device memory estimate against the GPU present.
+* **setup**: known traps of the GRPO/vLLM/PEFT settings (``scripts/lib/preflight_traps.py``): vLLM
+  colocated with PEFT on several GPUs, vLLM server mode with no server, a generation batch that does not
+  split into groups on a common GPU count, stop strings with ``mask_truncated_completions``.
 
 A failed check stops ``make train`` with one line and exit code 2; ``preflight: false`` in a
 recipe skips it.
@@ -40,6 +43,7 @@ from fractions import Fraction
 
 from data.prompts import build_r1_zero_prompt, render_prompt
 from rewards import ACCURACY_REWARD_FOR_TASK, get_reward
+from rewards.text import asks_for_boxed
 from rewards.accuracy_rewards import parse_number
 from rewards.math_rewards import fast_math_verdict
 from scripts.lib.cli import UserError
@@ -47,6 +51,7 @@ from scripts.lib.config import chat_template_kwargs
 from scripts.lib.console import say
 from scripts.lib.evaluation import mean, score_completions
 from scripts.lib.sampling import sample_completions
+from scripts.lib.preflight_traps import find_traps
 from scripts.lib.memory import count_text, dtype_bytes, estimate_memory, gib, gpu_total, parameter_counts, ram_total
 
 # Report thresholds, not training settings: when a sampled number says the run will likely not learn.
@@ -123,11 +128,15 @@ def thinking_state(rendered: str) -> str:
     return "closed" if rendered.rstrip().endswith("</think>") else "none"
 
 
-def _probe_texts(state: str, right: str, wrong: str) -> dict[str, str]:
-    """Completions as a model would write them after a prompt in ``state``, correct one first."""
+def _probe_texts(state: str, right: str, wrong: str, boxed: bool = False) -> dict[str, str]:
+    """Completions as a model would write them after a prompt in ``state``, correct one first; after a
+    prompt that asks for ``\\boxed{}`` (``boxed``, the Qwen-Math template), answers are boxed, not tagged."""
     tail_right = f"{REASONING} </think> <answer> {right} </answer>"
     tail_wrong = f"{REASONING} </think> <answer> {wrong} </answer>"
-    if state == "open":
+    if boxed:
+        correct, wrong_text = f"{REASONING} The answer is \\boxed{{{right}}}.", f"{REASONING} The answer is \\boxed{{{wrong}}}."
+        toggled = f"<think> {correct}"
+    elif state == "open":
         correct, wrong_text, toggled = f" {tail_right}", f" {tail_wrong}", f" <think> {tail_right}"
     elif state == "closed":
         correct, wrong_text = f"<answer> {right} </answer>", f"<answer> {wrong} </answer>"
@@ -282,7 +291,7 @@ def check_template(rows, reward_funcs, tokenizer, task: str, chat_template_kwarg
     batch_rows, batch_completions, labels = [], [], []
     for row, right, wrong in probes:
         prompt_state = thinking_state(render_prompt(row["prompt"], tokenizer, chat_template_kwargs))
-        for label, text in _probe_texts(prompt_state, right, wrong).items():
+        for label, text in _probe_texts(prompt_state, right, wrong, asks_for_boxed(row["prompt"])).items():
             batch_rows.append(row)
             batch_completions.append(_as_completion(text, row["prompt"]))
             labels.append(label)
@@ -323,6 +332,8 @@ def check_template(rows, reward_funcs, tokenizer, task: str, chat_template_kwarg
             (section.failures if core else section.warnings).append(text)
 
     opening = {"none": "the model opens <think>", "open": "<think> pre-filled", "closed": "think block pre-closed"}
+    if asks_for_boxed(probes[0][0]["prompt"]):
+        opening["none"] = "answer asked in \\boxed{}"
     shown = ", ".join(f"{k}={v}" for k, v in correct_scores.items())
     section.summary = (f"prompt ends `…{rendered[-24:]!s}`".replace("\n", "\\n") + f" ({opening[state]}); "
                        f"correct completion: {shown}")
@@ -359,7 +370,8 @@ def check_dataset(train_rows, holdout_rows, skipped: int, task: str, accuracy_re
         right, _ = GOLD_ANSWERS[task](row, solve=False)
         if right is not None:
             checkable.append(row)
-            golds.append(_as_completion(f" <think> {REASONING} </think> <answer> {right} </answer>", row["prompt"]))
+            golds.append(_as_completion(_probe_texts("none", right, right, asks_for_boxed(row["prompt"]))["correct"],
+                                        row["prompt"]))
     scores = call_rewards([accuracy_reward], checkable, golds)[reward_name(accuracy_reward)] if checkable else []
     unparsable = sum(s is None for s in scores)
     scored_wrong = sum(s is not None and s <= 0 for s in scores)
@@ -555,7 +567,14 @@ def run_checks(script_args, training_args, model_args, tokenizer, model_config, 
     else:
         sections.append(Section("samples", "skipped (--samples N samples the starting model)"))
     sections.append(check_resources(model_config, training_args, model_args, data.counts["longest_prompt_tokens"]))
+    sections.append(check_setup(training_args, model_args))
     return Report(sections)
+
+
+def check_setup(training_args, model_args, processes: int | None = None) -> Section:
+    """Known traps of the GRPO/vLLM/PEFT settings (``scripts/lib/preflight_traps.py``)."""
+    summary, failures, warnings = find_traps(training_args, model_args, processes)
+    return Section("setup", summary, warnings=warnings, failures=failures)
 
 
 def preflight_or_stop(script_args, training_args, model_args, model, tokenizer, train_rows, holdout_rows,

@@ -120,6 +120,30 @@ def tensorboard_writer(trainer):
     return None
 
 
+def _wandb_run(args):
+    """The active Weights & Biases run when the recipe reports to wandb (``report_to: [tensorboard, wandb]``):
+    the ``aha/*`` scalars reach it through the trainer's logs; the texts are logged here."""
+    if "wandb" not in (args.report_to or []):
+        return None
+    try:
+        import wandb
+    except ImportError:
+        return None
+    return wandb.run
+
+
+def _log_text(writer, run, tag: str, text: str, step: int) -> None:
+    """A text to TensorBoard and, when reporting to it, to wandb (as preformatted HTML at this step)."""
+    if writer is not None:
+        writer.add_text(tag, text, step)
+    if run is not None:
+        import html
+
+        import wandb
+
+        run.log({f"train/{tag}": wandb.Html(f"<pre>{html.escape(text)}</pre>"), "train/global_step": step})
+
+
 def _fence(text: str) -> str:
     # A fenced block keeps the model's text verbatim in TensorBoard's markdown view.
     return "```\n" + text.replace("```", "'''") + "\n```"
@@ -233,21 +257,20 @@ class AhaTracker(TrainerCallback):
             state.log_history[-1].update(metrics)
         found = self.detector.update(state.global_step, metrics.get(REFLECTION_KEY), metrics.get(ACCURACY_KEY),
                                      metrics.get(WRONG_TO_RIGHT_KEY))
-        writer = tensorboard_writer(self.trainer)
+        writer, run = tensorboard_writer(self.trainer), _wandb_run(args)
         if found is not None:
             line = found.describe(self.detector.window)
             say(line)
             self._update_run_info(args, aha={"step": found.step, "confirmed_at": found.confirmed_at})
-            if writer is not None:
-                writer.add_text("aha/aha_step", line, state.global_step)
-        if writer is None:
+            _log_text(writer, run, "aha/aha_step", line, state.global_step)
+        if writer is None and run is None:
             return
-        if not self._layout_written:
+        if writer is not None and not self._layout_written:
             writer.add_custom_scalars(AHA_LAYOUT)
             self._layout_written = True
         due = self._last_sample_step is None or state.global_step - self._last_sample_step >= self.log_samples_every
         if self.log_samples_every and due and self.trainer._logs.get("completion"):
-            writer.add_text("aha/samples", self.samples_markdown(state.global_step), state.global_step)
+            _log_text(writer, run, "aha/samples", self.samples_markdown(state.global_step), state.global_step)
             self._last_sample_step = state.global_step
 
     def on_train_end(self, args, state, control, **kwargs):
