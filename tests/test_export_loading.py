@@ -51,12 +51,51 @@ def test_the_standard_loader_on_the_raw_qwen2_checkpoint_is_caught(tracked_run, 
     assert problem is not None and "AutoTokenizer (Qwen2Tokenizer)" in problem
 
 
-def test_chatml_stand_in_loads_like_training(tiny_chat_model_dir, held_out_prompts):
+@pytest.fixture(scope="module")
+def qwen_style_dir(tmp_path_factory, held_out_prompts) -> Path:
+    """A Qwen-style byte-level BPE (Qwen2's pre-tokenizer) with the ChatML template and a tiny Qwen2 model."""
+    import torch
+    from tokenizers import Tokenizer, models, trainers
+    from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2Tokenizer
+
+    from scripts.lib.model_shapes import CHATML_TEMPLATE
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    shaped = Qwen2Tokenizer()._tokenizer  # Qwen2's normalizer, pre-tokenizer and decoder, empty vocab
+    bpe = Tokenizer(models.BPE())
+    bpe.normalizer, bpe.pre_tokenizer, bpe.decoder = shaped.normalizer, shaped.pre_tokenizer, shaped.decoder
+    from tokenizers import pre_tokenizers
+
+    bpe.train_from_iterator(held_out_prompts + ["<think> 3 + 4 = 7 </think> <answer> 3 + 4 </answer>"],
+                            trainers.BpeTrainer(vocab_size=400, special_tokens=specials,
+                                                initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    out = tmp_path_factory.mktemp("qwen_style") / "model"
+    saved = out / "bpe.json"
+    out.mkdir(parents=True)
+    bpe.save(str(saved))
+    import json
+
+    model_json = json.loads(saved.read_text())["model"]
+    tokenizer = Qwen2Tokenizer(vocab=model_json["vocab"], merges=[tuple(m) for m in model_json["merges"]],
+                               extra_special_tokens=specials[1:])
+    tokenizer.chat_template = CHATML_TEMPLATE
+    saved.unlink()
+    tokenizer.save_pretrained(str(out))
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512,
+                         tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id)
+    Qwen2ForCausalLM(config).save_pretrained(str(out))
+    return out
+
+
+def test_qwen_style_bpe_with_chatml_loads_like_training(qwen_style_dir, held_out_prompts):
     from transformers import AutoTokenizer
 
-    assert loading_mismatch(tiny_chat_model_dir, held_out_prompts, generate=0) is None or True  # see below
-    tokenizer = AutoTokenizer.from_pretrained(tiny_chat_model_dir)
-    assert tokenizer.chat_template is not None
+    tokenizer = AutoTokenizer.from_pretrained(qwen_style_dir)
+    assert type(tokenizer).__name__ == "Qwen2Tokenizer" and len(tokenizer("nums 3 4 5")["input_ids"]) > 3
+    assert loading_mismatch(qwen_style_dir, held_out_prompts, generate=16) is None
 
 
 SMOLLM = ROOT / "outputs" / "smollm2-135m-instruct"
