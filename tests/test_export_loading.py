@@ -104,3 +104,4 @@ SMOLLM = ROOT / "outputs" / "smollm2-135m-instruct"
 @pytest.mark.skipif(not SMOLLM.is_dir(), reason="make smollm has not written outputs/smollm2-135m-instruct")
 def test_real_smollm2_folder_loads_like_the_kit(held_out_prompts):
     assert loading_mismatch(SMOLLM, held_out_prompts, generate=4) is None
+
