@@ -98,10 +98,10 @@ def test_qwen_style_bpe_with_chatml_loads_like_training(qwen_style_dir, held_out
     assert loading_mismatch(qwen_style_dir, held_out_prompts, generate=16) is None
 
 
-SMOLLM = ROOT / "outputs" / "smollm2-135m-instruct"
+SMOLLM = ROOT / "outputs" / "models" / "SmolLM2-135M-Instruct"  # written by `make smollm`
 
 
-@pytest.mark.skipif(not SMOLLM.is_dir(), reason="make smollm has not written outputs/smollm2-135m-instruct")
+@pytest.mark.skipif(not SMOLLM.is_dir(), reason="no outputs/models/SmolLM2-135M-Instruct (make smollm)")
 def test_real_smollm2_folder_loads_like_the_kit(held_out_prompts):
     assert loading_mismatch(SMOLLM, held_out_prompts, generate=4) is None
 
