@@ -169,8 +169,9 @@ def test_model_card_names_recipe_step_and_metrics(exported):
     assert (f"| {e['reward']:.3f} | {e['aha/accuracy']:.3f} | {e['aha/format']:.3f} | {e['aha/length_mean']:.1f} "
             f"| {e['aha/self_check_share']:.3f} |") in card
     assert "aha step 2 (heuristic" in card and "this checkpoint is at or after it" in card
-    # the tiny model's kit-trained tokenizer must load from its tokenizer.json, not be rebuilt as Qwen2's
-    assert f"tokenizer = TokenizersBackend.from_pretrained({str(out)!r})" in card
+    # plain standard loading (tests/test_export_loading.py checks these lines read it as training did)
+    assert f"tokenizer = AutoTokenizer.from_pretrained({str(out)!r})" in card
+    assert f"generator = pipeline(\"text-generation\", model={str(out)!r})" in card
 
 
 def test_eval_on_an_export_takes_the_settings_of_the_run_that_wrote_it(exported):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from data.loading import is_local
 from scripts.lib.aha import detect_aha
-from scripts.lib.models import load_trained, model_kind, tokenizer_json_is_authoritative, weights_source
+from scripts.lib.models import load_trained, model_kind, weights_source
 from scripts.lib.run_files import (
     COLUMNS,
     RUN_INFO,
@@ -49,6 +49,98 @@ def generation_config(model, tokenizer, training: dict):
     if training.get("max_completion_length"):
         config.max_new_tokens = training["max_completion_length"]
     return config
+
+
+def standard_architecture(model, tokenizer_is_kits: bool):
+    """The model under a name whose standard tokenizer loading reads its tokenizer.json as saved.
+
+    transformers rebuilds a ``Qwen2Tokenizer`` for every ``model_type: qwen2`` folder, which drops the words
+    and tags of a tokenizer trained by this kit (the CPU demo's word-level one). Llama with
+    ``attention_bias`` is Qwen2's computation (bias on q/k/v; the o_proj bias it adds is zero), and for it
+    ``AutoTokenizer`` honours ``tokenizer_class: TokenizersBackend``. Real Qwen tokenizers stay Qwen2.
+    """
+    if not tokenizer_is_kits or model.config.model_type != "qwen2":
+        return model
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = model.config.to_dict()
+    for key in ("model_type", "architectures", "layer_types", "use_sliding_window", "sliding_window",
+                "max_window_layers", "transformers_version"):
+        config.pop(key, None)
+    llama = LlamaForCausalLM(LlamaConfig(**config, attention_bias=True, mlp_bias=False)).to(model.dtype).eval()
+    state = dict(model.state_dict())
+    for i in range(model.config.num_hidden_layers):
+        state[f"model.layers.{i}.self_attn.o_proj.bias"] = torch.zeros(model.config.hidden_size, dtype=model.dtype)
+    llama.load_state_dict(state, strict=True)
+    probe = torch.arange(min(64, model.config.vocab_size, model.config.max_position_embeddings)).unsqueeze(0)
+    with torch.no_grad():
+        if not torch.equal(llama(probe).logits, model.eval()(probe).logits):
+            raise RunError("export: the Llama form of this Qwen2 model does not give identical logits; not exported")
+    llama.generation_config = model.generation_config
+    return llama
+
+
+def loading_mismatch(folder, texts, kit_tokenizer=None, kit_model=None, generate: int = 0,
+                     max_new_tokens: int = 32) -> str | None:
+    """None if the standard loaders read ``folder`` as the kit does, else one line saying where they differ.
+
+    Standard loaders: ``AutoTokenizer.from_pretrained``, ``AutoModelForCausalLM.from_pretrained`` and
+    ``pipeline("text-generation")``, nothing else. Compared: token ids and their decoding for every text,
+    and greedy completions (ids and text, through the pipeline too) for the first ``generate`` texts.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+
+    folder = str(folder)
+    if kit_tokenizer is None or kit_model is None:
+        kit_model, kit_tokenizer = load_trained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    saved = Path(folder) / "tokenizer.json"
+    raw = None
+    if saved.is_file():  # the saved tokenizer itself, read by the tokenizers library with nothing rebuilt
+        from tokenizers import Tokenizer
+
+        raw = Tokenizer.from_file(str(saved))
+    for text in texts:
+        ids, want = tokenizer(text)["input_ids"], kit_tokenizer(text)["input_ids"]
+        if raw is not None and raw.encode(text).ids != want:
+            return f"{folder}: training's tokenizer reads {text[:60]!r} differently from its own tokenizer.json"
+        if ids != want:
+            return (f"{folder}: AutoTokenizer ({type(tokenizer).__name__}) reads {text[:60]!r} as {len(ids)} ids, "
+                    f"training read {len(want)}")
+        if tokenizer.decode(ids) != kit_tokenizer.decode(want):
+            return f"{folder}: AutoTokenizer decodes {text[:60]!r} differently from training"
+        if kit_tokenizer.chat_template and (
+                tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True)
+                != kit_tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True)):
+            return f"{folder}: AutoTokenizer's chat template renders {text[:60]!r} differently from training's"
+    if not generate:
+        return None
+    model = AutoModelForCausalLM.from_pretrained(folder)
+    generator = pipeline("text-generation", model=folder)
+    greedy = {"do_sample": False, "max_new_tokens": max_new_tokens, "top_k": None, "top_p": None,
+              "temperature": None}
+    for text in texts[:generate]:
+        ids = torch.tensor([kit_tokenizer(text)["input_ids"]])
+        with torch.no_grad():
+            want = kit_model.generate(ids, attention_mask=torch.ones_like(ids), **greedy)[0, ids.shape[1]:]
+            got = model.generate(ids, attention_mask=torch.ones_like(ids), **greedy)[0, ids.shape[1]:]
+        if not torch.equal(got, want):
+            return f"{folder}: AutoModelForCausalLM's greedy completion of {text[:60]!r} differs from training's"
+        want_text = kit_tokenizer.decode(want, skip_special_tokens=True)
+        piped = generator(text, return_full_text=False, **greedy)[0]["generated_text"]
+        if piped != want_text:
+            return f"{folder}: pipeline('text-generation') completes {text[:60]!r} as {piped[:60]!r}, training: {want_text[:60]!r}"
+    return None
+
+
+def probe_texts(tokenizer) -> list[str]:
+    """Texts that exercise every token of a small vocabulary (all of it, for the kit's word-level ones)."""
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
+    words = [w for w, _ in vocab if w not in tokenizer.all_special_tokens][:5000]
+    return [" ".join(words[i:i + 50]) for i in range(0, len(words), 50)] + [
+        "<think> 3 + 4 = 7 </think> <answer> 3 + 4 </answer>"]
 
 
 def checkpoint_metrics(ckpt: Path, info: dict) -> tuple[int | None, dict]:
@@ -111,15 +203,20 @@ def model_card(ckpt: Path, out: Path, info: dict, step: int | None, metrics: dic
         lines += ["", "Held-out problems, sampled before and after the whole run (`held_out.json`):", "",
                   "| | before | after |", "|---|---|---|"]
         lines += [f"| {key} | {_number(before.get(key))} | {_number(after.get(key))} |" for key in before]
-    # A tokenizer trained by this kit (the tiny CPU model's) must load from its tokenizer.json as is:
-    # AutoTokenizer would rebuild a Qwen2 tokenizer and split numbers differently (scripts/lib/models.py).
-    tokenizer_class = "TokenizersBackend" if tokenizer_json_is_authoritative(str(out)) else "AutoTokenizer"
-    lines += ["", "## Use", "", "```python", f"from transformers import AutoModelForCausalLM, {tokenizer_class}", "",
-              f"model = AutoModelForCausalLM.from_pretrained({str(out)!r})",
-              f"tokenizer = {tokenizer_class}.from_pretrained({str(out)!r})",
+    lines += ["", "## Use", "",
+              "Standard loading reads this folder exactly as training did (`make export` checked token ids and "
+              "greedy completions before writing it):", "", "```python", *use_lines(out),
               "# prompt with the recipe's template; generation_config.json samples as training did",
               "```", ""]
     return "\n".join(lines)
+
+
+def use_lines(out) -> list[str]:
+    """The lines that load an export, as the tests run them."""
+    return ["from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline", "",
+            f"tokenizer = AutoTokenizer.from_pretrained({str(out)!r})",
+            f"model = AutoModelForCausalLM.from_pretrained({str(out)!r})",
+            f"generator = pipeline(\"text-generation\", model={str(out)!r})"]
 
 
 def export(ckpt, out) -> Path:
@@ -150,10 +247,18 @@ def export(ckpt, out) -> Path:
     kind = model_kind(str(ckpt))
     model, tokenizer = load_trained(str(ckpt), kind)
     base = weights_source(str(ckpt), kind) if kind == "adapter" else None
+    # load_tokenizer gives a TokenizersBackend exactly when the tokenizer.json is the kit's own (models.py)
+    model = standard_architecture(model, type(tokenizer).__name__ == "TokenizersBackend")
     model.generation_config = generation_config(model, tokenizer, info.get("training", {}))
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
+    problem = loading_mismatch(out, probe_texts(tokenizer), tokenizer, model)
+    if problem:
+        import shutil
+
+        shutil.rmtree(out)
+        raise RunError(f"export refused: {problem}; load {ckpt} with scripts/lib/models.py load_trained instead")
     (out / "README.md").write_text(model_card(ckpt, out, info, step, metrics, aha, base, held_out), encoding="utf-8")
     if info:  # `make eval` on the export takes its held-out settings from the run that wrote it
         (out / RUN_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
