@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from scripts import export
-from scripts.lib.export import loading_mismatch, use_lines
+from scripts.lib.model_export import loading_mismatch, use_lines
 from scripts.lib.models import load_trained
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ def qwen_style_dir(tmp_path_factory, held_out_prompts) -> Path:
     from tokenizers import Tokenizer, models, trainers
     from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2Tokenizer
 
-    from scripts.lib.model_shapes import CHATML_TEMPLATE
+    from scripts.bench.model_shapes import CHATML_TEMPLATE
 
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     shaped = Qwen2Tokenizer()._tokenizer  # Qwen2's normalizer, pre-tokenizer and decoder, empty vocab
