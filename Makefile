@@ -185,3 +185,9 @@ clean:
 .PHONY: smollm
 smollm: $(STAMP)
 	$(PY) -m scripts.get_smollm $(ARGS)
+
+# SmolLM2-135M-Instruct decode tokens/s at batch 1, 8, 64 vs the memory-bandwidth bound measured in the same run.
+.PHONY: bench-smollm
+bench-smollm: $(STAMP)
+	$(PY) -m scripts.bench.smollm $(ARGS)
+	$(RESULTS_NOTE)

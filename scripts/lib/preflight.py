@@ -576,8 +576,9 @@ def check_chat(prompt, tokenizer, reward_funcs, chat_template_kwargs: dict | Non
             flat = [n for n in flat if n in names]
             section.warnings.append(
                 f"the model never opens <think> (0 of {len(sample_texts)} samples): {', '.join(flat)} is 0 for "
-                "every completion, so GRPO has nothing to amplify there; add format_shaped_reward, show the format "
-                "in the prompt, or start from a model that writes the tags")
+                "every completion, so GRPO has nothing to amplify there; "
+                + ("" if "format_shaped_reward" in names else "add format_shaped_reward, ")
+                + "show the format in the prompt (a worked example), or start from a model that writes the tags")
     section.summary = "; ".join(notes) or "no chat template (plain prompt)"
     return section
 
