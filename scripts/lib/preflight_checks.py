@@ -46,6 +46,7 @@ from rewards import ACCURACY_REWARD_FOR_TASK, get_reward
 from rewards.text import asks_for_boxed
 from rewards.accuracy_rewards import parse_number
 from rewards.math_rewards import fast_math_verdict
+from scripts.lib.chat_audit import special_tags, tag_shares, tag_token_counts, template_additions, turn_end_token
 from scripts.lib.cli import UserError
 from scripts.lib.config import chat_template_kwargs
 from scripts.lib.console import say
@@ -461,7 +462,7 @@ def check_samples(model, tokenizer, rows, reward_funcs, task: str, num_generatio
     flat = group_signal(scores, reward_weights, num_generations)
     fmt, acc = summary["format"], summary["accuracy"]
     section.counts = {"format": fmt, "accuracy": acc, "truncated": truncated, "flat_groups": flat,
-                      "completions": len(texts), "verdict": summary["verdict"]}
+                      "completions": len(texts), "verdict": summary["verdict"], "texts": texts}
     means = ", ".join(f"{k}={mean(v):.2f}" for k, v in scores.items())
     section.summary = (f"{len(rows)} prompts x {num_generations}: format {fmt:.2f}, accuracy {acc:.2f}, truncated "
                        f"{truncated:.2f}, groups with all-equal rewards {flat:.2f}; reward means {means}")
@@ -528,6 +529,72 @@ def check_resources(model_config, training_args, model_args, longest_prompt_toke
     return section
 
 
+# --------------------------------------------------------------------------- real tokenizer and chat template
+
+
+def _quote(text: str, limit: int = 90) -> str:
+    text = text.replace("\n", " ")
+    return f'"{text[:limit]}{"…" if len(text) > limit else ""}"'
+
+
+def check_chat(prompt, tokenizer, reward_funcs, chat_template_kwargs: dict | None = None,
+               sample_texts: list[str] | None = None) -> Section:
+    """The traps a real tokenizer and chat template set (``scripts/lib/chat_audit.py``): text the
+    template adds that the recipe did not write, tags that are several tokens or special tokens,
+    pad = eos, a turn end that is not eos, and (with samples) a ``<think>`` the model never opens."""
+    section = Section("chat")
+    notes = []
+    if not isinstance(prompt, str):
+        added = template_additions(tokenizer, prompt, chat_template_kwargs)
+        if added:
+            section.warnings.append(
+                f"the chat template adds text the recipe did not write: {_quote(added)}; fix: set system_prompt "
+                "in the recipe (a template's default system prompt is replaced by it) or give a chat_template "
+                "without the addition")
+        bare = [m for m in prompt if m.get("role") != "system"]
+        added_bare = template_additions(tokenizer, bare, chat_template_kwargs) if len(bare) < len(prompt) else ""
+        if added_bare and not added:
+            notes.append(f"without a system message the template adds {_quote(added_bare, 60)}: "
+                         "the recipe's system prompt replaces it")
+        elif not added:
+            notes.append("template adds no text")
+        end = turn_end_token(tokenizer, chat_template_kwargs)
+        if end and end != tokenizer.eos_token:
+            section.warnings.append(
+                f"the chat template ends an assistant turn with {end!r} but eos is {tokenizer.eos_token!r}: "
+                "completions will not stop at the end of the answer; set the tokenizer's eos_token (and the "
+                "generation config's eos_token_id) to the turn end")
+    counts = tag_token_counts(tokenizer)
+    split = {tag: n for tag, n in counts.items() if n > 1}
+    if split:
+        notes.append(f"`<think>` = {counts['<think>']} tokens (rewards read text, not token ids)")
+    dropped = special_tags(tokenizer)
+    if dropped:
+        section.failures.append(
+            f"{', '.join(dropped)} are special tokens: TRL decodes completions with skip_special_tokens=True, so "
+            "the format reward never sees them; use a tokenizer where the tags are ordinary (non-special) tokens")
+    if tokenizer.eos_token is None:
+        section.failures.append("the tokenizer has no eos token: generation never stops before max_completion_length")
+    elif tokenizer.pad_token_id == tokenizer.eos_token_id:
+        notes.append(f"pad = eos = {tokenizer.eos_token} (masks come from the tokenizer; completions end at the "
+                     "first eos)")
+    if sample_texts:
+        shares = tag_shares(sample_texts)
+        notes.append(f"samples: <think> in {shares['<think>']:.0%}, <answer> in {shares['<answer>']:.0%}, "
+                     f"any tag in {shares['any']:.0%} of {len(sample_texts)}")
+        names = [reward_name(f) for f in reward_funcs]
+        if shares["<think>"] == 0 and any(n.startswith("format") for n in names):
+            flat = [n for n in names if n.startswith("format")] if shares["any"] == 0 else ["format_reward"]
+            flat = [n for n in flat if n in names]
+            section.warnings.append(
+                f"the model never opens <think> (0 of {len(sample_texts)} samples): {', '.join(flat)} is 0 for "
+                "every completion, so GRPO has nothing to amplify there; "
+                + ("" if "format_shaped_reward" in names else "add format_shaped_reward, ")
+                + "show the format in the prompt (a worked example), or start from a model that writes the tags")
+    section.summary = "; ".join(notes) or "no chat template (plain prompt)"
+    return section
+
+
 # --------------------------------------------------------------------------- running the checks
 
 
@@ -566,6 +633,8 @@ def run_checks(script_args, training_args, model_args, tokenizer, model_config, 
         ))
     else:
         sections.append(Section("samples", "skipped (--samples N samples the starting model)"))
+    sections.append(check_chat(train_rows[0]["prompt"], tokenizer, reward_funcs, kwargs,
+                               sections[-1].counts.get("texts")))
     sections.append(check_resources(model_config, training_args, model_args, data.counts["longest_prompt_tokens"]))
     sections.append(check_setup(training_args, model_args))
     return Report(sections)
