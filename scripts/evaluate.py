@@ -41,7 +41,7 @@ import torch
 
 from scripts.lib.cli import run_cli
 from scripts.lib.console import say
-from scripts.lib.distributed import is_main, world_size
+from scripts.lib.distributed import is_main, shut_down, world_size
 from scripts.lib.eval_settings import is_benchmark, make_plan, parse_args
 from scripts.lib.evaluation import (
     KEYWORD_ONLY_NOTE,
@@ -109,7 +109,8 @@ def main(argv=None, generators=None) -> int:
     for name, result in results.items():
         say(f"{name}: {result['metrics']['verdict']}")
     output = Path(args.output_file or f"outputs/eval/{label}_{time.strftime('%Y%m%d-%H%M%S')}.json")
-    if not is_main():  # rank 0 writes the file
+    shut_down()  # every rank has its numbers (gathered); rank 0 alone writes the file
+    if not is_main():
         return 0
     output.parent.mkdir(parents=True, exist_ok=True)
     settings = {key: value for key, value in asdict(plan).items() if key not in ("rows", "reward_settings")}

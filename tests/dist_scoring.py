@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.lib.config import parse_recipe  # noqa: E402
-from scripts.lib.distributed import rank  # noqa: E402
+from scripts.lib.distributed import rank, shut_down  # noqa: E402
 from scripts.lib.evaluation import HeldOutEvalCallback, held_out_scores  # noqa: E402
 from scripts.lib.generation import HFGenerator, across_ranks  # noqa: E402
 from scripts.lib.models import load_model_and_tokenizer  # noqa: E402
@@ -54,6 +54,7 @@ def main(model_dir: str, out_dir: str) -> None:
     Path(out_dir, f"rank{rank()}.json").write_text(json.dumps({
         "scoring_rows": scoring_rows, "eval_rows": eval_rows, "texts": texts, "lengths": lengths, "before": numbers,
         "example": before["texts"][0], "eval": scalars}))
+    shut_down()
 
 
 if __name__ == "__main__":

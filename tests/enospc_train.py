@@ -29,9 +29,9 @@ def _save(obj, f, *args, **kwargs):
     return _real_save(obj, f, *args, **kwargs)
 
 
-torch.save = _save
+if __name__ == "__main__":  # only when launched: pytest's --doctest-modules imports this file too
+    torch.save = _save
 
-from scripts.train import run  # noqa: E402 - after the patch, which transformers' `torch.save` calls see
+    from scripts.train import run  # after the patch, which transformers' `torch.save` calls see
 
-if __name__ == "__main__":
     sys.exit(run())

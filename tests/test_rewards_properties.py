@@ -55,7 +55,7 @@ def in_range(name: str, value) -> bool:
         return value in ALLOWED[name]
     if name == "cosine_scaled_accuracy_reward":
         return -1.0 <= value <= 1.0
-    return -1.0 <= value <= 0.0  # repetition penalty
+    return -1.0 <= value <= 0.0  # repetition penalty, soft overlong punishment
 
 
 # Text made of the pieces rewards look for, so random examples hit the parsers, not just "no tags".
@@ -115,7 +115,9 @@ def test_hostile_completion_scores_exactly_and_quickly(index):
         value = call(reward, name, text)
         elapsed = time.process_time() - started
         expected = {"format_shaped_reward": shaped, "cosine_scaled_accuracy_reward": -0.5 if len(text) >= 4096 else None,
-                    "repetition_penalty_reward": None}.get(name, 0.0)
+                    "repetition_penalty_reward": None,
+                    # length-based (token ids, not text): exact values are its doctests and test_rewards cases
+                    "soft_overlong_punishment_reward": None}.get(name, 0.0)
         if expected is not None:
             assert value == pytest.approx(expected), (name, text[:60])
         else:

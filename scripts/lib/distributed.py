@@ -77,6 +77,18 @@ def gather(obj) -> list:
     return out
 
 
+def shut_down() -> None:
+    """End the process group, if any, once every rank is done: a process that exits with gloo's threads
+    still running can die in C++ ("terminate called without an active exception") instead of exiting 0."""
+    if world_size() == 1:
+        return
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def lockstep_generation() -> bool:
     """Whether ``generate`` must run in lockstep on every rank (``synced_gpus``): parameters sharded
     across processes (DeepSpeed ZeRO-3, FSDP), where each forward needs every rank. TRL and
