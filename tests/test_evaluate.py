@@ -355,3 +355,16 @@ def test_bad_input_is_one_line_and_exit_code_2(argv, message, capsys):
     assert evaluate.run(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1, err
+
+
+def test_make_eval_with_vllm_on_several_processes_stops_with_one_line(monkeypatch, capsys):
+    # vLLM spreads one model over the GPUs itself: several launched processes would each start an engine.
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    find_spec = eval_settings.importlib.util.find_spec  # as on a GPU machine with vLLM installed
+    monkeypatch.setattr(eval_settings.importlib.util, "find_spec",
+                        lambda name, *a: object() if name == "vllm" else find_spec(name, *a))
+    code = evaluate.run(["--models", "always-right", "--task", "gsm8k", "--dataset_name", str(GSM8K),
+                         "--use_vllm"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--use_vllm runs on one process" in err[0], err
