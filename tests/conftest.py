@@ -18,16 +18,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def _cpu_recipe_task() -> dict:
-    """The tiny base's task as ``make train`` derives it from the CPU recipe (scripts.lib.models.tiny_base_task),
-    with a 16-problem held-out set instead of 512 (the fixture model is built in seconds)."""
-    from types import SimpleNamespace
+    """The tiny base's task as ``make train`` derives it from the CPU recipe, with a 16-problem held-out
+    set instead of 512 (the fixture model is built in seconds)."""
+    from scripts.lib.models import recipe_tiny_base_task
 
-    from scripts.lib.config import R1ZeroArguments, load_recipe_yaml
-    from scripts.lib.models import tiny_base_task
-
-    recipe = load_recipe_yaml(str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"))
-    fields = {k: v for k, v in recipe.items() if k in R1ZeroArguments.__dataclass_fields__}
-    return tiny_base_task(R1ZeroArguments(**{**fields, "holdout_size": 16}), SimpleNamespace(seed=recipe["seed"]))
+    return recipe_tiny_base_task(str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"), holdout_size=16)
 
 
 TINY_TASK = _cpu_recipe_task()

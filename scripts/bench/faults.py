@@ -50,13 +50,14 @@ def train_args(model: Path, out: Path, steps: int) -> list[str]:
 
 def tiny_model(folder: Path) -> Path:
     from scripts.lib.tiny_base import TinyBaseConfig, build_tiny_base
-    from tests.conftest import TINY_TASK
+    from scripts.lib.models import recipe_tiny_base_task
 
     if (folder / "model.safetensors").is_file():
         return folder
     cfg = TinyBaseConfig(corpus_size=1500, steps=0, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=2)
-    return build_tiny_base(folder, cfg, TINY_TASK, progress=False)
+    task = recipe_tiny_base_task(str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"), holdout_size=16)
+    return build_tiny_base(folder, cfg, task, progress=False)
 
 
 def start(args: list[str], marker: Path, log: Path) -> subprocess.Popen:

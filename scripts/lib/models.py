@@ -111,6 +111,20 @@ def tiny_base_task(script_args, training_args) -> dict:
             "test_size": script_args.holdout_size, "seed": training_args.seed}
 
 
+def recipe_tiny_base_task(recipe: str, holdout_size: int | None = None) -> dict:
+    """``tiny_base_task`` as ``make train`` derives it from a recipe file, optionally with another
+    held-out size (tests and benches build a small fixture base from the CPU recipe in seconds)."""
+    from types import SimpleNamespace
+
+    from scripts.lib.config import R1ZeroArguments, load_recipe_yaml
+
+    values = load_recipe_yaml(recipe)
+    fields = {k: v for k, v in values.items() if k in R1ZeroArguments.__dataclass_fields__}
+    if holdout_size is not None:
+        fields["holdout_size"] = holdout_size
+    return tiny_base_task(R1ZeroArguments(**fields), SimpleNamespace(seed=values["seed"]))
+
+
 def tiny_base_is_current(script_args, training_args, model_args) -> bool:
     base_cfg = parse_dataclass_yaml(script_args.tiny_base_recipe, TinyBaseConfig)
     return is_built(model_args.model_name_or_path, base_cfg, tiny_base_task(script_args, training_args))
