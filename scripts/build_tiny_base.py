@@ -12,9 +12,9 @@ from __future__ import annotations
 import shutil
 import sys
 
-from scripts.lib.cli import run_cli
-from scripts.lib.config import RecipeError, parse_recipe
-from scripts.lib.models import build_base_if_needed
+from scripts.lib.recipe.cli import run_cli
+from scripts.lib.recipe.config import RecipeError, parse_recipe
+from scripts.lib.models.loading import build_base_if_needed
 
 
 def pop_force(argv: list[str]) -> bool:

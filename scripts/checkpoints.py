@@ -9,9 +9,9 @@ tracker's ``aha/*`` numbers; TRL's reward means where a run has none). They desc
 batch logged at that step (8 prompts on the CPU recipe): noisy, and not held-out numbers.
 
 The best checkpoint by accuracy (averaged over the last ``aha_smoothing`` logs up to its step, since one
-batch is noise) is marked, and the aha step (``scripts/lib/aha.py``'s heuristic, with
+batch is noise) is marked, and the aha step (``scripts/lib/measure/aha.py``'s heuristic, with
 the run's own settings from ``run_info.json``) is given if the whole log history shows one. Health
-alarms (``health.jsonl``, scripts/lib/health.py) are noted on the first checkpoint at or after their step.
+alarms (``health.jsonl``, scripts/lib/training/health.py) are noted on the first checkpoint at or after their step.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import json
 import sys
 from dataclasses import asdict
 
-from scripts.lib.checkpoint_table import checkpoint_table
-from scripts.lib.cli import command_line, run_cli
-from scripts.lib.run_files import COLUMNS, HEALTH, aha_line
+from scripts.lib.runs.checkpoint_table import checkpoint_table
+from scripts.lib.recipe.cli import command_line, run_cli
+from scripts.lib.runs.run_files import COLUMNS, HEALTH, aha_line
 
 
 def _cell(column: str, metrics: dict) -> str:

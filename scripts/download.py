@@ -5,7 +5,7 @@
     python -m scripts.download --config recipes/qwen2.5-3b_countdown.yaml --dry-run   # the plan, no network
 
 Downloads show progress bars, resume where they stopped, and end with the total size and where
-everything went (the plan and the fetching are ``scripts/lib/hub.py``).
+everything went (the plan and the fetching are ``scripts/lib/recipe/hub.py``).
 
 Compute nodes without internet: run this on a login node that shares the cache (same ``HF_HOME``),
 then train with ``HF_HUB_OFFLINE=1``; or give ``--local-dir`` on shared storage and train with the
@@ -19,9 +19,9 @@ from dataclasses import dataclass, field, fields
 
 from trl import ModelConfig, TrlParser
 
-from scripts.lib.cli import first_line, one_line_parser, run_cli
-from scripts.lib.config import R1ZeroArguments, RecipeError, check_keys, load_recipe_yaml, valid_keys
-from scripts.lib.hub import download, local_paths, plan_for
+from scripts.lib.recipe.cli import first_line, one_line_parser, run_cli
+from scripts.lib.recipe.config import R1ZeroArguments, RecipeError, check_keys, load_recipe_yaml, valid_keys
+from scripts.lib.recipe.hub import download, local_paths, plan_for
 
 
 @dataclass

@@ -8,22 +8,22 @@
 
 For each model: pass@1 with greedy decoding, the unbiased pass@k from k samples at the recipe's
 temperature (avg@k too for a benchmark), format rate, mean completion length and self-check share, all
-scored with the training prompt template and reward code (``scripts/lib/evaluation.py``). Prints a
+scored with the training prompt template and reward code (``scripts/lib/evaluation/evaluation.py``). Prints a
 markdown table and writes a JSON file with every number, the library versions (torch, transformers,
 trl, math-verify, vllm) and one record per problem (prompt, completions, correct?).
 
 Settings come from ``--recipe``, so a checkpoint is measured the way it was trained, or from a
-benchmark's published protocol; flags override them (``scripts/lib/eval_settings.py``). Without
+benchmark's published protocol; flags override them (``scripts/lib/evaluation/eval_settings.py``). Without
 ``--recipe``, a checkpoint or exported model is scored with the recipe and flags its run recorded
 (``run_info.json``); ``--recorded_settings false`` falls back to the task's defaults.
 
 Next to pass@k: the revision numbers (self-check share, accuracy self-checking vs not; for
 Countdown tries, first-try accuracy, wrong->right, right->wrong, true hits inside ``<think>``),
 reflection@k (share of problems where any of k samples self-checks), and per model one audit line:
-reflection absent / present but does not pay / present and pays (``scripts/lib/reflection.py``). The held-out
-problems are ``scripts/lib/held_out.py``'s. A model is a checkpoint dir (``<run>/checkpoint-N``), an
+reflection absent / present but does not pay / present and pays (``scripts/lib/measure/reflection.py``). The held-out
+problems are ``scripts/lib/evaluation/eval_problems.py``'s. A model is a checkpoint dir (``<run>/checkpoint-N``), an
 exported folder, a LoRA adapter dir (merged into its base) or a hub id; ``--use_vllm`` generates with
-vLLM (GPU), otherwise transformers' ``generate`` (``scripts/lib/generation.py``). Launched on several processes (``make eval NPROC=2``), each rank
+vLLM (GPU), otherwise transformers' ``generate`` (``scripts/lib/evaluation/generation.py``). Launched on several processes (``make eval NPROC=2``), each rank
 generates its share of the problems, with the same per-completion seeds, and rank 0 prints and writes
 (vLLM: one process). Bad input (a missing
 model folder, an unknown task or flag) prints one line and exits with code 2.
@@ -39,11 +39,11 @@ from pathlib import Path
 
 import torch
 
-from scripts.lib.cli import run_cli
-from scripts.lib.console import say
-from scripts.lib.distributed import is_main, shut_down, world_size
-from scripts.lib.eval_settings import is_benchmark, make_plan, parse_args
-from scripts.lib.evaluation import (
+from scripts.lib.recipe.cli import run_cli
+from scripts.lib.process.console import say
+from scripts.lib.process.distributed import is_main, shut_down, world_size
+from scripts.lib.evaluation.eval_settings import is_benchmark, make_plan, parse_args
+from scripts.lib.evaluation.evaluation import (
     KEYWORD_ONLY_NOTE,
     EvalError,
     add_avg_at_k,
@@ -53,8 +53,8 @@ from scripts.lib.evaluation import (
     json_safe,
     library_versions,
 )
-from scripts.lib.generation import ModelGenerators
-from scripts.lib.models import model_kind
+from scripts.lib.evaluation.generation import ModelGenerators
+from scripts.lib.models.loading import model_kind
 
 
 def main(argv=None, generators=None) -> int:
@@ -104,7 +104,7 @@ def main(argv=None, generators=None) -> int:
     say("\n" + table + "\n")
     if plan.task != "countdown":
         say(KEYWORD_ONLY_NOTE.format(task=label, phrases=plan.reflection_phrases or "the default list, "
-                                     "scripts/lib/reflection.py"))
+                                     "scripts/lib/measure/reflection.py"))
     # The base-model audit, one line per model: is there reflection, and does it pay?
     for name, result in results.items():
         say(f"{name}: {result['metrics']['verdict']}")

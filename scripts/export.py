@@ -6,7 +6,7 @@
 The folder holds the weights as safetensors (LoRA adapters merged into the base with peft, so no
 peft is needed to load it), the tokenizer, a generation config that samples like training did, and
 a ``README.md`` model card naming the recipe, the step and the metrics logged at that step
-(``scripts/lib/model_export.py``). It loads with ``AutoModelForCausalLM.from_pretrained(OUT)``. Optimizer
+(``scripts/lib/models/hf_export.py``). It loads with ``AutoModelForCausalLM.from_pretrained(OUT)``. Optimizer
 and RNG states are left behind.
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import sys
 
-from scripts.lib.cli import command_line, run_cli
-from scripts.lib.model_export import export
+from scripts.lib.recipe.cli import command_line, run_cli
+from scripts.lib.models.hf_export import export
 
 
 def main(argv=None) -> int:

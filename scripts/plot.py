@@ -5,7 +5,7 @@
 
 Reads the run's log history (its final ``trainer_state.json``, else the newest checkpoint's). Each
 panel draws the logged values thin and their trailing mean (the aha heuristic's ``smoothing``)
-bold; a dashed line marks the aha step when ``scripts/lib/aha.py`` finds one, dotted lines the
+bold; a dashed line marks the aha step when ``scripts/lib/measure/aha.py`` finds one, dotted lines the
 checkpoints. For READMEs and papers; TensorBoard (``make tensorboard``) is the live view.
 """
 
@@ -14,9 +14,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from scripts.lib.aha import HONEST_KEY, LENGTH_P90_KEY, detect_aha
-from scripts.lib.cli import command_line, run_cli
-from scripts.lib.run_files import (
+from scripts.lib.measure.aha import HONEST_KEY, LENGTH_P90_KEY, detect_aha
+from scripts.lib.recipe.cli import command_line, run_cli
+from scripts.lib.runs.run_files import (
     COLUMNS,
     RunError,
     accuracy_reward_name,

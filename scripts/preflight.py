@@ -1,4 +1,4 @@
-"""`make preflight`: every check of ``scripts/lib/preflight_checks.py`` for a recipe, without training.
+"""`make preflight`: every check of ``scripts/lib/preflight/checks.py`` for a recipe, without training.
 
     make preflight RECIPE=recipes/cpu_countdown_tiny.yaml
     python -m scripts.preflight --config recipes/cpu_countdown_tiny.yaml --samples 16   # + model sample
@@ -13,10 +13,10 @@ import sys
 from dataclasses import dataclass, field
 
 from rewards import get_rewards
-from scripts.lib.cli import run_cli
-from scripts.lib.config import parse_recipe
-from scripts.lib.models import load_config_and_tokenizer, load_model_and_tokenizer, tiny_base_is_current
-from scripts.lib.preflight_checks import run_checks
+from scripts.lib.recipe.cli import run_cli
+from scripts.lib.recipe.config import parse_recipe
+from scripts.lib.models.loading import load_config_and_tokenizer, load_model_and_tokenizer, tiny_base_is_current
+from scripts.lib.preflight.checks import run_checks
 
 
 @dataclass

@@ -5,7 +5,7 @@ run next to the recipe's, and fails on a difference the sidecar does not explain
     python -m scripts.recipes_check --recipe recipes/qwen2.5-3b_countdown.yaml
 
 The source values and the reasons for deliberate differences live in ``recipes/sources/sources.yaml``; the
-recipe's values are read the way ``make train`` reads them (``scripts/lib/recipe_sources.py``). Exit 0
+recipe's values are read the way ``make train`` reads them (``scripts/lib/recipe/sources.py``). Exit 0
 when every difference is marked deliberate; else exit 1 with one line per unexplained difference (and
 per recipe without an entry); a broken sidecar or recipe is one ``error:`` line and exit 2.
 """
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from scripts.lib.cli import parse_flags, run_cli
-from scripts.lib.recipe_sources import check_all, format_table
+from scripts.lib.recipe.cli import parse_flags, run_cli
+from scripts.lib.recipe.sources import check_all, format_table
 
 
 @dataclass

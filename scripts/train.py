@@ -9,8 +9,8 @@ held-out "before" -> GRPOTrainer -> train -> held-out "after" -> save.
 
 TensorBoard curves go to ``<output_dir>/runs/``, checkpoints to ``<output_dir>/checkpoint-N``.
 A recipe mistake prints one line and exits with code 2 (``--debug`` shows the traceback); so does a
-reward that raises or miscounts mid-run, after saving a checkpoint (scripts/lib/reward_guard.py). Health
-alarms (scripts/lib/health.py) are printed as they come; with ``health_stop: true`` the run stops at
+reward that raises or miscounts mid-run, after saving a checkpoint (scripts/lib/training/reward_guard.py). Health
+alarms (scripts/lib/training/health.py) are printed as they come; with ``health_stop: true`` the run stops at
 the next checkpoint, exit code 3.
 """
 
@@ -24,19 +24,19 @@ from transformers import PrinterCallback, ProgressCallback, set_seed
 from trl import GRPOTrainer, get_peft_config
 
 from rewards import get_rewards
-from scripts.lib.cli import run_cli
-from scripts.lib.config import parse_recipe
-from scripts.lib.console import say
-from scripts.lib.distributed import quiet_other_ranks
-from scripts.lib.evaluation import HeldOutEvalCallback, held_out_scores, show_before_after
-from scripts.lib.health import HealthMonitor
-from scripts.lib.hub import check_available
-from scripts.lib.models import build_base_if_needed, load_model_and_tokenizer
-from scripts.lib.preflight_checks import preflight_or_stop
-from scripts.lib.reward_guard import checkpoint_on_reward_failure, guard_rewards
-from scripts.lib.run_control import (GracefulStop, finished_message, hold_output_dir, resolve_resume,
+from scripts.lib.recipe.cli import run_cli
+from scripts.lib.recipe.config import parse_recipe
+from scripts.lib.process.console import say
+from scripts.lib.process.distributed import quiet_other_ranks
+from scripts.lib.evaluation.evaluation import HeldOutEvalCallback, held_out_scores, show_before_after
+from scripts.lib.training.health import HealthMonitor
+from scripts.lib.recipe.hub import check_available
+from scripts.lib.models.loading import build_base_if_needed, load_model_and_tokenizer
+from scripts.lib.preflight.checks import preflight_or_stop
+from scripts.lib.training.reward_guard import checkpoint_on_reward_failure, guard_rewards
+from scripts.lib.runs.run_control import (GracefulStop, finished_message, hold_output_dir, resolve_resume,
                                      stop_on_full_disk)
-from scripts.lib.tracking import AhaTracker, ConsoleLog, quiet_checkpoint_saves
+from scripts.lib.training.tracking import AhaTracker, ConsoleLog, quiet_checkpoint_saves
 
 
 def main(argv=None) -> int:
@@ -53,11 +53,11 @@ def train(script_args, training_args, model_args, command: list[str]) -> int:
     if resume and (done := finished_message(resume, training_args.max_steps, training_args.output_dir)):
         print(done)
         return 0
-    # Likewise a hub model or dataset that is neither cached nor reachable (scripts/lib/hub.py).
+    # Likewise a hub model or dataset that is neither cached nor reachable (scripts/lib/recipe/hub.py).
     check_available(script_args, model_args)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    quiet_other_ranks()  # several processes: rank 0 prints what a person reads (scripts/lib/distributed.py)
+    quiet_other_ranks()  # several processes: rank 0 prints what a person reads (scripts/lib/process/distributed.py)
     set_seed(training_args.seed)
 
     # Data and rewards before the model: a bad row or reward name must not cost a model load.
@@ -71,7 +71,7 @@ def train(script_args, training_args, model_args, command: list[str]) -> int:
     if script_args.tiny_base_recipe:
         build_base_if_needed(script_args, model_args, training_args)
     model, tokenizer = load_model_and_tokenizer(model_args, training_args)
-    if script_args.preflight:  # seconds, no sampling: stops a run that cannot learn (scripts/lib/preflight_checks.py)
+    if script_args.preflight:  # seconds, no sampling: stops a run that cannot learn (scripts/lib/preflight/checks.py)
         preflight_or_stop(script_args, training_args, model_args, model, tokenizer, train_rows, holdout_rows,
                           skipped, reward_funcs)
 
@@ -100,7 +100,7 @@ def train(script_args, training_args, model_args, command: list[str]) -> int:
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(ConsoleLog(show_bar=not training_args.disable_tqdm))
 
-    # Alarms when the run stops learning (scripts/lib/health.py); `health_stop: true` ends it at a checkpoint.
+    # Alarms when the run stops learning (scripts/lib/training/health.py); `health_stop: true` ends it at a checkpoint.
     health = HealthMonitor.from_recipe(script_args, training_args).attach(trainer) if script_args.health else None
 
     if resume:

@@ -132,8 +132,8 @@ def test_trust_remote_code_is_off_unless_the_recipe_sets_it(tmp_path, cpu_only, 
     """A model folder that ships Python code: loading it must not run that code."""
     import shutil
 
-    from scripts.lib.config import parse_recipe
-    from scripts.lib.models import load_model_and_tokenizer
+    from scripts.lib.recipe.config import parse_recipe
+    from scripts.lib.models.loading import load_model_and_tokenizer
 
     model_dir = tmp_path / "model_with_code"
     shutil.copytree(tiny_model_dir, model_dir)

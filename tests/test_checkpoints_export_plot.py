@@ -12,8 +12,8 @@ import pytest
 
 from conftest import ROOT
 from scripts import checkpoints, export, plot
-from scripts.lib.checkpoint_table import checkpoint_table
-from scripts.lib.models import load_tokenizer
+from scripts.lib.runs.checkpoint_table import checkpoint_table
+from scripts.lib.models.loading import load_tokenizer
 
 
 def state_entry(run: Path, step: int) -> dict:
@@ -175,7 +175,7 @@ def test_model_card_names_recipe_step_and_metrics(exported):
 
 
 def test_eval_on_an_export_takes_the_settings_of_the_run_that_wrote_it(exported):
-    from scripts.lib.eval_settings import make_plan, parse_args
+    from scripts.lib.evaluation.eval_settings import make_plan, parse_args
 
     run, out = exported
     plan = make_plan(parse_args(["--models", str(out), "--limit", "2"]))

@@ -17,8 +17,8 @@ import pytest
 from conftest import FIXTURES, ROOT, train_command
 from scripts import download
 from scripts.download import parse_for_download
-from scripts.lib import hub
-from scripts.lib.hub import MODEL_FILES, DatasetFetch, ModelFetch, local_paths, plan_for
+from scripts.lib.recipe import hub
+from scripts.lib.recipe.hub import MODEL_FILES, DatasetFetch, ModelFetch, local_paths, plan_for
 from scripts.train import run
 
 RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))

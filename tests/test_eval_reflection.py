@@ -8,7 +8,7 @@ import pytest
 
 from conftest import FIXTURES, ROOT
 from scripts import evaluate
-from scripts.lib.eval_settings import make_plan, parse_args
+from scripts.lib.evaluation.eval_settings import make_plan, parse_args
 
 GSM8K = FIXTURES / "gsm8k_tiny.jsonl"
 
@@ -95,7 +95,7 @@ def test_a_checkpoint_is_scored_with_the_settings_its_run_recorded(tmp_path):
 
 
 def test_models_from_runs_with_different_settings_need_a_recipe(tmp_path):
-    from scripts.lib.evaluation import EvalError
+    from scripts.lib.evaluation.evaluation import EvalError
 
     a = fake_run(tmp_path / "a", "--seed 1")
     b = fake_run(tmp_path / "b", "--seed 2")

@@ -12,9 +12,9 @@ import pytest
 
 from conftest import FIXTURES, ROOT
 from scripts import evaluate
-from scripts.lib import eval_settings
-from scripts.lib import models
-from scripts.lib.evaluation import pass_at_k
+from scripts.lib.evaluation import eval_settings
+from scripts.lib.models import loading as models
+from scripts.lib.evaluation.evaluation import pass_at_k
 
 GSM8K = FIXTURES / "gsm8k_tiny.jsonl"
 
@@ -165,7 +165,7 @@ def test_pass_at_k_defaults_to_one_and_the_number_of_samples(tmp_path):
 
 
 def test_table_has_one_column_per_model_and_the_numbers(stub_results, capsys):
-    from scripts.lib.evaluation import comparison_table
+    from scripts.lib.evaluation.evaluation import comparison_table
 
     table = comparison_table({name: r["metrics"] for name, r in stub_results.items()}, "gsm8k", "T=1")
     lines = table.splitlines()
@@ -245,8 +245,8 @@ def test_the_in_training_hook_logs_the_same_numbers_and_leaves_the_random_stream
     from transformers import AutoModelForCausalLM, TrainerState
 
     from data.countdown import countdown_to_r1_zero
-    from scripts.lib.evaluation import HeldOutEvalCallback
-    from scripts.lib.models import load_tokenizer
+    from scripts.lib.evaluation.evaluation import HeldOutEvalCallback
+    from scripts.lib.models.loading import load_tokenizer
 
     rows, _ = countdown_to_r1_zero([json.loads(line) for line in countdown_file(tmp_path).read_text().splitlines()],
                                    template="compact")
@@ -304,7 +304,7 @@ def test_holdout_eval_steps_without_held_out_prompts_is_a_one_line_recipe_error(
 def test_countdown_held_out_set_is_the_one_training_held_out(tmp_path):
     """With the default recipe: the same problems (and prompts) train.py holds out, none in its training set."""
     from data.countdown import countdown_key
-    from scripts.lib.config import parse_recipe
+    from scripts.lib.recipe.config import parse_recipe
 
     recipe = str(ROOT / "recipes" / "cpu_countdown_tiny.yaml")
     args = eval_settings.parse_args(["--models", "m", "--recipe", recipe, "--num_samples", "0"])
@@ -320,7 +320,7 @@ def test_countdown_held_out_set_is_the_one_training_held_out(tmp_path):
 
 def test_a_recipe_with_no_holdout_gets_fresh_problems_outside_its_training_set(tmp_path):
     from data.countdown import countdown_key
-    from scripts.lib.config import parse_recipe
+    from scripts.lib.recipe.config import parse_recipe
 
     text = (ROOT / "recipes" / "cpu_countdown_tiny.yaml").read_text()
     text = re.sub(r"(?m)^holdout_size:.*$", "holdout_size: 0", text)

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from scripts import export
-from scripts.lib.model_export import loading_mismatch, use_lines
-from scripts.lib.models import load_trained
+from scripts.lib.models.hf_export import loading_mismatch, use_lines
+from scripts.lib.models.loading import load_trained
 
 ROOT = Path(__file__).resolve().parents[1]
 

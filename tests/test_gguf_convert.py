@@ -1,4 +1,4 @@
-"""GGUF -> HF folder (scripts/lib/gguf_convert.py) on a tiny llama GGUF this test writes itself with the
+"""GGUF -> HF folder (scripts/lib/models/gguf_convert.py) on a tiny llama GGUF this test writes itself with the
 ``gguf`` package: no download, no network. The real SmolLM2 folder is covered by tests/test_smollm.py
 (marked slow, skipped when ``make smollm`` has not run)."""
 
@@ -13,7 +13,7 @@ import pytest
 
 gguf = pytest.importorskip("gguf")
 
-from scripts.lib.gguf_convert import (  # noqa: E402
+from scripts.lib.models.gguf_convert import (  # noqa: E402
     DONE_MARKER, ConvertError, extract_member, get_smollm, gguf_to_folder, is_converted,
 )
 

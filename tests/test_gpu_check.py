@@ -48,7 +48,7 @@ def test_dry_run_of_every_part(tmp_path, capsys):
 
 
 def test_every_gpu_recipe_has_a_model_shape():
-    from scripts.lib.config import load_recipe_yaml
+    from scripts.lib.recipe.config import load_recipe_yaml
     from scripts.bench.model_shapes import shape_for_model
 
     recipes = gpu_recipes(None)
@@ -58,7 +58,7 @@ def test_every_gpu_recipe_has_a_model_shape():
 
 
 def test_without_a_gpu_it_stops_with_one_line(capsys, monkeypatch):
-    from scripts.lib.cli import run_cli
+    from scripts.lib.recipe.cli import run_cli
 
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     assert run_cli(gpu_check.main, ["--out", "unused"]) == 2

@@ -1,4 +1,4 @@
-"""Health checks (scripts/lib/health.py) and the reward guard (scripts/lib/reward_guard.py).
+"""Health checks (scripts/lib/training/health.py) and the reward guard (scripts/lib/training/reward_guard.py).
 
 * Real short CPU runs on the tiny untrained fixture model (in this process, so they cost seconds):
   a reward that raises while scoring step 3, one that returns one value too few, and a run whose
@@ -65,7 +65,7 @@ def logged_steps(state: dict) -> list[int]:
 ], ids=["raises", "miscounts"])
 def test_a_reward_that_breaks_at_step_3_stops_with_one_line_a_checkpoint_and_resumes(
         mode, error, train, tiny_model_dir, tmp_path, monkeypatch, capsys):
-    from scripts.lib.run_control import checkpoint_problem
+    from scripts.lib.runs.run_control import checkpoint_problem
 
     out = tmp_path / "out"
     monkeypatch.setenv("FLAKY_REWARD", mode)
@@ -91,8 +91,8 @@ def test_a_reward_that_breaks_at_step_3_stops_with_one_line_a_checkpoint_and_res
 
 
 def test_debug_shows_the_reward_traceback():
-    from scripts.lib.cli import run_cli
-    from scripts.lib.reward_guard import GuardedReward, RewardFailure
+    from scripts.lib.recipe.cli import run_cli
+    from scripts.lib.training.reward_guard import GuardedReward, RewardFailure
 
     def main(argv):
         GuardedReward(lambda completions, **kw: [1 / 0])(completions=["x"])
@@ -106,7 +106,7 @@ def test_debug_shows_the_reward_traceback():
 
 
 def test_the_guard_names_the_completion_that_raises_on_its_own():
-    from scripts.lib.reward_guard import GuardedReward, RewardFailure
+    from scripts.lib.training.reward_guard import GuardedReward, RewardFailure
 
     def picky(completions, target, **kwargs):
         return [float(int(c) == t) for c, t in zip(completions, target)]
@@ -124,7 +124,7 @@ def test_the_guard_names_the_completion_that_raises_on_its_own():
     (1.0, "returned a float for 2 completions"),          # one number for the batch
 ])
 def test_the_guard_catches_a_return_that_is_not_one_value_per_completion(returned, message):
-    from scripts.lib.reward_guard import GuardedReward, RewardFailure
+    from scripts.lib.training.reward_guard import GuardedReward, RewardFailure
 
     def reward(completions, **kwargs):
         return returned
@@ -137,7 +137,7 @@ def test_the_guard_keeps_names_values_and_none_and_pickles():
     from trl.trainer.utils import get_callable_name
 
     from rewards import get_rewards
-    from scripts.lib.reward_guard import GuardedReward, guard_rewards
+    from scripts.lib.training.reward_guard import GuardedReward, guard_rewards
 
     rewards = get_rewards(["format_reward", "countdown_reward"])
     guarded = guard_rewards(rewards)
@@ -236,8 +236,8 @@ def drive(entries: list[dict], out: Path, holdout: dict | None = None, **setting
     from torch.utils.tensorboard import SummaryWriter
     from transformers import TrainerControl, TrainerState
 
-    from scripts.lib.config import R1ZeroArguments
-    from scripts.lib.health import HealthMonitor, Thresholds
+    from scripts.lib.recipe.config import R1ZeroArguments
+    from scripts.lib.training.health import HealthMonitor, Thresholds
 
     out.mkdir(parents=True, exist_ok=True)
     recipe = R1ZeroArguments(**settings)
@@ -331,8 +331,8 @@ def test_the_real_run_raises_no_alarm(tmp_path, capsys):
 def test_a_resumed_run_does_not_repeat_the_alarms_of_its_history(tmp_path):
     from transformers import TrainerControl, TrainerState
 
-    from scripts.lib.config import R1ZeroArguments
-    from scripts.lib.health import HealthMonitor, Thresholds
+    from scripts.lib.recipe.config import R1ZeroArguments
+    from scripts.lib.training.health import HealthMonitor, Thresholds
 
     logs = edited(30, entropy=0.01)  # the alarm was raised at step 39, before the checkpoint at 40
     monitor = HealthMonitor(Thresholds(**R1ZeroArguments().health_thresholds()))
@@ -345,8 +345,8 @@ def test_a_resumed_run_does_not_repeat_the_alarms_of_its_history(tmp_path):
 
 
 def test_every_threshold_is_a_recipe_setting():
-    from scripts.lib.config import R1ZeroArguments
-    from scripts.lib.health import CHECKS, Thresholds
+    from scripts.lib.recipe.config import R1ZeroArguments
+    from scripts.lib.training.health import CHECKS, Thresholds
 
     assert set(Thresholds.__dataclass_fields__) == set(R1ZeroArguments().health_thresholds())
     assert len(CHECKS) == 9

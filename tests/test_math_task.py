@@ -12,7 +12,7 @@ from data.benchmarks import BENCHMARKS, PROTOCOLS, load_benchmark, protocol_sett
 from data.math import extract_math_gold, load_math, math_to_r1_zero
 from rewards.math_rewards import math_accuracy_reward
 from scripts import evaluate
-from scripts.lib import eval_settings
+from scripts.lib.evaluation import eval_settings
 
 MATH = FIXTURES / "math_small.jsonl"
 RECIPE = ROOT / "recipes" / "qwen2.5-math-1.5b_math_zero.yaml"
@@ -70,7 +70,7 @@ def test_build_dataset_math_task_with_levels_and_a_held_out_tail():
 
 def test_the_recipe_parses_as_dr_grpo_on_levels_3_to_5(tmp_path):
     from data.prompts import PROMPT_TEMPLATES
-    from scripts.lib.config import parse_recipe
+    from scripts.lib.recipe.config import parse_recipe
 
     script, training, model = parse_recipe(["--config", str(RECIPE), "--output_dir", str(tmp_path), *CPU])
     assert script.task == "math" and script.math_levels == [3, 4, 5]

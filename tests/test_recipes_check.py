@@ -11,7 +11,7 @@ import yaml
 
 from conftest import ROOT
 from scripts import recipes_check
-from scripts.lib.recipe_sources import SETTINGS, load_sidecar, recipe_values
+from scripts.lib.recipe.sources import SETTINGS, load_sidecar, recipe_values
 
 
 def test_the_kits_recipes_have_no_unexplained_difference(capsys):

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from scripts.lib.reflection import analyze_countdown_completion, reflection_verdict, summarize_reflection
-from scripts.lib.trace_grammar import parse_tries
+from scripts.lib.measure.reflection import analyze_countdown_completion, reflection_verdict, summarize_reflection
+from scripts.lib.measure.trace_grammar import parse_tries
 
 NUMS, TARGET = [3, 2, 3], 18
 # A search that goes back once and finds the solution, answered right.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.lib.gguf_convert import SMOLLM_DIR, is_converted
+from scripts.lib.models.gguf_convert import SMOLLM_DIR, is_converted
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / SMOLLM_DIR

@@ -6,10 +6,10 @@ import random
 
 from conftest import TINY_TASK
 from rewards import countdown_reward, format_reward
-from scripts.lib.reflection import analyze_countdown_completion
-from scripts.lib.trace_grammar import count_claims, parse_tries
-from scripts.lib.models import load_tokenizer
-from scripts.lib.tiny_base import TinyBaseConfig, _chains, make_trace
+from scripts.lib.measure.reflection import analyze_countdown_completion
+from scripts.lib.measure.trace_grammar import count_claims, parse_tries
+from scripts.lib.models.loading import load_tokenizer
+from scripts.lib.models.tiny_base import TinyBaseConfig, _chains, make_trace
 
 
 def test_saved_tokenizer_is_word_level_and_loads_as_saved(tiny_model_dir):
@@ -91,7 +91,7 @@ def test_audit_reports_the_gate_on_any_model(tiny_model_dir):
 
     from data.countdown import countdown_question
     from data.prompts import build_r1_zero_prompt
-    from scripts.lib.tiny_base import audit_base
+    from scripts.lib.models.tiny_base import audit_base
 
     tokenizer = load_tokenizer(str(tiny_model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
@@ -109,7 +109,7 @@ def test_config_defaults_equal_the_recipe():
 
     import yaml
 
-    from scripts.lib.tiny_base import TinyBaseConfig
+    from scripts.lib.models.tiny_base import TinyBaseConfig
 
     recipe = yaml.safe_load(open("recipes/tiny_base/countdown.yaml"))
     defaults = {f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
@@ -131,8 +131,8 @@ def test_corpus_writer_and_parser_agree_on_every_word():
     """Every trace the corpus writer makes reads back with the grammar: every try, verdict and go-back."""
     import random
 
-    from scripts.lib.tiny_base import TinyBaseConfig, make_trace
-    from scripts.lib.trace_grammar import CONFIRMED, FAILED, GO_BACK, NEXT, parse_tries
+    from scripts.lib.models.tiny_base import TinyBaseConfig, make_trace
+    from scripts.lib.measure.trace_grammar import CONFIRMED, FAILED, GO_BACK, NEXT, parse_tries
 
     cfg = TinyBaseConfig(search_share=1.0, exact_format_share=1.0, search_hit_rate=0.5, near_miss_share=0.5)
     rng = random.Random(3)

@@ -13,7 +13,7 @@ Targets (issue #23, "Done when"), on 512 held-out prompts at T=1:
   base's; format <= 0.3 -> >= 0.9; accuracy >= 4x;
 * every seed: accuracy >= 3x its base; the final ``ok`` of a search true in >= 70 % of the searches
   that stop on one; searching (self-checking) completions more accurate than the rest after
-  training; an aha step (``scripts/lib/aha.py``, which for Countdown also needs a rising
+  training; an aha step (``scripts/lib/measure/aha.py``, which for Countdown also needs a rising
   wrong->right rate) after the format is learned; wall time <= 10 min (base build included).
 
 A missed target is printed as MISSED, never hidden. The table and targets are also written to
@@ -32,9 +32,9 @@ import time
 from pathlib import Path
 
 from scripts.bench.common import print_targets
-from scripts.lib.aha import format_learned_step
-from scripts.lib.cli import ArgumentParser, run_cli
-from scripts.lib.run_files import RunError, load_history, run_info
+from scripts.lib.measure.aha import format_learned_step
+from scripts.lib.recipe.cli import ArgumentParser, run_cli
+from scripts.lib.runs.run_files import RunError, load_history, run_info
 
 # (held_out.json key, column label): before -> after per seed.
 KEYS = [("format", "format"), ("accuracy", "accuracy"), ("self_check", "self-check share"),

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from scripts.lib.cli import ArgumentParser, run_cli
+from scripts.lib.recipe.cli import ArgumentParser, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH = ("import faulthandler, signal, sys; faulthandler.register(signal.SIGUSR1, all_threads=False); "
@@ -49,8 +49,8 @@ def train_args(model: Path, out: Path, steps: int) -> list[str]:
 
 
 def tiny_model(folder: Path) -> Path:
-    from scripts.lib.tiny_base import TinyBaseConfig, build_tiny_base
-    from scripts.lib.models import recipe_tiny_base_task
+    from scripts.lib.models.tiny_base import TinyBaseConfig, build_tiny_base
+    from scripts.lib.models.loading import recipe_tiny_base_task
 
     if (folder / "model.safetensors").is_file():
         return folder

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from scripts.bench.gpu_runs import decode_throughput, environment, generators_available, run_generator
 from scripts.bench.model_shapes import SHAPES, build_random_model
-from scripts.lib.cli import ArgumentParser, run_cli
+from scripts.lib.recipe.cli import ArgumentParser, run_cli
 
 
 def table(results: list[dict], args, env: dict, note: str | None) -> str:

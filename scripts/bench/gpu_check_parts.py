@@ -21,12 +21,12 @@ from pathlib import Path
 
 from scripts.bench.model_shapes import build_random_model, shape_for_model
 from scripts.bench.synthetic_data import tokenizer_texts
-from scripts.lib.cli import first_line
-from scripts.lib.config import load_recipe_yaml
+from scripts.lib.recipe.cli import first_line
+from scripts.lib.recipe.config import load_recipe_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_RECIPE = "recipes/cpu_countdown_tiny.yaml"
-# A step line of scripts.lib.tracking.ConsoleLog: "step 1/2 | reward 0.1 | ... | len 786 | ... | s/step 23.45"
+# A step line of scripts.lib.training.tracking.ConsoleLog: "step 1/2 | reward 0.1 | ... | len 786 | ... | s/step 23.45"
 STEP_LINE = re.compile(r"^step (\d+)/(\d+) \|.*")
 MIN_PART_S = 30  # a part that would start with less time than this is skipped
 
@@ -86,9 +86,9 @@ def worker(result_path: str, train_argv: list[str]) -> int:
 def preflight_estimate(train_argv: list[str]) -> dict:
     """The resources check of ``make preflight`` for this exact command line (no model weights loaded)."""
     from rewards import get_rewards
-    from scripts.lib.config import parse_recipe
-    from scripts.lib.models import load_config_and_tokenizer
-    from scripts.lib.preflight_checks import run_checks
+    from scripts.lib.recipe.config import parse_recipe
+    from scripts.lib.models.loading import load_config_and_tokenizer
+    from scripts.lib.preflight.checks import run_checks
 
     script_args, training_args, model_args = parse_recipe(list(train_argv))
     model_config, tokenizer = load_config_and_tokenizer(model_args, training_args)

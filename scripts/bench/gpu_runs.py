@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from scripts.lib.models import load_tokenizer
+from scripts.lib.models.loading import load_tokenizer
 
 
 def synthetic_prompts(n: int, length: int, seed: int = 0) -> list[str]:

@@ -21,7 +21,7 @@ import logging
 import sys
 
 from scripts.bench.common import CLOCKS, clock, print_targets, use_clock
-from scripts.lib.cli import ArgumentParser, run_cli
+from scripts.lib.recipe.cli import ArgumentParser, run_cli
 from scripts.bench.hostile_cases import BATCH, hostile_kinds, run_all
 
 TARGET_MS = 50.0

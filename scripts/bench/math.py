@@ -30,7 +30,7 @@ import sys
 from rewards.math_rewards import math_accuracy_reward, reference_verdict
 from scripts.bench.common import CLOCKS, items_per_s, print_targets, use_clock
 from scripts.bench.math_cases import bench_hostile, completion, fast_items, fixture_items, time_both
-from scripts.lib.cli import ArgumentParser, run_cli
+from scripts.lib.recipe.cli import ArgumentParser, run_cli
 
 DEFAULT_FIXTURE = "tests/fixtures/math_small.jsonl"
 TARGET_SPEEDUP = 20.0

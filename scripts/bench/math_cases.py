@@ -11,7 +11,7 @@ from pathlib import Path
 from rewards.math_rewards import math_accuracy_reward, reference_verdict
 from rewards.text import last_boxed
 from scripts.bench.common import clock, first_and_steady_ms
-from scripts.lib.cli import UserError
+from scripts.lib.recipe.cli import UserError
 
 
 def completion(answer: str) -> str:

@@ -36,7 +36,7 @@ from scripts.bench.rewards_cases import (
     hostile_completions,
     load_golds,
 )
-from scripts.lib.cli import ArgumentParser, run_cli
+from scripts.lib.recipe.cli import ArgumentParser, run_cli
 
 DEFAULT_GSM8K = "../shared/data/gsm8k/test.jsonl"
 TARGET_SPEEDUP = 50.0

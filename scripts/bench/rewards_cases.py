@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 
 from scripts.bench.common import clock, first_and_steady_ms
-from scripts.lib.cli import UserError
+from scripts.lib.recipe.cli import UserError
 
 # name -> (template for the answer text given the gold int, whether the answer is right)
 FORMATS = {
@@ -143,7 +143,7 @@ def hostile_completions() -> dict[str, str]:
 def hostile_calls() -> list[tuple[str, object, dict]]:
     """(reward name, reward, the dataset columns it reads) for every registered reward."""
     from rewards import REWARDS, get_rewards
-    from scripts.lib.config import R1ZeroArguments
+    from scripts.lib.recipe.config import R1ZeroArguments
 
     calls = []
     for name in sorted(REWARDS):

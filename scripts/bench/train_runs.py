@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from scripts.bench.train_timing import Timings, instrument
-from scripts.lib.config import parse_dataclass_yaml, parse_recipe
-from scripts.lib.models import load_tokenizer
+from scripts.lib.recipe.config import parse_dataclass_yaml, parse_recipe
+from scripts.lib.models.loading import load_tokenizer
 
 CACHED_BASE = "outputs/tiny-base/countdown"
 
@@ -94,8 +94,8 @@ def resolve_model(model: str | None, recipe: str, out: Path) -> tuple[str, str]:
             shutil.rmtree(target)
         shutil.copytree(CACHED_BASE, target)
         return str(target), f"{CACHED_BASE} (the recipe's cached base, copied to {target})"
-    from scripts.lib.models import ensure_tiny_base, tiny_base_task
-    from scripts.lib.tiny_base import TinyBaseConfig
+    from scripts.lib.models.loading import ensure_tiny_base, tiny_base_task
+    from scripts.lib.models.tiny_base import TinyBaseConfig
 
     script_args, training_args, _ = parse_recipe(["--config", recipe])
     base = parse_dataclass_yaml(script_args.tiny_base_recipe, TinyBaseConfig)
