@@ -187,3 +187,21 @@ def test_every_tiny_base_recipe_counts_exactly_the_grammars_go_back():
         phrases = yaml.safe_load(recipe.read_text()).get("reflection_phrases")   # None: the default list
         assert has_self_check(went_back, phrases), f"{recipe.name}: reflection_phrases miss the go-back `{GO_BACK}`"
         assert not any(has_self_check(t, phrases) for t in not_back), f"{recipe.name}: counts a trace that did not go back"
+
+
+def test_the_tiny_base_plan_is_derived_once_from_the_parsed_recipe():
+    """``make train`` and ``build_tiny_base`` read the recipe's arguments into one plan; the task in it is the
+    one the tests' fixture base and the benches derive from the recipe file."""
+    from conftest import ROOT
+    from scripts.lib.models.tiny_base.config import read_tiny_base_recipe
+    from scripts.lib.models.tiny_base.task import recipe_tiny_base_task, tiny_base_plan
+    from scripts.lib.recipe.config import parse_recipe
+
+    recipe = str(ROOT / "recipes" / "cpu_countdown_tiny.yaml")
+    small = str(ROOT / "tests" / "fixtures" / "tiny_base_small.yaml")
+    plan = tiny_base_plan(*parse_recipe(["--config", recipe, "--tiny_base_recipe", small,
+                                         "--model_name_or_path", "somewhere/base"]))
+    assert plan.folder == "somewhere/base" and plan.recipe == small
+    assert plan.config == read_tiny_base_recipe(small)
+    assert plan.task == recipe_tiny_base_task(recipe)
+    assert tiny_base_plan(*parse_recipe(["--config", recipe, "--tiny_base_recipe", ""])) is None
