@@ -14,7 +14,8 @@ import sys
 
 from scripts.lib.recipe.cli import run_cli
 from scripts.lib.recipe.config import RecipeError, parse_recipe
-from scripts.lib.models.loading import build_base_if_needed
+from scripts.lib.models.tiny_base.build import build_base_if_needed
+from scripts.lib.models.tiny_base.task import tiny_base_plan
 
 
 def pop_force(argv: list[str]) -> bool:
@@ -38,11 +39,12 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     force = pop_force(argv)
     script_args, training_args, model_args = parse_recipe(argv)
-    if not script_args.tiny_base_recipe:
+    tiny_base = tiny_base_plan(script_args, training_args, model_args)
+    if tiny_base is None:
         raise RecipeError("this recipe has no tiny_base_recipe: its model comes from the hub or a local folder")
     if force:
-        shutil.rmtree(model_args.model_name_or_path, ignore_errors=True)
-    build_base_if_needed(script_args, model_args, training_args)
+        shutil.rmtree(tiny_base.folder, ignore_errors=True)
+    build_base_if_needed(tiny_base, progress=not training_args.disable_tqdm)
     return 0
 
 

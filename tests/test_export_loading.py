@@ -24,10 +24,12 @@ def held_out_prompts() -> list[str]:
     """The 512 held-out prompts of recipes/cpu_countdown_tiny.yaml, rendered as training renders them."""
     from data.countdown import countdown_question, countdown_splits
     from data.prompts import build_r1_zero_prompt
+    from scripts.lib.models.tiny_base.task import recipe_tiny_base_task
 
-    countdown = {"n_numbers": (3, 3), "number_range": (1, 9), "target_range": (10, 99), "ops": "+-*", "chain": True}
-    _, rows = countdown_splits(0, 512, seed=42, **countdown)
-    prompts = [build_r1_zero_prompt(countdown_question(r["nums"], r["target"], "terse"), "compact") for r in rows]
+    task = recipe_tiny_base_task(str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"))
+    _, rows = countdown_splits(0, task["test_size"], seed=task["seed"], **task["countdown"])
+    prompts = [build_r1_zero_prompt(countdown_question(r["nums"], r["target"], task["question_style"]), task["template"])
+               for r in rows]
     assert len(prompts) == 512
     return [p if isinstance(p, str) else p[-1]["content"] for p in prompts]
 

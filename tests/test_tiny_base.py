@@ -9,7 +9,8 @@ from rewards import countdown_reward, format_reward
 from scripts.lib.measure.reflection import analyze_countdown_completion
 from scripts.lib.measure.trace_grammar import count_claims, parse_tries
 from scripts.lib.models.loading import load_tokenizer
-from scripts.lib.models.tiny_base import TinyBaseConfig, _chains, make_trace
+from scripts.lib.models.tiny_base.config import TinyBaseConfig
+from scripts.lib.models.tiny_base.corpus import _chains, make_trace
 
 
 def test_saved_tokenizer_is_word_level_and_loads_as_saved(tiny_model_dir):
@@ -91,7 +92,7 @@ def test_audit_reports_the_gate_on_any_model(tiny_model_dir):
 
     from data.countdown import countdown_question
     from data.prompts import build_r1_zero_prompt
-    from scripts.lib.models.tiny_base import audit_base
+    from scripts.lib.models.tiny_base.audit import audit_base
 
     tokenizer = load_tokenizer(str(tiny_model_dir))
     model = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
@@ -109,7 +110,7 @@ def test_config_defaults_equal_the_recipe():
 
     import yaml
 
-    from scripts.lib.models.tiny_base import TinyBaseConfig
+    from scripts.lib.models.tiny_base.config import TinyBaseConfig
 
     recipe = yaml.safe_load(open("recipes/tiny_base/countdown.yaml"))
     defaults = {f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
@@ -131,7 +132,8 @@ def test_corpus_writer_and_parser_agree_on_every_word():
     """Every trace the corpus writer makes reads back with the grammar: every try, verdict and go-back."""
     import random
 
-    from scripts.lib.models.tiny_base import TinyBaseConfig, make_trace
+    from scripts.lib.models.tiny_base.config import TinyBaseConfig
+    from scripts.lib.models.tiny_base.corpus import make_trace
     from scripts.lib.measure.trace_grammar import CONFIRMED, FAILED, GO_BACK, NEXT, parse_tries
 
     cfg = TinyBaseConfig(search_share=1.0, exact_format_share=1.0, search_hit_rate=0.5, near_miss_share=0.5)
@@ -149,3 +151,57 @@ def test_corpus_writer_and_parser_agree_on_every_word():
         assert all(t["verdict"] == FAILED for t in tries[:-1])
         seen.add(tries[-1]["verdict"])
     assert seen == {CONFIRMED, FAILED}   # searches that stop on a hit and searches that give up
+
+
+def test_loading_a_model_imports_no_tiny_base_code():
+    """`import scripts.lib.models.loading` in a fresh interpreter leaves the tiny base (its corpus writer,
+    pretraining loop and audit) unimported: the entry points build the base before they load it."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = "import sys, scripts.lib.models.loading; print(sorted(m for m in sys.modules if 'tiny_base' in m))"
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_every_tiny_base_recipe_counts_exactly_the_grammars_go_back():
+    """A recipe whose model writes the trace grammar names its go-back word in ``reflection_phrases`` (a
+    recipe is YAML, it cannot import the grammar): renaming GO_BACK without the recipe fails here. Going
+    back counts as a self-check; a failed check that gives up, a confirmed one or a lazy try does not."""
+    import yaml
+
+    from conftest import ROOT
+    from scripts.lib.measure.reflection import has_self_check
+    from scripts.lib.measure.trace_grammar import CONFIRMED, FAILED, GO_BACK, GUESS, NEXT
+
+    recipes = [p for p in sorted((ROOT / "recipes").glob("*.yaml")) if yaml.safe_load(p.read_text()).get("tiny_base_recipe")]
+    assert recipes, "no recipe builds a tiny base"
+    went_back = f"<think> 3 + 3 = 6 , 6 * 2 = 12 vs 18 {FAILED} {GO_BACK} {NEXT} 3 * 6 = 18 vs 18 {CONFIRMED} </think>"
+    not_back = [f"<think> 3 + 3 = 6 , 6 * 2 = 12 vs 18 {FAILED} </think>",       # gives up after a failed check
+                f"<think> 3 * 6 = 18 vs 18 {CONFIRMED} </think>",              # first try confirmed
+                f"<think> {GUESS} </think>", "<think> 3 + 4 = 7 , 7 * 2 = 14 </think>"]   # lazy
+    for recipe in recipes:
+        phrases = yaml.safe_load(recipe.read_text()).get("reflection_phrases")   # None: the default list
+        assert has_self_check(went_back, phrases), f"{recipe.name}: reflection_phrases miss the go-back `{GO_BACK}`"
+        assert not any(has_self_check(t, phrases) for t in not_back), f"{recipe.name}: counts a trace that did not go back"
+
+
+def test_the_tiny_base_plan_is_derived_once_from_the_parsed_recipe():
+    """``make train`` and ``build_tiny_base`` read the recipe's arguments into one plan; the task in it is the
+    one the tests' fixture base and the benches derive from the recipe file."""
+    from conftest import ROOT
+    from scripts.lib.models.tiny_base.config import read_tiny_base_recipe
+    from scripts.lib.models.tiny_base.task import recipe_tiny_base_task, tiny_base_plan
+    from scripts.lib.recipe.config import parse_recipe
+
+    recipe = str(ROOT / "recipes" / "cpu_countdown_tiny.yaml")
+    small = str(ROOT / "tests" / "fixtures" / "tiny_base_small.yaml")
+    plan = tiny_base_plan(*parse_recipe(["--config", recipe, "--tiny_base_recipe", small,
+                                         "--model_name_or_path", "somewhere/base"]))
+    assert plan.folder == "somewhere/base" and plan.recipe == small
+    assert plan.config == read_tiny_base_recipe(small)
+    assert plan.task == recipe_tiny_base_task(recipe)
+    assert tiny_base_plan(*parse_recipe(["--config", recipe, "--tiny_base_recipe", ""])) is None

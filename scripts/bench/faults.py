@@ -49,8 +49,9 @@ def train_args(model: Path, out: Path, steps: int) -> list[str]:
 
 
 def tiny_model(folder: Path) -> Path:
-    from scripts.lib.models.tiny_base import TinyBaseConfig, build_tiny_base
-    from scripts.lib.models.loading import recipe_tiny_base_task
+    from scripts.lib.models.tiny_base.build import build_tiny_base
+    from scripts.lib.models.tiny_base.config import TinyBaseConfig
+    from scripts.lib.models.tiny_base.task import recipe_tiny_base_task
 
     if (folder / "model.safetensors").is_file():
         return folder

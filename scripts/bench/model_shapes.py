@@ -68,7 +68,7 @@ def train_bpe_tokenizer(texts, vocab_size: int):
     """A byte-level BPE tokenizer (Qwen's kind) with each tag a single, ordinary (not special) token.
 
     Tags must not be special tokens: TRL decodes completions with ``skip_special_tokens=True``.
-    (The tiny CPU base has its own word-level tokenizer, ``scripts.lib.models.tiny_base.train_tokenizer``.)
+    (The tiny CPU base has its own word-level tokenizer, ``scripts.lib.models.tiny_base.model.train_tokenizer``.)
     """
     import itertools
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from data.prompts import build_r1_zero_prompt, render_prompt
 from scripts.lib.recipe.cli import UserError, run_cli
-from scripts.lib.models.gguf_convert import SMOLLM_DIR
+from scripts.lib.models.smollm import SMOLLM_DIR
 
 QUESTION = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
             "How many clips did Natalia sell altogether in April and May?")

@@ -11,10 +11,11 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from scripts.bench.train_timing import Timings, instrument
-from scripts.lib.recipe.config import parse_dataclass_yaml, parse_recipe
+from scripts.lib.recipe.config import parse_recipe
 from scripts.lib.models.loading import load_tokenizer
 
 CACHED_BASE = "outputs/tiny-base/countdown"
@@ -94,16 +95,14 @@ def resolve_model(model: str | None, recipe: str, out: Path) -> tuple[str, str]:
             shutil.rmtree(target)
         shutil.copytree(CACHED_BASE, target)
         return str(target), f"{CACHED_BASE} (the recipe's cached base, copied to {target})"
-    from scripts.lib.models.loading import ensure_tiny_base, tiny_base_task
-    from scripts.lib.models.tiny_base import TinyBaseConfig
+    from scripts.lib.models.tiny_base.build import ensure_tiny_base
+    from scripts.lib.models.tiny_base.task import tiny_base_plan
 
-    script_args, training_args, _ = parse_recipe(["--config", recipe])
-    base = parse_dataclass_yaml(script_args.tiny_base_recipe, TinyBaseConfig)
+    plan = tiny_base_plan(*parse_recipe(["--config", recipe]))
     # The recipe's architecture, untrained: the same compute per token, no minutes of pretraining.
-    base.steps, base.corpus_size = 0, 2000
-    task = tiny_base_task(script_args, training_args)
+    base = replace(plan.config, steps=0, corpus_size=2000)
     target = out / "tiny-model"
-    ensure_tiny_base(target, base, task, progress=False, on_build=lambda: print(
+    ensure_tiny_base(target, base, plan.task, progress=False, on_build=lambda: print(
         f"no cached base at {CACHED_BASE}: building an untrained model of the recipe's shape in {target}"))
     return str(target), f"{target} (untrained, the recipe's shape: no cached base at {CACHED_BASE})"
 

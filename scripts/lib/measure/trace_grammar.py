@@ -1,8 +1,11 @@
 """The Countdown trace grammar: the words a tiny-base trace writes, and how a trace is read back.
 
-One home for both sides: ``scripts/lib/models/tiny_base.py`` writes its corpus with these words and
-``scripts/lib/measure/reflection.py`` measures completions with :func:`parse_tries`; renaming a word here
-renames it in both (``tests/test_tiny_base.py`` parses the corpus writer's traces back).
+One home for both sides in code: ``scripts/lib/models/tiny_base/corpus.py`` writes its corpus with these
+words and ``scripts/lib/measure/reflection.py`` measures completions with :func:`parse_tries`; renaming a
+word here renames it in both (``tests/test_tiny_base.py`` parses the corpus writer's traces back). A
+recipe is YAML and names the go-back word itself: the keyword self-check count of
+``recipes/cpu_countdown_tiny.yaml`` (``reflection_phrases``) lists ``recheck``, and a test fails until
+a recipe that builds a tiny base counts exactly the grammar's go-back.
 
 The reasoning (``<think>`` part) of a trace is a list of tries::
 

@@ -9,6 +9,9 @@ pre-tokenizer and ignoring the one in ``tokenizer.json``. For real Qwen checkpoi
 For a tokenizer trained here (the tiny CPU model's, saved with ``tokenizer_class: TokenizersBackend``)
 it silently changes how every number is tokenized, so the model reads prompts it never saw. Every
 command loads tokenizers through ``load_tokenizer``.
+
+Nothing here builds a model: a recipe's tiny base is built before it is loaded, by the entry point
+(``scripts/lib/models/tiny_base/build.py``), so loading never imports the pretraining code.
 """
 
 from __future__ import annotations
@@ -19,10 +22,6 @@ from pathlib import Path
 
 from data.loading import is_local
 from scripts.lib.recipe.cli import UserError, first_line
-from scripts.lib.models.build_once import build_once
-from scripts.lib.recipe.config import parse_dataclass_yaml
-from scripts.lib.process.console import say
-from scripts.lib.models.tiny_base import TinyBaseConfig, build_tiny_base, is_built
 
 
 def tokenizer_json_is_authoritative(name_or_path: str) -> bool:
@@ -99,54 +98,6 @@ def load_config_and_tokenizer(model_args, training_args):
     except OSError as err:
         raise ModelError(f"could not load model {name!r} ({first_line(err)}); set model_name_or_path to a local "
                          "folder if the hub is unreachable") from None
-
-
-# --------------------------------------------------------------------------- tiny base
-
-
-def tiny_base_task(script_args, training_args) -> dict:
-    """The training recipe's settings that the tiny base must share (same problems, same prompt)."""
-    return {"countdown": script_args.countdown_settings(), "template": script_args.prompt_template,
-            "question_style": script_args.countdown_question_style,
-            "test_size": script_args.holdout_size, "seed": training_args.seed}
-
-
-def recipe_tiny_base_task(recipe: str, holdout_size: int | None = None) -> dict:
-    """``tiny_base_task`` as ``make train`` derives it from a recipe file, optionally with another
-    held-out size (tests and benches build a small fixture base from the CPU recipe in seconds)."""
-    from types import SimpleNamespace
-
-    from scripts.lib.recipe.config import R1ZeroArguments, load_recipe_yaml
-
-    values = load_recipe_yaml(recipe)
-    fields = {k: v for k, v in values.items() if k in R1ZeroArguments.__dataclass_fields__}
-    if holdout_size is not None:
-        fields["holdout_size"] = holdout_size
-    return tiny_base_task(R1ZeroArguments(**fields), SimpleNamespace(seed=values["seed"]))
-
-
-def tiny_base_is_current(script_args, training_args, model_args) -> bool:
-    base_cfg = parse_dataclass_yaml(script_args.tiny_base_recipe, TinyBaseConfig)
-    return is_built(model_args.model_name_or_path, base_cfg, tiny_base_task(script_args, training_args))
-
-
-def ensure_tiny_base(out_dir, cfg: TinyBaseConfig, task: dict, progress: bool = True, on_build=None) -> bool:
-    """The tiny base in ``out_dir``, built once however many processes or runs ask at once
-    (``scripts/lib/models/build_once.py``); True when this process built it."""
-    return build_once(out_dir, lambda path: is_built(path, cfg, task),
-                      lambda folder: build_tiny_base(folder, cfg, task, progress=progress), on_build=on_build)
-
-
-def build_base_if_needed(script_args, model_args, training_args) -> None:
-    """Build (or rebuild, if its recipe changed) the tiny offline base model the recipe points to."""
-    path = model_args.model_name_or_path
-    base_cfg = parse_dataclass_yaml(script_args.tiny_base_recipe, TinyBaseConfig)
-    built = ensure_tiny_base(
-        path, base_cfg, tiny_base_task(script_args, training_args), progress=not training_args.disable_tqdm,
-        on_build=lambda: print(f"tiny base model: building into {path} from {script_args.tiny_base_recipe} "
-                               "(once; cached after)", flush=True))
-    if not built:
-        say(f"tiny base model: cached at {path}")
 
 
 # --------------------------------------------------------------------------- any trained model
