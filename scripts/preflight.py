@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from rewards import get_rewards
 from scripts.lib.recipe.cli import run_cli
-from scripts.lib.recipe.config import parse_recipe
+from scripts.lib.recipe.parsing import parse_recipe
 from scripts.lib.models.loading import load_config_and_tokenizer, load_model_and_tokenizer, tiny_base_is_current
 from scripts.lib.preflight.checks import run_checks
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from data.loading import is_local
 from scripts.lib.recipe.cli import UserError, first_line
 from scripts.lib.models.build_once import build_once
-from scripts.lib.recipe.config import parse_dataclass_yaml
+from scripts.lib.recipe.parsing import parse_dataclass_yaml
 from scripts.lib.process.console import say
 from scripts.lib.models.tiny_base import TinyBaseConfig, build_tiny_base, is_built
 
@@ -116,7 +116,8 @@ def recipe_tiny_base_task(recipe: str, holdout_size: int | None = None) -> dict:
     held-out size (tests and benches build a small fixture base from the CPU recipe in seconds)."""
     from types import SimpleNamespace
 
-    from scripts.lib.recipe.config import R1ZeroArguments, load_recipe_yaml
+    from scripts.lib.recipe.arguments import R1ZeroArguments
+    from scripts.lib.recipe.yaml_file import load_recipe_yaml
 
     values = load_recipe_yaml(recipe)
     fields = {k: v for k, v in values.items() if k in R1ZeroArguments.__dataclass_fields__}
