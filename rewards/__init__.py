@@ -6,7 +6,7 @@ checked, skip", and no reward raises on any string or executes model text.
 
 A recipe lists names from ``REWARDS`` (or dotted import paths to your own functions), with one
 weight each; rewards with settings read them from the recipe (``reward_settings()`` in
-``scripts/lib/recipe/config.py``):
+``scripts/lib/recipe/arguments.py``):
 
     reward_funcs: [format_reward, countdown_reward, repetition_penalty_reward]
     reward_weights: [0.5, 1.0, 0.2]

@@ -13,7 +13,8 @@ import shutil
 import sys
 
 from scripts.lib.recipe.cli import run_cli
-from scripts.lib.recipe.config import RecipeError, parse_recipe
+from scripts.lib.recipe.cli import RecipeError
+from scripts.lib.recipe.parsing import parse_recipe
 from scripts.lib.models.tiny_base.build import build_base_if_needed
 from scripts.lib.models.tiny_base.task import tiny_base_plan
 

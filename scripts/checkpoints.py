@@ -11,7 +11,8 @@ batch logged at that step (8 prompts on the CPU recipe): noisy, and not held-out
 The best checkpoint by accuracy (averaged over the last ``aha_smoothing`` logs up to its step, since one
 batch is noise) is marked, and the aha step (``scripts/lib/measure/aha.py``'s heuristic, with
 the run's own settings from ``run_info.json``) is given if the whole log history shows one. Health
-alarms (``health.jsonl``, scripts/lib/training/health.py) are noted on the first checkpoint at or after their step.
+alarms (``health.jsonl``, scripts/lib/training/health_monitor.py) are noted on the first checkpoint at or after
+their step.
 """
 
 from __future__ import annotations

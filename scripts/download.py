@@ -20,7 +20,9 @@ from dataclasses import dataclass, field, fields
 from trl import ModelConfig, TrlParser
 
 from scripts.lib.recipe.cli import first_line, one_line_parser, run_cli
-from scripts.lib.recipe.config import R1ZeroArguments, RecipeError, check_keys, load_recipe_yaml, valid_keys
+from scripts.lib.recipe.arguments import R1ZeroArguments
+from scripts.lib.recipe.cli import RecipeError
+from scripts.lib.recipe.yaml_file import check_keys, load_recipe_yaml, valid_keys
 from scripts.lib.recipe.hub import download, local_paths, plan_for
 
 

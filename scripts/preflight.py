@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from rewards import get_rewards
 from scripts.lib.recipe.cli import run_cli
-from scripts.lib.recipe.config import parse_recipe
+from scripts.lib.recipe.parsing import parse_recipe
 from scripts.lib.models.loading import load_config_and_tokenizer, load_model_and_tokenizer
 from scripts.lib.models.tiny_base.build import is_current
 from scripts.lib.models.tiny_base.task import tiny_base_plan

@@ -10,7 +10,7 @@ held-out "before" -> GRPOTrainer -> train -> held-out "after" -> save.
 TensorBoard curves go to ``<output_dir>/runs/``, checkpoints to ``<output_dir>/checkpoint-N``.
 A recipe mistake prints one line and exits with code 2 (``--debug`` shows the traceback); so does a
 reward that raises or miscounts mid-run, after saving a checkpoint (scripts/lib/training/reward_guard.py). Health
-alarms (scripts/lib/training/health.py) are printed as they come; with ``health_stop: true`` the run stops at
+alarms (scripts/lib/training/health_monitor.py) are printed as they come; with ``health_stop: true`` the run stops at
 the next checkpoint, exit code 3.
 """
 
@@ -25,20 +25,23 @@ from trl import GRPOTrainer, get_peft_config
 
 from rewards import get_rewards
 from scripts.lib.recipe.cli import run_cli
-from scripts.lib.recipe.config import parse_recipe
+from scripts.lib.recipe.parsing import parse_recipe
 from scripts.lib.process.console import say
 from scripts.lib.process.distributed import quiet_other_ranks
 from scripts.lib.evaluation.evaluation import HeldOutEvalCallback, held_out_scores, show_before_after
-from scripts.lib.training.health import HealthMonitor
+from scripts.lib.training.health_monitor import HealthMonitor
 from scripts.lib.recipe.hub import check_available
 from scripts.lib.models.loading import load_model_and_tokenizer
 from scripts.lib.models.tiny_base.build import build_base_if_needed
 from scripts.lib.models.tiny_base.task import tiny_base_plan
 from scripts.lib.preflight.checks import preflight_or_stop
 from scripts.lib.training.reward_guard import checkpoint_on_reward_failure, guard_rewards
-from scripts.lib.runs.run_control import (GracefulStop, finished_message, hold_output_dir, resolve_resume,
-                                     stop_on_full_disk)
-from scripts.lib.training.tracking import AhaTracker, ConsoleLog, quiet_checkpoint_saves
+from scripts.lib.runs.resume import finished_message, resolve_resume
+from scripts.lib.runs.disk import stop_on_full_disk
+from scripts.lib.runs.output_lock import hold_output_dir
+from scripts.lib.runs.stopping import GracefulStop
+from scripts.lib.training.aha_tracker import AhaTracker
+from scripts.lib.training.console_log import ConsoleLog, quiet_checkpoint_saves
 
 
 def main(argv=None) -> int:
@@ -102,7 +105,8 @@ def train(script_args, training_args, model_args, command: list[str]) -> int:
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(ConsoleLog(show_bar=not training_args.disable_tqdm))
 
-    # Alarms when the run stops learning (scripts/lib/training/health.py); `health_stop: true` ends it at a checkpoint.
+    # Alarms when the run stops learning (scripts/lib/training/health_monitor.py); `health_stop: true` ends it at a
+    # checkpoint.
     health = HealthMonitor.from_recipe(script_args, training_args).attach(trainer) if script_args.health else None
 
     if resume:

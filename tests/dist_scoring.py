@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.lib.recipe.config import parse_recipe  # noqa: E402
+from scripts.lib.recipe.parsing import parse_recipe# noqa: E402
 from scripts.lib.process.distributed import rank, shut_down  # noqa: E402
 from scripts.lib.evaluation.evaluation import HeldOutEvalCallback, held_out_scores  # noqa: E402
 from scripts.lib.evaluation.generation import HFGenerator, across_ranks  # noqa: E402

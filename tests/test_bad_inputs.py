@@ -132,7 +132,7 @@ def test_trust_remote_code_is_off_unless_the_recipe_sets_it(tmp_path, cpu_only, 
     """A model folder that ships Python code: loading it must not run that code."""
     import shutil
 
-    from scripts.lib.recipe.config import parse_recipe
+    from scripts.lib.recipe.parsing import parse_recipe
     from scripts.lib.models.loading import load_model_and_tokenizer
 
     model_dir = tmp_path / "model_with_code"

@@ -304,7 +304,7 @@ def test_holdout_eval_steps_without_held_out_prompts_is_a_one_line_recipe_error(
 def test_countdown_held_out_set_is_the_one_training_held_out(tmp_path):
     """With the default recipe: the same problems (and prompts) train.py holds out, none in its training set."""
     from data.countdown import countdown_key
-    from scripts.lib.recipe.config import parse_recipe
+    from scripts.lib.recipe.parsing import parse_recipe
 
     recipe = str(ROOT / "recipes" / "cpu_countdown_tiny.yaml")
     args = eval_settings.parse_args(["--models", "m", "--recipe", recipe, "--num_samples", "0"])
@@ -320,7 +320,7 @@ def test_countdown_held_out_set_is_the_one_training_held_out(tmp_path):
 
 def test_a_recipe_with_no_holdout_gets_fresh_problems_outside_its_training_set(tmp_path):
     from data.countdown import countdown_key
-    from scripts.lib.recipe.config import parse_recipe
+    from scripts.lib.recipe.parsing import parse_recipe
 
     text = (ROOT / "recipes" / "cpu_countdown_tiny.yaml").read_text()
     text = re.sub(r"(?m)^holdout_size:.*$", "holdout_size: 0", text)

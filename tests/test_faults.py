@@ -20,7 +20,7 @@ import pytest
 from conftest import ROOT, train_command
 
 HOLD = ("import sys, time\n"
-        "from scripts.lib.runs.run_control import hold_output_dir\n"
+        "from scripts.lib.runs.output_lock import hold_output_dir\n"
         "with hold_output_dir(sys.argv[1]):\n"
         "    print('held', flush=True)\n"
         "    time.sleep(600)\n")
@@ -56,7 +56,7 @@ def test_a_second_run_on_a_held_output_dir_is_refused_in_one_line_naming_the_hol
 
 
 def test_the_lock_of_a_killed_run_is_taken_over_at_once(tmp_path):
-    from scripts.lib.runs.run_control import LOCK_FILE, RunInUse, hold_output_dir
+    from scripts.lib.runs.output_lock import LOCK_FILE, RunInUse, hold_output_dir
 
     out = tmp_path / "run"
     holder = _holder(out)
@@ -83,7 +83,8 @@ def test_other_ranks_of_the_same_run_take_no_lock(tmp_path):
 
 
 def test_resume_never_ignores_the_lock_file_of_an_empty_output_dir(tmp_path):
-    from scripts.lib.runs.run_control import hold_output_dir, resolve_resume
+    from scripts.lib.runs.resume import resolve_resume
+    from scripts.lib.runs.output_lock import hold_output_dir
 
     with hold_output_dir(tmp_path / "run"):
         assert resolve_resume("never", str(tmp_path / "run")) is None
@@ -92,7 +93,7 @@ def test_resume_never_ignores_the_lock_file_of_an_empty_output_dir(tmp_path):
 # ---------------------------------------------------------------- disk full during a save
 
 def test_disk_full_errors_become_one_line_naming_the_folder_and_its_free_space(tmp_path):
-    from scripts.lib.runs.run_control import _free_bytes, _human, disk_full_error
+    from scripts.lib.runs.disk import _free_bytes, _human, disk_full_error
 
     line = disk_full_error(OSError(errno.ENOSPC, "No space left on device"), tmp_path)
     assert line.startswith(f"disk full while writing to {tmp_path} ({_human(_free_bytes(tmp_path))} free there); "
@@ -118,7 +119,7 @@ def disk_full_run(tiny_model_dir, tmp_path_factory):
 
 
 def test_a_full_disk_during_a_save_stops_the_run_in_one_line_and_keeps_the_previous_checkpoint(disk_full_run):
-    from scripts.lib.runs.run_control import checkpoint_problem, last_complete_checkpoint
+    from scripts.lib.runs.resume import checkpoint_problem, last_complete_checkpoint
 
     out, _, proc = disk_full_run
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-3000:]

@@ -48,7 +48,7 @@ def test_dry_run_of_every_part(tmp_path, capsys):
 
 
 def test_every_gpu_recipe_has_a_model_shape():
-    from scripts.lib.recipe.config import load_recipe_yaml
+    from scripts.lib.recipe.yaml_file import load_recipe_yaml
     from scripts.bench.model_shapes import shape_for_model
 
     recipes = gpu_recipes(None)

@@ -1,4 +1,5 @@
-"""Health checks (scripts/lib/training/health.py) and the reward guard (scripts/lib/training/reward_guard.py).
+"""Health checks (scripts/lib/training/health_checks.py, health_monitor.py) and the reward guard
+(scripts/lib/training/reward_guard.py).
 
 * Real short CPU runs on the tiny untrained fixture model (in this process, so they cost seconds):
   a reward that raises while scoring step 3, one that returns one value too few, and a run whose
@@ -65,7 +66,7 @@ def logged_steps(state: dict) -> list[int]:
 ], ids=["raises", "miscounts"])
 def test_a_reward_that_breaks_at_step_3_stops_with_one_line_a_checkpoint_and_resumes(
         mode, error, train, tiny_model_dir, tmp_path, monkeypatch, capsys):
-    from scripts.lib.runs.run_control import checkpoint_problem
+    from scripts.lib.runs.resume import checkpoint_problem
 
     out = tmp_path / "out"
     monkeypatch.setenv("FLAKY_REWARD", mode)
@@ -236,8 +237,9 @@ def drive(entries: list[dict], out: Path, holdout: dict | None = None, **setting
     from torch.utils.tensorboard import SummaryWriter
     from transformers import TrainerControl, TrainerState
 
-    from scripts.lib.recipe.config import R1ZeroArguments
-    from scripts.lib.training.health import HealthMonitor, Thresholds
+    from scripts.lib.recipe.arguments import R1ZeroArguments
+    from scripts.lib.training.health_checks import Thresholds
+    from scripts.lib.training.health_monitor import HealthMonitor
 
     out.mkdir(parents=True, exist_ok=True)
     recipe = R1ZeroArguments(**settings)
@@ -331,8 +333,9 @@ def test_the_real_run_raises_no_alarm(tmp_path, capsys):
 def test_a_resumed_run_does_not_repeat_the_alarms_of_its_history(tmp_path):
     from transformers import TrainerControl, TrainerState
 
-    from scripts.lib.recipe.config import R1ZeroArguments
-    from scripts.lib.training.health import HealthMonitor, Thresholds
+    from scripts.lib.recipe.arguments import R1ZeroArguments
+    from scripts.lib.training.health_checks import Thresholds
+    from scripts.lib.training.health_monitor import HealthMonitor
 
     logs = edited(30, entropy=0.01)  # the alarm was raised at step 39, before the checkpoint at 40
     monitor = HealthMonitor(Thresholds(**R1ZeroArguments().health_thresholds()))
@@ -345,8 +348,8 @@ def test_a_resumed_run_does_not_repeat_the_alarms_of_its_history(tmp_path):
 
 
 def test_every_threshold_is_a_recipe_setting():
-    from scripts.lib.recipe.config import R1ZeroArguments
-    from scripts.lib.training.health import CHECKS, Thresholds
+    from scripts.lib.recipe.arguments import R1ZeroArguments
+    from scripts.lib.training.health_checks import CHECKS, Thresholds
 
     assert set(Thresholds.__dataclass_fields__) == set(R1ZeroArguments().health_thresholds())
     assert len(CHECKS) == 9

@@ -123,7 +123,8 @@ def test_an_unknown_reward_setting_is_an_error_naming_it():
 
 
 def test_a_recipe_setting_no_selected_reward_uses_is_an_error_naming_it(tmp_path, monkeypatch):
-    from scripts.lib.recipe.config import RecipeError, parse_recipe
+    from scripts.lib.recipe.cli import RecipeError
+    from scripts.lib.recipe.parsing import parse_recipe
 
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     recipe = tmp_path / "r.yaml"
@@ -138,7 +139,8 @@ def test_a_recipe_setting_no_selected_reward_uses_is_an_error_naming_it(tmp_path
 
 
 def test_every_shipped_recipe_sets_only_settings_its_rewards_use():
-    from scripts.lib.recipe.config import R1ZeroArguments, load_recipe_yaml
+    from scripts.lib.recipe.arguments import R1ZeroArguments
+    from scripts.lib.recipe.yaml_file import load_recipe_yaml
 
     for path in sorted((ROOT / "recipes").glob("*.yaml")):
         recipe = load_recipe_yaml(str(path))

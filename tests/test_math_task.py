@@ -70,7 +70,7 @@ def test_build_dataset_math_task_with_levels_and_a_held_out_tail():
 
 def test_the_recipe_parses_as_dr_grpo_on_levels_3_to_5(tmp_path):
     from data.prompts import PROMPT_TEMPLATES
-    from scripts.lib.recipe.config import parse_recipe
+    from scripts.lib.recipe.parsing import parse_recipe
 
     script, training, model = parse_recipe(["--config", str(RECIPE), "--output_dir", str(tmp_path), *CPU])
     assert script.task == "math" and script.math_levels == [3, 4, 5]

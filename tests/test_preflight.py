@@ -98,7 +98,7 @@ def test_every_registered_reward_passes_the_probes_on_a_healthy_template(task, t
     # A false alarm here would stop every `make train` that uses the reward.
     from data import build_dataset
     from rewards import REWARDS, get_rewards
-    from scripts.lib.recipe.config import R1ZeroArguments
+    from scripts.lib.recipe.arguments import R1ZeroArguments
     from scripts.lib.preflight.checks import check_template
 
     rows = countdown_rows() if task == "countdown" else build_dataset(
@@ -284,7 +284,7 @@ def test_train_stops_before_training_on_a_prefill_the_reward_cannot_see(tiny_mod
 
 
 def test_recipe_key_turns_the_automatic_preflight_off():
-    from scripts.lib.recipe.config import parse_recipe
+    from scripts.lib.recipe.parsing import parse_recipe
 
     script_args, _, _ = parse_recipe(["--config", RECIPE, "--preflight", "false"])
     assert script_args.preflight is False

@@ -56,3 +56,39 @@ def test_missing_model_path(tmp_path, capsys):
 def test_debug_flag_shows_the_traceback(tmp_path):
     with pytest.raises(Exception, match="learning_rat"):
         run(["--config", write(tmp_path, "learning_rat: 0.1\n"), "--debug"])
+
+
+@pytest.mark.parametrize("flags,wanted", [
+    # A bare boolean flag means true (TRL's parser); the old hand-read of argv took the next flag as its value,
+    # or missed a last one, and let a GPU-only setting through to a CUDA error mid-run.
+    (["--use_vllm"], "use_vllm"),
+    (["--use_vllm", "--max_steps", "3"], "use_vllm"),
+    (["--bf16=true"], "bf16"),
+])
+def test_gpu_settings_are_checked_as_the_parser_reads_them(tmp_path, monkeypatch, flags, wanted):
+    from scripts.lib.recipe.cli import RecipeError
+    from scripts.lib.recipe.parsing import parse_recipe
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with pytest.raises(RecipeError, match=f"no GPU, but the recipe asks for {wanted}:"):
+        parse_recipe(["--config", RECIPE, "--output_dir", str(tmp_path / "o"), *flags])
+
+
+def test_the_recipe_file_is_read_once(tmp_path, monkeypatch):
+    import yaml
+
+    from scripts.lib.recipe.parsing import parse_recipe
+
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    reads = []
+    safe_load = yaml.safe_load
+    monkeypatch.setattr(yaml, "safe_load", lambda stream: reads.append(1) or safe_load(stream))
+    script_args, training_args, _ = parse_recipe(["--config", RECIPE, "--output_dir", str(tmp_path / "o"),
+                                                  "--max_steps", "3"])
+    assert len(reads) == 1
+    assert training_args.max_steps == 3 and training_args.bf16 is False and script_args.task == "countdown"
+
+
+def test_an_empty_recipe_file_is_one_line(tmp_path, capsys):
+    assert run(["--config", write(tmp_path, "# nothing yet\n")]) == 2
+    assert "a recipe must be a YAML mapping of `key: value` lines (this one is empty)" in capsys.readouterr().err

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from conftest import FIXTURES, ROOT
-from scripts.lib.recipe.config import parse_recipe
+from scripts.lib.recipe.parsing import parse_recipe
 from scripts.train import run
 
 RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))

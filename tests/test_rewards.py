@@ -219,7 +219,7 @@ def test_recipe_defaults_match_reward_defaults():
     """One default per setting: a recipe that says nothing gets what the reward class would use."""
     import inspect
 
-    from scripts.lib.recipe.config import R1ZeroArguments
+    from scripts.lib.recipe.arguments import R1ZeroArguments
 
     all_settings = R1ZeroArguments().reward_settings()
     checked = 0
@@ -234,7 +234,7 @@ def test_recipe_defaults_match_reward_defaults():
 
 
 def test_recipe_sets_reward_funcs_weights_and_settings(tmp_path, monkeypatch):
-    from scripts.lib.recipe.config import parse_recipe
+    from scripts.lib.recipe.parsing import parse_recipe
 
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     recipe = tmp_path / "r.yaml"
@@ -309,7 +309,8 @@ def test_soft_overlong_punishment_is_trls_on_held_out_lengths():
 
 
 def test_soft_overlong_punishment_recipe_settings(tmp_path):
-    from scripts.lib.recipe.config import RecipeError, parse_recipe
+    from scripts.lib.recipe.cli import RecipeError
+    from scripts.lib.recipe.parsing import parse_recipe
 
     base = ["--output_dir", str(tmp_path), "--use_cpu", "true", "--bf16", "false",
             "--model_name_or_path", "m", "--reward_funcs", "format_reward", "soft_overlong_punishment_reward",

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rewards import REWARDS, get_reward, get_rewards
-from scripts.lib.recipe.config import R1ZeroArguments
+from scripts.lib.recipe.arguments import R1ZeroArguments
 from rewards.accuracy_rewards import fast_verdict, gsm8k_accuracy_reward
 from rewards.countdown_rewards import countdown_reward
 from rewards.format_rewards import TAGS, format_reward, format_shaped_reward

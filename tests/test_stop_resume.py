@@ -203,7 +203,7 @@ def test_a_second_signal_exits_at_once_without_saving(tiny_model_dir, tmp_path):
 
 
 def test_sigkill_during_a_save_then_resume_picks_the_newest_complete_checkpoint(tiny_model_dir, tmp_path, capsys):
-    from scripts.lib.runs.run_control import checkpoint_problem, last_complete_checkpoint, resolve_resume
+    from scripts.lib.runs.resume import checkpoint_problem, last_complete_checkpoint, resolve_resume
 
     out = tmp_path / "out"
     run = Training(run_args(tiny_model_dir, out, "--save_steps", "1"))
@@ -261,7 +261,7 @@ DAMAGE = [
 
 @pytest.mark.parametrize("case,damage,reason", DAMAGE, ids=[c[0] for c in DAMAGE])
 def test_a_half_written_checkpoint_is_skipped_with_one_warning(interrupted, tmp_path, capsys, case, damage, reason):
-    from scripts.lib.runs.run_control import checkpoint_problem, last_complete_checkpoint
+    from scripts.lib.runs.resume import checkpoint_problem, last_complete_checkpoint
 
     source, _, _, step = interrupted
     out = tmp_path / "out"
@@ -282,7 +282,7 @@ def test_a_half_written_checkpoint_is_skipped_with_one_warning(interrupted, tmp_
 
 
 def test_a_checkpoint_whose_state_is_for_another_step_is_skipped(interrupted, tmp_path):
-    from scripts.lib.runs.run_control import checkpoint_problem
+    from scripts.lib.runs.resume import checkpoint_problem
 
     source, _, _, step = interrupted
     copy = tmp_path / "checkpoint-5"
@@ -293,7 +293,7 @@ def test_a_checkpoint_whose_state_is_for_another_step_is_skipped(interrupted, tm
 def test_graceful_stop_turns_a_signal_into_save_and_stop_then_restores_the_handler():
     from transformers import TrainerControl, TrainerState, TrainingArguments
 
-    from scripts.lib.runs.run_control import GracefulStop
+    from scripts.lib.runs.stopping import GracefulStop
 
     stop = GracefulStop()
     before = signal.getsignal(signal.SIGTERM)
@@ -311,7 +311,7 @@ def test_graceful_stop_turns_a_signal_into_save_and_stop_then_restores_the_handl
 
 
 def test_resume_command_keeps_the_flags_and_replaces_any_resume_setting():
-    from scripts.lib.runs.run_control import resume_command
+    from scripts.lib.runs.resume import resume_command
 
     argv = ["--config", "r.yaml", "--resume", "never", "--max_steps", "9", "--resume_from_checkpoint=x"]
     assert resume_command(argv, "out/checkpoint-4") == (
@@ -321,7 +321,7 @@ def test_resume_command_keeps_the_flags_and_replaces_any_resume_setting():
 
 
 def test_resume_auto_starts_fresh_next_to_logs_of_a_run_that_never_saved(tmp_path, capsys):
-    from scripts.lib.runs.run_control import resolve_resume
+    from scripts.lib.runs.resume import resolve_resume
 
     assert resolve_resume("auto", str(tmp_path / "missing")) is None
     (tmp_path / "runs").mkdir()

@@ -195,7 +195,7 @@ def test_the_tiny_base_plan_is_derived_once_from_the_parsed_recipe():
     from conftest import ROOT
     from scripts.lib.models.tiny_base.config import read_tiny_base_recipe
     from scripts.lib.models.tiny_base.task import recipe_tiny_base_task, tiny_base_plan
-    from scripts.lib.recipe.config import parse_recipe
+    from scripts.lib.recipe.parsing import parse_recipe
 
     recipe = str(ROOT / "recipes" / "cpu_countdown_tiny.yaml")
     small = str(ROOT / "tests" / "fixtures" / "tiny_base_small.yaml")

@@ -123,7 +123,7 @@ def completion_masks(*lengths_per_step: list[int], width: int = 30) -> list[dict
 
 
 def tracker_on(logs: dict, rows=(), buffered=(), **args):
-    from scripts.lib.training.tracking import AhaTracker
+    from scripts.lib.training.aha_tracker import AhaTracker
 
     tracker = AhaTracker("countdown", rows, log_samples_every=1, samples_per_log=2,
                          aha_settings={"baseline_steps": 1, "reflection_margin": 0.1, "accuracy_margin": 0.1,
@@ -265,7 +265,8 @@ def test_detector_reports_once():
 ])
 def test_bad_tracker_settings_are_one_line_recipe_errors(flag, value, message):
     from conftest import ROOT
-    from scripts.lib.recipe.config import RecipeError, parse_recipe
+    from scripts.lib.recipe.cli import RecipeError
+    from scripts.lib.recipe.parsing import parse_recipe
 
     with pytest.raises(RecipeError) as err:
         parse_recipe(["--config", str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"), flag, value])
@@ -289,7 +290,7 @@ def test_training_console_prints_one_line_per_logged_step(tracked_run):
 
 
 def test_console_log_writes_each_logged_step_once_above_the_progress_bar(capsys):
-    from scripts.lib.training.tracking import ConsoleLog
+    from scripts.lib.training.console_log import ConsoleLog
 
     console = ConsoleLog(show_bar=True)
     state = SimpleNamespace(is_world_process_zero=True, max_steps=4, global_step=0)

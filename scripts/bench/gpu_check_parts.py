@@ -22,11 +22,11 @@ from pathlib import Path
 from scripts.bench.model_shapes import build_random_model, shape_for_model
 from scripts.bench.synthetic_data import tokenizer_texts
 from scripts.lib.recipe.cli import first_line
-from scripts.lib.recipe.config import load_recipe_yaml
+from scripts.lib.recipe.yaml_file import load_recipe_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_RECIPE = "recipes/cpu_countdown_tiny.yaml"
-# A step line of scripts.lib.training.tracking.ConsoleLog: "step 1/2 | reward 0.1 | ... | len 786 | ... | s/step 23.45"
+# A step line of scripts.lib.training.console_log.ConsoleLog: "step 1/2 | reward 0.1 | ... | len 786 | ... | s/step 23.45"
 STEP_LINE = re.compile(r"^step (\d+)/(\d+) \|.*")
 MIN_PART_S = 30  # a part that would start with less time than this is skipped
 
@@ -86,7 +86,7 @@ def worker(result_path: str, train_argv: list[str]) -> int:
 def preflight_estimate(train_argv: list[str]) -> dict:
     """The resources check of ``make preflight`` for this exact command line (no model weights loaded)."""
     from rewards import get_rewards
-    from scripts.lib.recipe.config import parse_recipe
+    from scripts.lib.recipe.parsing import parse_recipe
     from scripts.lib.models.loading import load_config_and_tokenizer
     from scripts.lib.preflight.checks import run_checks
 

@@ -143,7 +143,7 @@ def hostile_completions() -> dict[str, str]:
 def hostile_calls() -> list[tuple[str, object, dict]]:
     """(reward name, reward, the dataset columns it reads) for every registered reward."""
     from rewards import REWARDS, get_rewards
-    from scripts.lib.recipe.config import R1ZeroArguments
+    from scripts.lib.recipe.arguments import R1ZeroArguments
 
     calls = []
     for name in sorted(REWARDS):

@@ -40,7 +40,7 @@ from scripts.bench.train_report import data_path_rows, machine_line, training_re
 from scripts.bench.train_runs import CACHED_BASE, parse_variant, resolve_model, run_once, worker
 from scripts.bench.train_timing import summarise
 from scripts.lib.recipe.cli import ArgumentParser, UserError, run_cli
-from scripts.lib.recipe.config import parse_recipe
+from scripts.lib.recipe.parsing import parse_recipe
 
 DEFAULT_RECIPE = "recipes/cpu_countdown_tiny.yaml"
 DEFAULT_GSM8K = "../shared/data/gsm8k/train.jsonl"

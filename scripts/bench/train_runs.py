@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from scripts.bench.train_timing import Timings, instrument
-from scripts.lib.recipe.config import parse_recipe
+from scripts.lib.recipe.parsing import parse_dataclass_yaml, parse_recipe
 from scripts.lib.models.loading import load_tokenizer
 
 CACHED_BASE = "outputs/tiny-base/countdown"

@@ -2,7 +2,7 @@
 
 Settings come from ``--recipe`` (task, data, prompt template, temperature, top_k/top_p, completion
 length, seed), so a checkpoint is measured the way it was trained; flags override them. Without a
-recipe, the task's defaults (``scripts/lib/recipe/config.py``) and TRL's ``GRPOConfig`` defaults apply. A
+recipe, the task's defaults (``scripts/lib/recipe/arguments.py``) and TRL's ``GRPOConfig`` defaults apply. A
 benchmark (``--task math500|aime24|amc23|gsm8k``, ``data/benchmarks.py``) is decoded with its
 published protocol instead (``--protocol``; flags override it).
 """
@@ -19,7 +19,8 @@ from data.loading import DataError
 from data.prompts import resolve_template
 from rewards import ACCURACY_REWARD_FOR_TASK
 from scripts.lib.recipe.cli import parse_flags
-from scripts.lib.recipe.config import R1ZeroArguments, chat_template_kwargs, parse_recipe
+from scripts.lib.recipe.arguments import R1ZeroArguments, chat_template_kwargs
+from scripts.lib.recipe.parsing import parse_recipe
 from scripts.lib.evaluation.evaluation import EvalError
 from scripts.lib.evaluation.eval_problems import held_out_rows
 from scripts.lib.runs.run_files import recorded_run, recorded_train_argv

@@ -14,12 +14,12 @@ from rewards import ACCURACY_REWARD_FOR_TASK, format_reward, get_reward
 from rewards.text import completion_text, table_cell
 from scripts.lib.measure.reflection import has_self_check, revision_numbers, verdict_line
 from scripts.lib.recipe.cli import UserError
-from scripts.lib.recipe.config import chat_template_kwargs
+from scripts.lib.recipe.arguments import chat_template_kwargs
 from scripts.lib.process.console import say
 from scripts.lib.evaluation.generation import HFGenerator, across_ranks
 from scripts.lib.runs.run_files import EVAL_HISTORY
 from scripts.lib.models.sampling import sample_completions
-from scripts.lib.training.tracking import tensorboard_writer
+from scripts.lib.training.writers import tensorboard_writer
 
 
 class EvalError(UserError):

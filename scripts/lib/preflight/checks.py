@@ -48,7 +48,7 @@ from rewards.accuracy_rewards import parse_number
 from rewards.math_rewards import fast_math_verdict
 from scripts.lib.preflight.chat_audit import special_tags, tag_shares, tag_token_counts, template_additions, turn_end_token
 from scripts.lib.recipe.cli import UserError
-from scripts.lib.recipe.config import chat_template_kwargs
+from scripts.lib.recipe.arguments import chat_template_kwargs
 from scripts.lib.process.console import say
 from scripts.lib.evaluation.evaluation import mean, score_completions
 from scripts.lib.models.sampling import sample_completions

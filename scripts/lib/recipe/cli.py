@@ -1,7 +1,7 @@
 """The one way every command turns a user's mistake into one line: ``error: ...`` and exit code 2.
 
 Two ways to read a command line, both raising ``UserError``: recipe-like commands parse dataclasses
-the way TRL does (``scripts/lib/recipe/config.py``'s ``parse_recipe``; ``parse_flags`` for one dataclass of
+the way TRL does (``scripts/lib/recipe/parsing.py``'s ``parse_recipe``; ``parse_flags`` for one dataclass of
 flags, as ``make eval``); commands that read a run folder use ``command_line`` (argparse).
 
 Library code raises ``UserError`` (or a subclass: ``RecipeError``, ``RunError``, ``ModelError``,
@@ -25,6 +25,10 @@ from scripts.lib.process.distributed import error_prefix
 
 class UserError(ValueError):
     """A problem the user can fix (a recipe, a flag, a path), explained in one line."""
+
+
+class RecipeError(UserError):
+    """A problem with the user's recipe or command line, explained in one line."""
 
 
 USER_ERRORS = (UserError, DataError, UnknownRewardError)

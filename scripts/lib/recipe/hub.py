@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data.loading import is_local
-from scripts.lib.recipe.config import RecipeError
+from scripts.lib.recipe.cli import RecipeError
 
 # A model folder as transformers loads it, without the duplicate PyTorch/TF/Flax/GGUF weights
 # that many hub repositories also carry.

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts.lib.recipe.cli import UserError
-from scripts.lib.recipe.config import load_recipe_yaml, parse_recipe
+from scripts.lib.recipe.parsing import parse_recipe
+from scripts.lib.recipe.yaml_file import load_recipe_yaml
 
 SIDECAR = "recipes/sources/sources.yaml"
 # Values the source does not give, or settings its algorithm does not have: shown, never compared.

@@ -1,6 +1,8 @@
 """Stage 3a, the run's folder: what a training run owns on disk and how it survives a stop.
 
-``run_control`` holds the output-dir lock, finds and resumes checkpoints, stops cleanly on a signal
-or a full disk; ``run_files`` names and reads the files a run writes (run info, held-out scores,
-health alarms); ``checkpoint_table`` reads them back into the table ``make checkpoints`` prints.
+``output_lock`` holds the one-run-per-``output_dir`` lock; ``resume`` finds complete checkpoints,
+checks them and resolves ``resume``; ``stopping`` stops cleanly on a signal or an error, at a checkpoint
+(``GracefulStop``, the stop report); ``disk`` turns a full disk into one line; ``run_files`` names and
+reads the files a run writes (run info, held-out scores, health alarms); ``checkpoint_table`` reads them
+back into the table ``make checkpoints`` prints.
 """

@@ -47,7 +47,7 @@ def checkpoint_table(run) -> dict:
     except RunError:
         history = []
     aha = detect_aha(history, **settings)
-    # Health alarms (scripts/lib/training/health.py) go with the first checkpoint at or after their step.
+    # Health alarms (scripts/lib/training/health_monitor.py) go with the first checkpoint at or after their step.
     alarms = read_alarms(run)
     previous = 0
     for row in rows:

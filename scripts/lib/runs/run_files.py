@@ -1,9 +1,9 @@
 """Reading a training run's folder: run info, checkpoints, log history, metrics at a step.
 
 ``make checkpoints``, ``make export``, ``make plot`` and ``make eval`` describe a run from these
-files only: ``run_info.json`` (written by the tracker, ``scripts/lib/training/tracking.py``), the
+files only: ``run_info.json`` (written by the tracker, ``scripts/lib/training/aha_tracker.py``), the
 ``checkpoint-N`` folders and their ``trainer_state.json`` log history, ``eval_history.jsonl`` (held-out
-scores during training) and ``health.jsonl`` (the health monitor's alarms, ``scripts/lib/training/health.py``).
+scores during training) and ``health.jsonl`` (the health monitor's alarms, ``scripts/lib/training/health_monitor.py``).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from pathlib import Path
 from rewards import ACCURACY_REWARD_FOR_TASK
 from scripts.lib.measure.aha import ACCURACY_KEY, FORMAT_KEY, LENGTH_MEAN_KEY, REFLECTION_KEY, AhaResult
 from scripts.lib.recipe.cli import UserError
-from scripts.lib.recipe.config import R1ZeroArguments
+from scripts.lib.recipe.arguments import R1ZeroArguments
 
 RUN_INFO = "run_info.json"
 STATE = "trainer_state.json"
-HEALTH = "health.jsonl"  # scripts/lib/training/health.py's alarms, one JSON record a line
+HEALTH = "health.jsonl"  # scripts/lib/training/health_monitor.py's alarms, one JSON record a line
 EVAL_HISTORY = "eval_history.jsonl"  # held-out scores during training (evaluation.py's HeldOutEvalCallback)
 
 # column -> (header, log keys in order of preference, format)

@@ -1,6 +1,9 @@
 """Stage 3b, watching training: the callbacks that ride along ``GRPOTrainer``.
 
-``tracking`` writes the aha curves and sample texts to TensorBoard and the console; ``health``
-raises alarms on the signs of a dying run (all-equal groups, collapsing length, KL blow-up);
-``reward_guard`` stops a run whose reward raises or miscounts, after saving a checkpoint.
+``aha_tracker`` adds the aha curves and sample texts to each training log (``AhaTracker``); ``writers``
+holds where they go (the run's TensorBoard writer, W&B texts, the aha dashboard layout); ``console_log``
+prints one line per logging step and keeps checkpoint saves quiet; ``health_checks`` holds the pure checks
+for the signs of a dying run (all-equal groups, collapsing length, KL blow-up) and their thresholds;
+``health_monitor`` runs them at each log and raises the alarms (``HealthMonitor``); ``reward_guard`` stops
+a run whose reward raises or miscounts, after saving a checkpoint.
 """

@@ -3,7 +3,7 @@
 ``guard_rewards`` wraps each reward function: an exception, or a return that is not one value per
 completion, becomes a ``RewardFailure`` naming the reward, the error and the start of the offending
 completion; ``scripts/train.py`` then writes a checkpoint of the state after the last finished step
-(``scripts.lib.runs.run_control.save_checkpoint_now``) and exits with code 2 (``--debug``: the traceback).
+(``scripts.lib.runs.stopping.save_checkpoint_now``) and exits with code 2 (``--debug``: the traceback).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from trl.trainer.utils import get_callable_name, is_async_callable
 
 from rewards.text import completion_text
 from scripts.lib.recipe.cli import UserError, first_line
-from scripts.lib.runs.run_control import save_checkpoint_now, stop_report
-from scripts.lib.training.tracking import quiet_checkpoint_saves
+from scripts.lib.runs.stopping import save_checkpoint_now, stop_report
+from scripts.lib.training.console_log import quiet_checkpoint_saves
 
 
 class RewardFailure(UserError):

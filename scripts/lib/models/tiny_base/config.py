@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scripts.lib.recipe.config import parse_dataclass_yaml
+from scripts.lib.recipe.parsing import parse_dataclass_yaml
 
 
 @dataclass

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import SimpleNamespace
 
-from scripts.lib.recipe.config import R1ZeroArguments, load_recipe_yaml
+from scripts.lib.recipe.arguments import R1ZeroArguments
+from scripts.lib.recipe.yaml_file import load_recipe_yaml
 from scripts.lib.models.tiny_base.config import TinyBaseConfig, read_tiny_base_recipe
 
 

@@ -1,25 +1,17 @@
-"""Recipe parsing: YAML + CLI flags -> (R1ZeroArguments, GRPOConfig, ModelConfig), the TRL way.
+"""The kit's arguments: ``R1ZeroArguments``, what `trl grpo` leaves to the script, beside TRL's
+``GRPOConfig`` and ``ModelConfig``; ``REWARD_SETTING_FIELDS`` maps each reward setting to its reward.
 
-Precedence is TRL's: dataclass defaults < recipe YAML (``--config``) < command-line flags. Every
-mistake a user can make in a recipe becomes one ``RecipeError`` line naming the problem (and, for a
-mistyped key, the closest valid key); ``scripts.lib.recipe.cli.run_cli`` prints it and exits with code 2.
+Each default lives here once (``field(default=..., metadata={"help": ...})``); the recipe YAML and the
+command line override them (``scripts.lib.recipe.parsing.parse_recipe``).
 """
 
 from __future__ import annotations
 
-import difflib
 import json
-import sys
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 
 from rewards import ACCURACY_REWARD_FOR_TASK, REWARDS
 from scripts.lib.measure.reflection import DEFAULT_REFLECTION_PHRASES
-from scripts.lib.recipe.cli import UserError, first_line, one_line_parser, silence_upstream_warnings
-
-
-class RecipeError(UserError):
-    """A problem with the user's recipe or command line, explained in one line."""
 
 
 @dataclass
@@ -109,7 +101,7 @@ class R1ZeroArguments:
         metadata={"help": "Build the tiny CPU base model from this recipe into model_name_or_path if it is missing "
                   "or its recipe changed."},
     )
-    # Run control (scripts/lib/runs/run_control.py). GRPOConfig's `resume_from_checkpoint`, if set, means the same.
+    # Run control (scripts/lib/runs/resume.py). GRPOConfig's `resume_from_checkpoint`, if set, means the same.
     resume: str = field(
         default="auto",
         metadata={"help": "`auto`: continue from the newest complete checkpoint-N in output_dir (fresh if none); "
@@ -141,7 +133,7 @@ class R1ZeroArguments:
     holdout_eval_samples: int = field(
         default=4, metadata={"help": "Sampled completions per held-out prompt for eval/pass@k (0: greedy only)."}
     )
-    # Health checks (scripts/lib/training/health.py): an alarm line when a condition holds for health_patience logged steps
+    # Health checks (scripts/lib/training/health_checks.py): an alarm line when a condition holds for health_patience logged steps
     health: bool = field(default=True, metadata={"help": "Watch the run's logs and raise one-line alarms (false: off)."})
     health_stop: bool = field(
         default=False, metadata={"help": "After an alarm, stop at the next checkpoint (exit code 3)."}
@@ -240,7 +232,7 @@ class R1ZeroArguments:
         )
 
     def health_thresholds(self) -> dict:
-        """Keyword arguments for ``scripts.lib.training.health.Thresholds``: the ``health_*`` values, prefix dropped."""
+        """Keyword arguments for ``scripts.lib.training.health_checks.Thresholds``: the ``health_*`` values, prefix dropped."""
         return {f.name[len("health_"):]: getattr(self, f.name) for f in fields(self)
                 if f.name.startswith("health_") and f.name != "health_stop"}
 
@@ -271,202 +263,3 @@ def chat_template_kwargs(training_args) -> dict:
     settings = training_args if isinstance(training_args, dict) else vars(training_args)
     value = settings.get("chat_template_kwargs") or {}
     return json.loads(value) if isinstance(value, str) else dict(value)
-
-
-def _dataclass_types():
-    from trl import GRPOConfig, ModelConfig
-
-    return (R1ZeroArguments, GRPOConfig, ModelConfig)
-
-
-def valid_keys() -> set[str]:
-    return {f.name for cls in _dataclass_types() for f in fields(cls) if f.init}
-
-
-def _closest(key: str, keys) -> str:
-    match = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
-    return f" (did you mean `{match[0]}`?)" if match else ""
-
-
-def load_recipe_yaml(path: str) -> dict:
-    import yaml
-
-    recipe = Path(path)
-    if not recipe.is_file():
-        raise RecipeError(f"recipe file not found: {path} (recipes live in recipes/, e.g. recipes/cpu_countdown_tiny.yaml)")
-    try:
-        data = yaml.safe_load(recipe.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as err:
-        line = err.problem_mark.line + 1 if err.problem_mark else "?"
-        raise RecipeError(f"{path}:{line}: YAML syntax error: {err.problem}") from None
-    except yaml.YAMLError as err:
-        raise RecipeError(f"{path}: YAML syntax error: {err}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise RecipeError(f"{path}: a recipe must be a YAML mapping of `key: value` lines")
-    return data
-
-
-def check_keys(recipe: dict, path: str, keys: set[str] | None = None) -> None:
-    keys = valid_keys() if keys is None else keys
-    for key in recipe:
-        if key != "env" and key not in keys:
-            raise RecipeError(f"{path}: unknown recipe key `{key}`{_closest(key, keys)}")
-
-
-def parse_dataclass_yaml(path: str, cls):
-    """One dataclass from a YAML file, with the same one-line errors as a training recipe."""
-    from trl import TrlParser
-
-    recipe = load_recipe_yaml(path)
-    check_keys(recipe, path, {f.name for f in fields(cls) if f.init})
-    try:
-        return TrlParser((cls,)).parse_dict(recipe)[0]
-    except (ValueError, TypeError) as err:
-        raise RecipeError(f"{path}: {first_line(err, limit=10_000)}") from None
-
-
-def _check_cli_flags(argv: list[str], extra: tuple = ()) -> None:
-    keys = valid_keys() | {f.name for cls in extra for f in fields(cls) if f.init}
-    for arg in argv:
-        if arg.startswith("--") and arg != "--config":
-            key = arg[2:].split("=", 1)[0].replace("-", "_")
-            if key not in keys:
-                raise RecipeError(f"unknown flag `--{key}`{_closest(key, keys)}")
-
-
-def parse_recipe(argv: list[str] | None = None, extra: tuple = ()):
-    """(R1ZeroArguments, GRPOConfig, ModelConfig) from ``--config recipe.yaml`` and flags, or RecipeError.
-
-    ``extra``: a command's own dataclasses of flags (``make preflight``'s ``--samples``), parsed with
-    the recipe and returned after the three.
-    """
-    from trl import TrlParser
-
-    silence_upstream_warnings()  # printed by GRPOConfig itself, before any one-line error
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if "--config" in argv:
-        index = argv.index("--config")
-        if index + 1 >= len(argv):
-            raise RecipeError("--config needs a recipe path")
-        path = argv[index + 1]
-        check_keys(load_recipe_yaml(path), path)
-    _check_cli_flags(argv, extra)
-    _check_gpu_settings(argv)
-
-    parser = one_line_parser(TrlParser, RecipeError)(_dataclass_types() + tuple(extra))
-    try:
-        script_args, training_args, model_args, *options = parser.parse_args_and_config(argv)
-    except RecipeError:
-        raise
-    except (ValueError, TypeError) as err:
-        message = first_line(err, limit=10_000)
-        hint = next((fix for problem, fix in _HINTS.items() if problem in message), "")
-        raise RecipeError(message.rstrip(".") + hint if hint else message) from None
-    validate(script_args, training_args, model_args)
-    return (script_args, training_args, model_args, *options)
-
-
-# TRL's own checks name the problem, not the fix; the fix for the ones recipes hit.
-_HINTS = {
-    "must be divisible by num_generations": ": make per_device_train_batch_size x processes x steps_per_generation "
-    "(default: gradient_accumulation_steps) a multiple of num_generations",
-}
-
-
-def _merged_value(argv: list[str], key: str):
-    """A setting as the parser will see it: CLI flag over recipe, or None if neither sets it."""
-    for i, arg in enumerate(argv):
-        if arg == f"--{key}" and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith(f"--{key}="):
-            return arg.split("=", 1)[1]
-    if "--config" in argv:
-        return load_recipe_yaml(argv[argv.index("--config") + 1]).get(key)
-    return None
-
-
-def _truthy(value) -> bool:
-    return value is True or str(value).lower() in {"true", "1", "yes"}
-
-
-def _check_gpu_settings(argv: list[str]) -> None:
-    """GPU-only settings on a machine without a GPU: one line instead of a CUDA traceback."""
-    import torch
-
-    if torch.cuda.is_available():
-        return
-    bf16 = _merged_value(argv, "bf16")
-    wanted = []
-    if _truthy(bf16) or (bf16 is None and not _truthy(_merged_value(argv, "fp16"))):
-        wanted.append("bf16" if bf16 is not None else "bf16 (GRPOConfig's default when the recipe is silent)")
-    if _truthy(_merged_value(argv, "use_vllm")):
-        wanted.append("use_vllm")
-    if wanted:
-        raise RecipeError(
-            f"this machine has no GPU, but the recipe asks for {', '.join(wanted)}: run the CPU recipe "
-            "(make train RECIPE=recipes/cpu_countdown_tiny.yaml) or override with ARGS=\"--bf16 false --use_vllm false\""
-        )
-
-
-def validate(script_args, training_args, model_args) -> None:
-    """Checks TRL would only hit mid-run (or never), as one-line errors before anything loads."""
-    if script_args.task not in ACCURACY_REWARD_FOR_TASK:
-        raise RecipeError(f"unknown task `{script_args.task}`: use one of {sorted(ACCURACY_REWARD_FOR_TASK)}")
-    if script_args.on_bad_row not in ("skip", "fail"):
-        raise RecipeError(f"on_bad_row must be `skip` or `fail`, not `{script_args.on_bad_row}`")
-    for name in script_args.reward_names():
-        if name not in REWARDS and "." not in name:
-            raise RecipeError(f"unknown reward `{name}`{_closest(name, REWARDS)}: valid rewards are {sorted(REWARDS)}")
-    unused = script_args.unused_reward_settings()
-    if unused:
-        users = {key: reward for reward, keys in REWARD_SETTING_FIELDS.items() for key in keys}
-        raise RecipeError(f"`{unused[0]}` is set but no reward in reward_funcs uses it (it is a setting of "
-                          f"{users[unused[0]]}; reward_funcs: {script_args.reward_names()}): add that reward or "
-                          "drop the setting")
-    if "soft_overlong_punishment_reward" in script_args.reward_names():
-        script_args.overlong_max_len = script_args.overlong_max_len or training_args.max_completion_length
-        if not 0 < script_args.overlong_cache < script_args.overlong_max_len:
-            raise RecipeError(f"soft_overlong_punishment_reward needs 0 < overlong_cache < overlong_max_len "
-                              f"({script_args.overlong_max_len}), got overlong_cache {script_args.overlong_cache}: "
-                              "DAPO uses 4096 of 20480")
-    if script_args.cosine_max_len <= 0 or script_args.repetition_n_grams < 1:
-        raise RecipeError("cosine_max_len must be positive and repetition_n_grams at least 1")
-    if script_args.repetition_max_penalty > 0:
-        raise RecipeError(f"repetition_max_penalty must be <= 0 (a penalty), got {script_args.repetition_max_penalty}")
-    weights = training_args.reward_weights
-    if weights is not None and len(weights) != len(script_args.reward_names()):
-        raise RecipeError(
-            f"reward_weights has {len(weights)} values but reward_funcs has {len(script_args.reward_names())}"
-        )
-    if training_args.learning_rate <= 0:
-        raise RecipeError(f"learning_rate must be positive, got {training_args.learning_rate}")
-    if training_args.beta < 0:
-        raise RecipeError(f"beta must be >= 0, got {training_args.beta}")
-    if not model_args.model_name_or_path:
-        raise RecipeError("model_name_or_path is not set (a hub id like Qwen/Qwen2.5-0.5B-Instruct or a local folder)")
-    if script_args.countdown_question_style not in ("full", "terse"):
-        raise RecipeError(f"countdown_question_style must be `full` or `terse`, not `{script_args.countdown_question_style}`")
-    if script_args.countdown_min_numbers > script_args.countdown_max_numbers:
-        raise RecipeError("countdown_min_numbers is larger than countdown_max_numbers")
-    for key in ("aha_baseline_steps", "aha_window", "aha_smoothing", "log_samples_count"):
-        if getattr(script_args, key) < 1:
-            raise RecipeError(f"{key} must be at least 1, got {getattr(script_args, key)}")
-    if script_args.health_patience < 1 or script_args.health_flat_logs < 1:
-        raise RecipeError("health_patience and health_flat_logs must be at least 1")
-    if script_args.log_samples_every < 0:
-        raise RecipeError(f"log_samples_every must be >= 0 (0: never), got {script_args.log_samples_every}")
-    if script_args.holdout_eval_steps < 0 or script_args.holdout_eval_samples < 0:
-        raise RecipeError("holdout_eval_steps and holdout_eval_samples must be >= 0 (0: off)")
-    if script_args.holdout_eval_steps and not script_args.holdout_size:
-        raise RecipeError("holdout_eval_steps needs held-out prompts: set holdout_size (e.g. 64)")
-    # TrainingArguments' own resume field is a synonym of `resume`, so HF-style recipes work too;
-    # two different answers to the same question are refused rather than one silently winning.
-    other = training_args.resume_from_checkpoint
-    if other and script_args.resume not in ("auto", other):
-        raise RecipeError(f"resume is `{script_args.resume}` but resume_from_checkpoint is `{other}`: set only `resume`")
-    if other:
-        script_args.resume = other
-    if not script_args.resume:
-        raise RecipeError("resume must be `auto`, `never`, or a checkpoint-N folder")

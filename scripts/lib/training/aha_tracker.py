@@ -18,8 +18,9 @@ its completions table (``trainer._logs``) and adds, under ``aha/`` (TensorBoard:
   completion masks of the batch this process trained on: no re-tokenizing, so it costs nothing),
 
 every ``log_samples_every`` steps a few full completions as TensorBoard text (``aha/samples``), an
-"aha" custom-scalars dashboard (reward, accuracy, format, length, reflection on one page), and, once,
-the aha step when ``scripts/lib/measure/aha.py``'s heuristic confirms one (a console line and ``aha/aha_step`` text).
+"aha" custom-scalars dashboard (reward, accuracy, format, length, reflection on one page: ``writers.AHA_LAYOUT``),
+and, once, the aha step when ``scripts/lib/measure/aha.py``'s heuristic confirms one (a console line and
+``aha/aha_step`` text).
 
 The metrics go into the same ``logs`` dict TRL passes to every callback (the tracker is registered
 first), so they reach TensorBoard and ``trainer_state.json``'s log history under the same names.
@@ -33,120 +34,34 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import shlex
 import statistics
-from contextlib import contextmanager
 from pathlib import Path
 
 from transformers import TrainerCallback
-from transformers.utils import logging as hf_logging
 
 from rewards import ACCURACY_REWARD_FOR_TASK
 from rewards.text import completion_text, prompt_text
-from scripts.lib.measure.reflection import has_self_check, revision_numbers
 from scripts.lib.measure.aha import (
-    ACCURACY_CHECKING_KEY,
     ACCURACY_KEY,
-    ACCURACY_NOT_CHECKING_KEY,
-    ACCURACY_RATIO_KEY,
-    FINAL_ACCURACY_KEY,
-    FIRST_TRY_KEY,
     FORMAT_KEY,
-    HONEST_KEY,
-    FINAL_OK_TRUE_KEY,
-    SEARCHES_WITHOUT_HIT_KEY,
     LENGTH_MEAN_KEY,
     LENGTH_P90_KEY,
     REFLECTION_KEY,
     REVISION_KEYS,
-    RIGHT_TO_WRONG_KEY,
-    TRIES_KEY,
     WRONG_TO_RIGHT_KEY,
     AhaDetector,
 )
+from scripts.lib.measure.reflection import has_self_check, revision_numbers
+from scripts.lib.measure.trace_grammar import one_try_per_line
 from scripts.lib.process.console import say
 from scripts.lib.runs.run_files import RUN_INFO
-from scripts.lib.measure.trace_grammar import one_try_per_line
-
-# transformers' TensorBoardCallback prefixes training logs with "train/"; the custom-scalars plugin
-# matches a chart's regexes with re.match against those full tags.
-TB_PREFIX = "train/"
-
-
-def _tags(*keys: str) -> list[str]:
-    return [f"^{re.escape(TB_PREFIX + key)}$" for key in keys]
-
-
-AHA_LAYOUT = {
-    "aha": {
-        "reward (weighted total)": ["Multiline", _tags("reward")],
-        "reward means, one per reward function": ["Multiline", [rf"^{re.escape(TB_PREFIX)}rewards/[^/]+/mean$"]],
-        "accuracy": ["Multiline", _tags(ACCURACY_KEY)],
-        "format rate": ["Multiline", _tags(FORMAT_KEY)],
-        # One tag per chart: TensorBoard draws every tag of a run in the run's one colour, so two
-        # tags in one chart cannot be told apart; pairs sit side by side instead.
-        "completion length: mean (tokens)": ["Multiline", _tags(LENGTH_MEAN_KEY)],
-        "completion length: 90th percentile (tokens)": ["Multiline", _tags(LENGTH_P90_KEY)],
-        "self-check share": ["Multiline", _tags(REFLECTION_KEY)],
-        "honest checks (share of true claims)": ["Multiline", _tags(HONEST_KEY)],
-        "final ok true (searches stopping on ok)": ["Multiline", _tags(FINAL_OK_TRUE_KEY)],
-        "searches without a true hit": ["Multiline", _tags(SEARCHES_WITHOUT_HIT_KEY)],
-        "accuracy, self-checking": ["Multiline", _tags(ACCURACY_CHECKING_KEY)],
-        "accuracy, not self-checking": ["Multiline", _tags(ACCURACY_NOT_CHECKING_KEY)],
-        "accuracy ratio (self-checking / not)": ["Multiline", _tags(ACCURACY_RATIO_KEY)],
-        "Countdown: first-try accuracy": ["Multiline", _tags(FIRST_TRY_KEY)],
-        "Countdown: final accuracy": ["Multiline", _tags(FINAL_ACCURACY_KEY)],
-        "Countdown: wrong->right rate": ["Multiline", _tags(WRONG_TO_RIGHT_KEY)],
-        "Countdown: right->wrong rate": ["Multiline", _tags(RIGHT_TO_WRONG_KEY)],
-        "Countdown tries per completion": ["Multiline", _tags(TRIES_KEY)],
-    }
-}
+from scripts.lib.training.writers import AHA_LAYOUT, fence, log_text, tensorboard_writer, wandb_run
 
 # GRPOConfig fields worth keeping with the run (the model card and `make checkpoints` cite them).
 TRAINING_FIELDS = ("learning_rate", "lr_scheduler_type", "beta", "loss_type", "num_generations",
                    "per_device_train_batch_size", "gradient_accumulation_steps", "max_completion_length",
                    "temperature", "top_k", "top_p", "max_steps", "seed")
-
-
-def tensorboard_writer(trainer):
-    """The SummaryWriter of the trainer's TensorBoardCallback (None when TensorBoard is off): every
-    callback of the kit writes its scalars and texts into the run's one event file through it."""
-    from transformers.integrations import TensorBoardCallback
-
-    for callback in trainer.callback_handler.callbacks:
-        if isinstance(callback, TensorBoardCallback) and callback.tb_writer is not None:
-            return callback.tb_writer
-    return None
-
-
-def _wandb_run(args):
-    """The active Weights & Biases run when the recipe reports to wandb (``report_to: [tensorboard, wandb]``):
-    the ``aha/*`` scalars reach it through the trainer's logs; the texts are logged here."""
-    if "wandb" not in (args.report_to or []):
-        return None
-    try:
-        import wandb
-    except ImportError:
-        return None
-    return wandb.run
-
-
-def _log_text(writer, run, tag: str, text: str, step: int) -> None:
-    """A text to TensorBoard and, when reporting to it, to wandb (as preformatted HTML at this step)."""
-    if writer is not None:
-        writer.add_text(tag, text, step)
-    if run is not None:
-        import html
-
-        import wandb
-
-        run.log({f"train/{tag}": wandb.Html(f"<pre>{html.escape(text)}</pre>"), "train/global_step": step})
-
-
-def _fence(text: str) -> str:
-    # A fenced block keeps the model's text verbatim in TensorBoard's markdown view.
-    return "```\n" + text.replace("```", "'''") + "\n```"
 
 
 class AhaTracker(TrainerCallback):
@@ -232,8 +147,8 @@ class AhaTracker(TrainerCallback):
         for i in picks:
             rewards = ", ".join(f"{name} = {values[i]:.2f}" for name, values in logs["rewards"].items()
                                 if i < len(values))
-            parts.append(f"**prompt**\n\n{_fence(prompt_text(logs['prompt'][i])[-1000:])}\n\n"
-                         f"**completion**\n\n{_fence(one_try_per_line(completion_text(logs['completion'][i])))}\n\n"
+            parts.append(f"**prompt**\n\n{fence(prompt_text(logs['prompt'][i])[-1000:])}\n\n"
+                         f"**completion**\n\n{fence(one_try_per_line(completion_text(logs['completion'][i])))}\n\n"
                          f"**rewards**: {rewards or 'none'}")
         return "\n\n---\n\n".join(parts)
 
@@ -257,12 +172,12 @@ class AhaTracker(TrainerCallback):
             state.log_history[-1].update(metrics)
         found = self.detector.update(state.global_step, metrics.get(REFLECTION_KEY), metrics.get(ACCURACY_KEY),
                                      metrics.get(WRONG_TO_RIGHT_KEY))
-        writer, run = tensorboard_writer(self.trainer), _wandb_run(args)
+        writer, run = tensorboard_writer(self.trainer), wandb_run(args)
         if found is not None:
             line = found.describe(self.detector.window)
             say(line)
             self._update_run_info(args, aha={"step": found.step, "confirmed_at": found.confirmed_at})
-            _log_text(writer, run, "aha/aha_step", line, state.global_step)
+            log_text(writer, run, "aha/aha_step", line, state.global_step)
         if writer is None and run is None:
             return
         if writer is not None and not self._layout_written:
@@ -270,7 +185,7 @@ class AhaTracker(TrainerCallback):
             self._layout_written = True
         due = self._last_sample_step is None or state.global_step - self._last_sample_step >= self.log_samples_every
         if self.log_samples_every and due and self.trainer._logs.get("completion"):
-            _log_text(writer, run, "aha/samples", self.samples_markdown(state.global_step), state.global_step)
+            log_text(writer, run, "aha/samples", self.samples_markdown(state.global_step), state.global_step)
             self._last_sample_step = state.global_step
 
     def on_train_end(self, args, state, control, **kwargs):
@@ -318,58 +233,3 @@ class AhaTracker(TrainerCallback):
         out = Path(args.output_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / RUN_INFO).write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
-
-
-class ConsoleLog(TrainerCallback):
-    """One readable line per logging step instead of the Trainer's ~30-key dict.
-
-    Replaces transformers' ``PrinterCallback`` / ``ProgressCallback`` console output (the progress
-    bar stays); every number is still in TensorBoard and ``trainer_state.json``.
-    """
-
-    FIELDS = (("reward", "reward", "{:.3f}"), ("aha/format", "format", "{:.2f}"),
-              ("aha/accuracy", "acc", "{:.3f}"), ("aha/self_check_share", "self-check", "{:.2f}"),
-              ("completions/mean_length", "len", "{:.0f}"), ("kl", "kl", "{:.4f}"), ("step_time", "s/step", "{:.2f}"))
-
-    def __init__(self, show_bar: bool):
-        from transformers import ProgressCallback
-
-        self.bar = ProgressCallback() if show_bar else None
-
-    def on_train_begin(self, args, state, control, **kwargs):
-        if self.bar:
-            self.bar.on_train_begin(args, state, control, **kwargs)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if self.bar:
-            self.bar.on_step_end(args, state, control, **kwargs)
-
-    def on_train_end(self, args, state, control, **kwargs):
-        if self.bar:
-            self.bar.on_train_end(args, state, control, **kwargs)
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if not state.is_world_process_zero or not logs or "reward" not in logs:
-            if state.is_world_process_zero and logs and "train_runtime" in logs:
-                self._write(f"train: {logs['train_runtime']:.0f} s, {logs.get('train_steps_per_second', 0):.2f} steps/s")
-            return
-        parts = [f"step {state.global_step}/{state.max_steps}"]
-        parts += [f"{label} {fmt.format(logs[key])}" for key, label, fmt in self.FIELDS
-                  if isinstance(logs.get(key), (int, float))]
-        self._write(" | ".join(parts))
-
-    def _write(self, line: str) -> None:
-        say(line)
-
-
-@contextmanager
-def quiet_checkpoint_saves():
-    """transformers' own progress bars off while training (each checkpoint save would print a
-    "Writing model shards" bar between the step lines); the training bar is ``ConsoleLog``'s."""
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
