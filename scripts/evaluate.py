@@ -8,7 +8,7 @@
 
 For each model: pass@1 with greedy decoding, the unbiased pass@k from k samples at the recipe's
 temperature (avg@k too for a benchmark), format rate, mean completion length and self-check share, all
-scored with the training prompt template and reward code (``scripts/lib/evaluation/evaluation.py``). Prints a
+scored with the training prompt template and reward code (``scripts/lib/evaluation/scoring.py``, ``pass_at_k.py``). Prints a
 markdown table and writes a JSON file with every number, the library versions (torch, transformers,
 trl, math-verify, vllm) and one record per problem (prompt, completions, correct?).
 
@@ -43,16 +43,9 @@ from scripts.lib.recipe.cli import run_cli
 from scripts.lib.process.console import say
 from scripts.lib.process.distributed import is_main, shut_down, world_size
 from scripts.lib.evaluation.eval_settings import is_benchmark, make_plan, parse_args
-from scripts.lib.evaluation.evaluation import (
-    KEYWORD_ONLY_NOTE,
-    EvalError,
-    add_avg_at_k,
-    avg_rows,
-    comparison_table,
-    evaluate_generations,
-    json_safe,
-    library_versions,
-)
+from scripts.lib.evaluation.eval_problems import EvalError
+from scripts.lib.evaluation.pass_at_k import add_avg_at_k, avg_rows, comparison_table, evaluate_generations
+from scripts.lib.evaluation.scoring import KEYWORD_ONLY_NOTE, json_safe, library_versions
 from scripts.lib.evaluation.generation import ModelGenerators
 from scripts.lib.models.loading import model_kind
 

@@ -14,7 +14,11 @@ from data.gsm8k import load_gsm8k
 from data.loading import DataError
 from data.math import load_math
 from data.prompts import resolve_template
-from scripts.lib.evaluation.evaluation import EvalError
+from scripts.lib.recipe.cli import UserError
+
+
+class EvalError(UserError):
+    """A problem with ``make eval``'s command line, a model path or its problems, in one line."""
 
 
 def held_out_rows(script, seed: int, dataset_name: str | None = None, dataset_split: str | None = None,

@@ -20,7 +20,7 @@ from data.prompts import resolve_template
 from rewards import ACCURACY_REWARD_FOR_TASK
 from scripts.lib.recipe.cli import parse_flags
 from scripts.lib.recipe.config import R1ZeroArguments, chat_template_kwargs, parse_recipe
-from scripts.lib.evaluation.evaluation import EvalError
+from scripts.lib.evaluation.eval_problems import EvalError
 from scripts.lib.evaluation.eval_problems import held_out_rows
 from scripts.lib.runs.run_files import recorded_run, recorded_train_argv
 
