@@ -169,7 +169,7 @@ def test_table_has_one_column_per_model_and_the_numbers(stub_results, capsys):
 
     table = comparison_table({name: r["metrics"] for name, r in stub_results.items()}, "gsm8k", "T=1")
     lines = table.splitlines()
-    assert lines[0] == "| held-out gsm8k (n=4) | always-right | no-tags | tags-wrong |"
+    assert lines[0] == "| gsm8k problems (n=4) | always-right | no-tags | tags-wrong |"
     assert "| pass@1, greedy | 1.000 | 0.000 | 0.000 |" in lines
     assert "| format rate, T=1 | 1.000 | 0.000 | 1.000 |" in lines
     assert "| pass@4, T=1 | 1.000 | 0.000 | 0.000 |" in lines

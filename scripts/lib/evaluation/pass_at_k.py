@@ -45,7 +45,8 @@ def _summary(scores: dict) -> dict:
 
 def evaluate_generations(generate, rows, task: str, num_samples: int = 8, pass_k=(1, 8),
                          reflection_phrases=None, reward_settings: dict | None = None) -> dict:
-    """Score one model on held-out ``rows`` with the training rewards: metrics and per-problem records.
+    """Score one model on ``rows`` (``make eval``'s problems, or training's held-out rows for the in-training
+    eval) with the training rewards: metrics and per-problem records.
 
     Greedy decoding gives ``pass@1``; ``num_samples`` sampled completions per problem give the
     unbiased ``pass@k`` for each ``k`` in ``pass_k`` (0 samples: greedy only). Format rate, mean
@@ -118,7 +119,7 @@ def comparison_table(results: dict, task: str, sampling: str = "sampled") -> str
     """A markdown table, one column per model: ``results`` maps a model name to its ``metrics``."""
     names = list(results)
     first = results[names[0]]
-    lines = [f"| held-out {task} (n={first['n']}) | " + " | ".join(names) + " |",
+    lines = [f"| {task} problems (n={first['n']}) | " + " | ".join(names) + " |",
              "|---|" + "---|" * len(names)]
 
     def row(label: str, values, digits: int) -> None:
