@@ -94,7 +94,8 @@ def held_out_scores(label: str, model, tokenizer, rows, script_args, training_ar
 
 def fair_example(before: dict, after: dict) -> int:
     """The held-out problem to show: one the base got wrong and the trained model got right by
-    self-checking (going back after a failed try), else wrong -> right at all, else the first.
+    self-checking (a ``reflection_phrases`` word: the keyword ``self_check``), else wrong -> right at all,
+    else the first.
 
     >>> ex = lambda *cs: {"per_example": [{"correct": c, "self_check": s} for c, s in cs]}
     >>> fair_example(ex((0.0, 0), (0.0, 0), (0.0, 1)), ex((1.0, 0), (0.0, 1), (1.0, 1)))
