@@ -53,7 +53,7 @@ help:
 	@echo "make checkpoints  table of a run's checkpoints, best and aha step marked: RUN=$(OUTPUT_ROOT)/cpu_countdown_tiny"
 	@echo "make plot         PNG of a run's aha curves, written into the run: RUN=<output_dir>"
 	@echo "make export       a checkpoint as a clean HF model folder: CKPT=<run>/checkpoint-N OUT=<folder>"
-	@echo "make eval         held-out table: MODELS=\"<base> <run>/checkpoint-100\" [TASK=gsm8k|countdown] [RECIPE=...]"
+	@echo "make eval         eval table: MODELS=\"<base> <run>/checkpoint-100\" [TASK=gsm8k|countdown] [RECIPE=...]"
 	@echo "make test         the offline test suite"
 	@echo "make test-slow    the long end-to-end runs (marked slow, left out of make test)"
 	@echo "make bench        the quick benchmarks: bench-rewards, bench-math, bench-train (tables; results go in RESULTS.md)"

@@ -8,7 +8,7 @@
 
 For each model: pass@1 with greedy decoding, the unbiased pass@k from k samples at the recipe's
 temperature (avg@k too for a benchmark), format rate, mean completion length and self-check share, all
-scored with the training prompt template and reward code (``scripts/lib/evaluation/evaluation.py``). Prints a
+scored with the training prompt template and reward code (``scripts/lib/evaluation/scoring.py``, ``pass_at_k.py``). Prints a
 markdown table and writes a JSON file with every number, the library versions (torch, transformers,
 trl, math-verify, vllm) and one record per problem (prompt, completions, correct?).
 
@@ -20,7 +20,7 @@ benchmark's published protocol; flags override them (``scripts/lib/evaluation/ev
 Next to pass@k: the revision numbers (self-check share, accuracy self-checking vs not; for
 Countdown tries, first-try accuracy, wrong->right, right->wrong, true hits inside ``<think>``),
 reflection@k (share of problems where any of k samples self-checks), and per model one audit line:
-reflection absent / present but does not pay / present and pays (``scripts/lib/measure/reflection.py``). The held-out
+reflection absent / present but does not pay / present and pays (``scripts/lib/measure/reflection.py``). The eval
 problems are ``scripts/lib/evaluation/eval_problems.py``'s. A model is a checkpoint dir (``<run>/checkpoint-N``), an
 exported folder, a LoRA adapter dir (merged into its base) or a hub id; ``--use_vllm`` generates with
 vLLM (GPU), otherwise transformers' ``generate`` (``scripts/lib/evaluation/generation.py``). Launched on several processes (``make eval NPROC=2``), each rank
@@ -43,16 +43,9 @@ from scripts.lib.recipe.cli import run_cli
 from scripts.lib.process.console import say
 from scripts.lib.process.distributed import is_main, shut_down, world_size
 from scripts.lib.evaluation.eval_settings import is_benchmark, make_plan, parse_args
-from scripts.lib.evaluation.evaluation import (
-    KEYWORD_ONLY_NOTE,
-    EvalError,
-    add_avg_at_k,
-    avg_rows,
-    comparison_table,
-    evaluate_generations,
-    json_safe,
-    library_versions,
-)
+from scripts.lib.evaluation.eval_problems import EvalError
+from scripts.lib.evaluation.pass_at_k import add_avg_at_k, avg_rows, comparison_table, evaluate_generations
+from scripts.lib.evaluation.scoring import KEYWORD_ONLY_NOTE, json_safe, library_versions
 from scripts.lib.evaluation.generation import ModelGenerators
 from scripts.lib.models.loading import model_kind
 
@@ -79,7 +72,7 @@ def main(argv=None, generators=None) -> int:
     if plan.recorded:
         say(f"settings: recorded by the run that wrote {plan.recorded} (--recipe or --recorded_settings false "
               "to choose others)")
-    say(f"held-out: {plan.source}; scoring {len(plan.rows)} problems per model")
+    say(f"eval problems: {plan.source}; scoring {len(plan.rows)} problems per model")
     say("libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
     say("decoding: greedy" + (f" + {args.num_samples} samples at T={plan.temperature:g} (top_k {plan.top_k}, "
                                  f"top_p {plan.top_p:g})" if args.num_samples else "")
@@ -117,7 +110,7 @@ def main(argv=None, generators=None) -> int:
     payload = {
         "command": "python -m scripts.evaluate " + " ".join(argv),
         "task": plan.task, "benchmark": benchmark,
-        "held_out": plan.source, "n": len(plan.rows), "versions": versions,
+        "problems": plan.source, "n": len(plan.rows), "versions": versions,
         "settings": {**settings, "num_samples": args.num_samples, "pass_k": args.pass_k,
                      "backend": "vllm" if args.use_vllm else "transformers", "recipe": args.recipe,
                      "protocol": args.protocol if benchmark else None},

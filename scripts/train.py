@@ -28,7 +28,7 @@ from scripts.lib.recipe.cli import run_cli
 from scripts.lib.recipe.parsing import parse_recipe
 from scripts.lib.process.console import say
 from scripts.lib.process.distributed import quiet_other_ranks
-from scripts.lib.evaluation.evaluation import HeldOutEvalCallback, held_out_scores, show_before_after
+from scripts.lib.evaluation.before_after import HeldOutEvalCallback, held_out_scores, show_before_after
 from scripts.lib.training.health_monitor import HealthMonitor
 from scripts.lib.recipe.hub import check_available
 from scripts.lib.models.loading import load_model_and_tokenizer

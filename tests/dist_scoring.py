@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scripts.lib.recipe.parsing import parse_recipe# noqa: E402
 from scripts.lib.process.distributed import rank, shut_down  # noqa: E402
-from scripts.lib.evaluation.evaluation import HeldOutEvalCallback, held_out_scores  # noqa: E402
+from scripts.lib.evaluation.before_after import HeldOutEvalCallback, held_out_scores  # noqa: E402
 from scripts.lib.evaluation.generation import HFGenerator, across_ranks  # noqa: E402
 from scripts.lib.models.loading import load_model_and_tokenizer  # noqa: E402
 

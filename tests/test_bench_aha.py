@@ -42,7 +42,7 @@ def test_recorded_seeds_give_the_table_targets_and_the_results_file(tmp_path, ca
     assert ("| seed | format before -> after | accuracy before -> after | self-check share before -> after | "
             "honest checks before -> after | final ok true before -> after | wrong->right before -> after | "
             "mean length before -> after | "
-            "accuracy searching vs rest, after | aha step | wall (min) |") in out
+            "accuracy self-checking vs rest, after | aha step | wall (min) |") in out
     assert ("| 42 | 0.120 -> 0.950 | 0.050 -> 0.220 | 0.040 -> 0.350 | 0.960 -> 0.970 | 0.300 -> 0.800 | 0.020 -> 0.100 | "
             "16.000 -> 34.000 | 0.300 vs 0.200 | 137 (format at 20) | 6.7 |") in out
     assert "MISSED" not in out and out.strip().endswith(f"results: {tmp_path / 'RESULTS.md'}")

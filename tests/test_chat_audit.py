@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scripts.lib.preflight.chat_audit import special_tags, tag_shares, template_additions, turn_end_token
-from scripts.lib.preflight.checks import check_chat
+from scripts.lib.preflight.chat_audit import check_chat
 from rewards import get_rewards
 
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"

@@ -95,7 +95,7 @@ def test_a_checkpoint_is_scored_with_the_settings_its_run_recorded(tmp_path):
 
 
 def test_models_from_runs_with_different_settings_need_a_recipe(tmp_path):
-    from scripts.lib.evaluation.evaluation import EvalError
+    from scripts.lib.evaluation.eval_problems import EvalError
 
     a = fake_run(tmp_path / "a", "--seed 1")
     b = fake_run(tmp_path / "b", "--seed 2")

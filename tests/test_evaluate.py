@@ -14,7 +14,7 @@ from conftest import FIXTURES, ROOT
 from scripts import evaluate
 from scripts.lib.evaluation import eval_settings
 from scripts.lib.models import loading as models
-from scripts.lib.evaluation.evaluation import pass_at_k
+from scripts.lib.evaluation.pass_at_k import pass_at_k
 
 GSM8K = FIXTURES / "gsm8k_tiny.jsonl"
 
@@ -165,11 +165,11 @@ def test_pass_at_k_defaults_to_one_and_the_number_of_samples(tmp_path):
 
 
 def test_table_has_one_column_per_model_and_the_numbers(stub_results, capsys):
-    from scripts.lib.evaluation.evaluation import comparison_table
+    from scripts.lib.evaluation.pass_at_k import comparison_table
 
     table = comparison_table({name: r["metrics"] for name, r in stub_results.items()}, "gsm8k", "T=1")
     lines = table.splitlines()
-    assert lines[0] == "| held-out gsm8k (n=4) | always-right | no-tags | tags-wrong |"
+    assert lines[0] == "| gsm8k problems (n=4) | always-right | no-tags | tags-wrong |"
     assert "| pass@1, greedy | 1.000 | 0.000 | 0.000 |" in lines
     assert "| format rate, T=1 | 1.000 | 0.000 | 1.000 |" in lines
     assert "| pass@4, T=1 | 1.000 | 0.000 | 0.000 |" in lines
@@ -245,7 +245,7 @@ def test_the_in_training_hook_logs_the_same_numbers_and_leaves_the_random_stream
     from transformers import AutoModelForCausalLM, TrainerState
 
     from data.countdown import countdown_to_r1_zero
-    from scripts.lib.evaluation.evaluation import HeldOutEvalCallback
+    from scripts.lib.evaluation.before_after import HeldOutEvalCallback
     from scripts.lib.models.loading import load_tokenizer
 
     rows, _ = countdown_to_r1_zero([json.loads(line) for line in countdown_file(tmp_path).read_text().splitlines()],

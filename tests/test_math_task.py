@@ -129,7 +129,7 @@ def test_make_eval_on_a_benchmark_reports_avg_at_k_pass_at_k_and_versions(tmp_pa
                           "--pass_k", "1", "4", "--output_file", str(out)], generators=stubs.__getitem__)
     assert code == 0
     printed = capsys.readouterr().out
-    assert "| held-out amc23 (n=22) |" in printed and "| avg@4, T=1, top_p 0.95, 4 samples | 0.500 |" in printed
+    assert "| amc23 problems (n=22) |" in printed and "| avg@4, T=1, top_p 0.95, 4 samples | 0.500 |" in printed
     assert "| pass@4, T=1, top_p 0.95, 4 samples | 1.000 |" in printed
     payload = json.loads(out.read_text())
     sampled = payload["models"][0]["metrics"]["sampled"]

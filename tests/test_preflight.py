@@ -65,7 +65,7 @@ def default_rewards():
 
 def test_every_task_has_a_way_to_write_right_and_wrong_answers():
     from rewards import ACCURACY_REWARD_FOR_TASK
-    from scripts.lib.preflight.checks import GOLD_ANSWERS
+    from scripts.lib.preflight.template import GOLD_ANSWERS
 
     assert set(GOLD_ANSWERS) == set(ACCURACY_REWARD_FOR_TASK)
 
@@ -82,7 +82,7 @@ def test_healthy_recipe_passes_with_no_warnings(tiny_model_dir, capsys):
 
 
 def test_template_that_prefills_think_then_text_is_caught(tokenizer, default_rewards):
-    from scripts.lib.preflight.checks import check_template
+    from scripts.lib.preflight.template import check_template
 
     section = check_template(countdown_rows(PREFILL_THEN_TEXT), default_rewards, tokenizer, "countdown")
     # Only the format reward is blind to the prefill; the answer is still read.
@@ -99,7 +99,7 @@ def test_every_registered_reward_passes_the_probes_on_a_healthy_template(task, t
     from data import build_dataset
     from rewards import REWARDS, get_rewards
     from scripts.lib.recipe.arguments import R1ZeroArguments
-    from scripts.lib.preflight.checks import check_template
+    from scripts.lib.preflight.template import check_template
 
     rows = countdown_rows() if task == "countdown" else build_dataset(
         "gsm8k", str(ROOT / "tests" / "fixtures" / "gsm8k_tiny.jsonl"), template="compact")[0]
@@ -110,14 +110,14 @@ def test_every_registered_reward_passes_the_probes_on_a_healthy_template(task, t
 
 def test_template_ending_with_think_is_healthy(tokenizer, default_rewards):
     # TinyZero's prefill: the prompt *ends* with `<think>`, which format_reward reads.
-    from scripts.lib.preflight.checks import check_template
+    from scripts.lib.preflight.template import check_template
 
     section = check_template(countdown_rows("r1_zero_prefill"), default_rewards, tokenizer, "countdown")
     assert section.failures == [] and section.warnings == []
 
 
 def test_chat_template_that_prefills_think_is_caught(tiny_model_dir, default_rewards):
-    from scripts.lib.preflight.checks import check_template
+    from scripts.lib.preflight.template import check_template
 
     chat_tokenizer = load_tokenizer(str(tiny_model_dir))
     chat_tokenizer.chat_template = CHAT_TEMPLATE_WITH_THINK
@@ -128,14 +128,14 @@ def test_chat_template_that_prefills_think_is_caught(tiny_model_dir, default_rew
 
 
 def test_chat_prompts_on_a_tokenizer_without_chat_template_fail(tokenizer, default_rewards):
-    from scripts.lib.preflight.checks import check_template
+    from scripts.lib.preflight.template import check_template
 
     section = check_template(countdown_rows("chat"), default_rewards, tokenizer, "countdown")
     assert len(section.failures) == 1 and "a base model needs a plain prompt_template" in section.failures[0]
 
 
 def test_constant_reward_never_fires_on_probes(tokenizer, default_rewards):
-    from scripts.lib.preflight.checks import check_template
+    from scripts.lib.preflight.template import check_template
 
     section = check_template(countdown_rows(), [*default_rewards, constant_reward], tokenizer, "countdown")
     # A custom reward is not the format or accuracy reward: a warning, not a stop.
@@ -147,7 +147,7 @@ def test_constant_reward_never_fires_on_probes(tokenizer, default_rewards):
 def test_constant_reward_is_flagged_no_learning_signal_in_model_sample(tiny_model_dir, tokenizer):
     from transformers import AutoModelForCausalLM
 
-    from scripts.lib.preflight.checks import check_samples
+    from scripts.lib.preflight.samples import check_samples
 
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     section = check_samples(model, tokenizer, countdown_rows(n=2), [constant_reward], "countdown",
@@ -184,7 +184,7 @@ def test_preflight_with_samples_ends_with_the_audit_verdict_line(tiny_model_dir,
     ],
 )
 def test_group_signal_counts_groups_with_equal_weighted_totals(scores, weights, expected):
-    from scripts.lib.preflight.checks import group_signal
+    from scripts.lib.preflight.samples import group_signal
 
     assert group_signal(scores, weights, num_generations=2) == expected
 
@@ -199,7 +199,7 @@ def _gsm8k_file(tmp_path, answers):
 def test_gsm8k_file_with_unparsable_answers_is_counted(tmp_path, tokenizer):
     from data import build_dataset
     from rewards import gsm8k_accuracy_reward
-    from scripts.lib.preflight.checks import check_dataset
+    from scripts.lib.preflight.data import check_dataset
 
     path = _gsm8k_file(tmp_path, [
         "3 + 4 = 7\n#### 7", "#### 1,200", "#### $30",            # fine
@@ -220,7 +220,7 @@ def test_gsm8k_file_with_unparsable_answers_is_counted(tmp_path, tokenizer):
 def test_gsm8k_file_where_no_gold_parses_is_a_failure(tmp_path, tokenizer):
     from data import build_dataset
     from rewards import gsm8k_accuracy_reward
-    from scripts.lib.preflight.checks import check_dataset
+    from scripts.lib.preflight.data import check_dataset
 
     train, test, skipped = build_dataset("gsm8k", _gsm8k_file(tmp_path, ["#### eighteen", "#### unknown"]))
     section = check_dataset(train, test, skipped, "gsm8k", gsm8k_accuracy_reward, tokenizer, 64, 4096)
@@ -231,7 +231,7 @@ def test_gsm8k_file_where_no_gold_parses_is_a_failure(tmp_path, tokenizer):
 def test_long_prompts_empty_prompts_and_leaked_holdout_are_counted(tokenizer):
     from data.prompts import build_r1_zero_prompt
     from rewards import countdown_reward
-    from scripts.lib.preflight.checks import check_dataset, prompt_token_lengths
+    from scripts.lib.preflight.data import check_dataset, prompt_token_lengths
 
     rows = countdown_rows(n=4)
     empty = {**rows[0], "prompt": build_r1_zero_prompt("", "compact")}

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import FIXTURES, ROOT
 from scripts.lib.recipe.parsing import parse_recipe
-from scripts.lib.preflight.checks import check_setup
+from scripts.lib.preflight.resources import check_setup
 
 CPU = ["--bf16", "false", "--use_vllm", "false", "--use_cpu", "true", "--output_dir", "/tmp/traps"]
 

@@ -54,23 +54,23 @@ def test_only_the_think_part_is_parsed():
 def test_per_completion_records_exact():
     r = analyze_countdown_completion(SEARCH_RIGHT, TARGET, NUMS, correct=1.0, formatted=1.0)
     assert (r["tries"], r["checked_tries"], r["failed_checks"], r["went_back_after_failed"]) == (2, 2, 1, 1)
-    assert r["self_check"] and r["hit_in_think"] and r["wrong_to_right"] and not r["right_to_wrong"]
+    assert r["searched"] and r["hit_in_think"] and r["wrong_to_right"] and not r["right_to_wrong"]
     assert (r["true_claims"], r["claims"], r["arithmetic_errors"]) == (6, 6, 0)
 
     r = analyze_countdown_completion(SEARCH_MISS, TARGET, NUMS, correct=0.0, formatted=1.0)
-    assert (r["tries"], r["failed_checks"], r["went_back_after_failed"], r["self_check"]) == (3, 3, 2, True)
+    assert (r["tries"], r["failed_checks"], r["went_back_after_failed"], r["searched"]) == (3, 3, 2, True)
     assert not r["hit_in_think"] and not r["wrong_to_right"] and not r["right_to_wrong"]
 
     r = analyze_countdown_completion(LAZY_RIGHT, TARGET, NUMS, correct=1.0, formatted=1.0)
-    assert r["first_try_hit"] and not r["self_check"] and not r["hit_in_think"]   # unconfirmed
+    assert r["first_try_hit"] and not r["searched"] and not r["hit_in_think"]   # unconfirmed
     assert not r["wrong_to_right"] and not r["right_to_wrong"]
 
     r = analyze_countdown_completion(FOUND_LOST, TARGET, NUMS, correct=0.0, formatted=0.0)
-    assert r["self_check"] and r["hit_in_think"] and not r["wrong_to_right"]
+    assert r["searched"] and r["hit_in_think"] and not r["wrong_to_right"]
 
     r = analyze_countdown_completion(DISHONEST, TARGET, NUMS, correct=0.0, formatted=1.0)
     # the false `ok` is not a failed check; the final `wait` is followed by nothing
-    assert (r["failed_checks"], r["went_back_after_failed"], r["self_check"]) == (1, 0, False)
+    assert (r["failed_checks"], r["went_back_after_failed"], r["searched"]) == (1, 0, False)
     assert (r["true_claims"], r["claims"], r["arithmetic_errors"]) == (4, 6, 1)
 
     r = analyze_countdown_completion("<think> 2 * 3 = 6 , 6 * 3 = 18 vs 18 ok </think> <answer> 5 </answer>",
@@ -84,10 +84,11 @@ def test_summary_exact():
     formats = [1.0, 1.0, 1.0, 1.0, 0.0, 1.0]
     records = [analyze_countdown_completion(t, TARGET, NUMS, correct=c, formatted=f)
                for t, c, f in zip(texts, correct, formats)]
-    s = summarize_reflection(records)
-    assert s["n"] == 6 and s["self_checking"] == 3 and s["self_check_share"] == 0.5
+    s = summarize_reflection(records, split="searched")
+    assert s["n"] == 6 and s["searching"] == 3 and s["searched_share"] == 0.5 and s["split"] == "searched"
+    assert "self_check_share" not in s
     assert s["accuracy"] == pytest.approx(2 / 6)
-    assert s["accuracy_self_checking"] == pytest.approx(1 / 3) and s["accuracy_rest"] == pytest.approx(1 / 3)
+    assert s["accuracy_searching"] == pytest.approx(1 / 3) and s["accuracy_rest"] == pytest.approx(1 / 3)
     assert s["accuracy_ratio"] == pytest.approx(1.0)
     assert s["format"] == pytest.approx(5 / 6) and s["accuracy_well_formatted"] == pytest.approx(2 / 5)
     # tries: 2 + 3 + 1 + 0 + 2 + 2 = 10; failed checks 1 + 3 + 0 + 0 + 1 + 1 = 6; went back 1 + 2 + 1 = 4
@@ -97,9 +98,9 @@ def test_summary_exact():
     assert s["arithmetic_error_rate"] == pytest.approx(1 / 10)
     assert s["first_try_accuracy"] == pytest.approx(1 / 6)        # only LAZY_RIGHT
     assert s["wrong_to_right"] == pytest.approx(1 / 6) and s["right_to_wrong"] == 0.0
-    # hits in think: SEARCH_RIGHT and FOUND_LOST, both self-checking
-    assert (s["hits_self_checking"], s["hits_rest"]) == (2, 0)
-    assert s["hit_in_think_self_checking"] == pytest.approx(2 / 3) and s["hit_in_think_rest"] == 0.0
+    # hits in think: SEARCH_RIGHT and FOUND_LOST, both searching
+    assert (s["hits_searching"], s["hits_rest"]) == (2, 0)
+    assert s["hit_in_think_searching"] == pytest.approx(2 / 3) and s["hit_in_think_rest"] == 0.0
     assert s["hit_ratio"] == math.inf
 
 
@@ -116,7 +117,7 @@ def test_verdicts():
     pays = {"n": 512, "self_checking": 50, "self_check_share": 50 / 512, "hits_self_checking": 10, "hits_rest": 10}
     verdict, numbers = reflection_verdict(pays)
     assert verdict == "present and pays" and numbers["measure"] == "hit_in_think"
-    assert numbers["self_checking_rate"] == 0.2 and numbers["rest_rate"] == pytest.approx(10 / 462)
+    assert numbers["split_rate"] == 0.2 and numbers["rest_rate"] == pytest.approx(10 / 462)
     assert reflection_verdict({**pays, "hits_self_checking": 1})[0] == "present but does not pay"
     assert reflection_verdict({**pays, "self_checking": 4, "self_check_share": 4 / 512})[0] == "absent"
     # free text: accuracy is the measure
@@ -124,7 +125,7 @@ def test_verdicts():
                                    + [{"correct": i < 50, "self_check": False} for i in range(450)])
     verdict, numbers = reflection_verdict(keyword)
     assert verdict == "present and pays" and numbers["measure"] == "accuracy"
-    assert numbers["self_checking_rate"] == 0.6 and numbers["rest_rate"] == pytest.approx(50 / 450)
+    assert numbers["split_rate"] == 0.6 and numbers["rest_rate"] == pytest.approx(50 / 450)
 
 
 @pytest.mark.parametrize("text", [None, "", 12, "vs vs vs ok", "= = , , wait", "1 + = 2", "9" * 50_000,
@@ -136,3 +137,25 @@ def test_never_raises(text):
     assert isinstance(tries, list) and record["tries"] == len(tries)
     assert analyze_countdown_completion(text, "not a number", ["x"])["tries"] == len(parse_tries(text))
     summarize_reflection([record, "junk", None])
+
+
+def test_searched_is_tries_based_and_self_check_is_keyword_based():
+    # Two names, two measures. A search with no reflection phrase: goes back after a failed check
+    # (`wait ;`), but writes none of the recipe's phrases.
+    from scripts.lib.measure.reflection import reflection_records, verdict_line
+
+    silent_search = ("<think> 3 + 3 = 6 , 6 * 2 = 12 vs 18 wait ; 2 * 3 = 6 , 6 * 3 = 18 vs 18 ok </think> "
+                     "<answer> ( 2 * 3 ) * 3 </answer>")
+    # A keyword with no search: one try, confirmed, no failed check to go back from.
+    keyword_only = "<think> let me check 2 * 3 = 6 , 6 * 3 = 18 vs 18 ok </think> <answer> ( 2 * 3 ) * 3 </answer>"
+    records = reflection_records([silent_search, keyword_only], [1.0, 1.0], task="countdown", targets=[TARGET] * 2,
+                                 nums=[NUMS] * 2, phrases=["let me check"])
+    assert [(r["searched"], r["self_check"]) for r in records] == [(True, False), (False, True)]
+    # The search rows count searches (tries-based) whatever the split: the silent search is the one search.
+    by_keyword = summarize_reflection(records)
+    assert by_keyword["self_check_share"] == 0.5 and by_keyword["hits_self_checking"] == 1
+    assert by_keyword["searches_stopping_on_ok"] == 1 and by_keyword["searches_without_hit"] == 0.0
+    by_search = summarize_reflection(records, split="searched")
+    assert by_search["searched_share"] == 0.5 and by_search["hits_searching"] == 1
+    assert "completions search (go back after a failed check)" in verdict_line(by_search)
+    assert "completions self-check" in verdict_line(by_keyword)

@@ -12,8 +12,8 @@ Targets (issue #23, "Done when"), on 512 held-out prompts at T=1:
   not lower than before on any seed); wrong->right rate >= 3x the base's; mean length >= 1.5x the
   base's; format <= 0.3 -> >= 0.9; accuracy >= 4x;
 * every seed: accuracy >= 3x its base; the final ``ok`` of a search true in >= 70 % of the searches
-  that stop on one; searching (self-checking) completions more accurate than the rest after
-  training; an aha step (``scripts/lib/measure/aha.py``, which for Countdown also needs a rising
+  that stop on one; self-checking completions (a ``reflection_phrases`` word) more accurate than the
+  rest after training; an aha step (``scripts/lib/measure/aha.py``, which for Countdown also needs a rising
   wrong->right rate) after the format is learned; wall time <= 10 min (base build included).
 
 A missed target is printed as MISSED, never hidden. The table and targets are also written to
@@ -82,7 +82,7 @@ def _f(value, digits: int = 3) -> str:
 
 
 def seed_row(seed, r: dict) -> str:
-    """One markdown row: before -> after per key, accuracy searching vs rest after, aha step, wall."""
+    """One markdown row: before -> after per key, accuracy self-checking vs rest after, aha step, wall."""
     cells = [f"{_f(_num(r['before'].get(k)))} -> {_f(_num(r['after'].get(k)))}" for k, _ in KEYS]
     a = r["after"]
     aha = r.get("aha_step")
@@ -94,7 +94,7 @@ def seed_row(seed, r: dict) -> str:
 
 def table(results: dict) -> str:
     header = ("| seed | " + " | ".join(f"{label} before -> after" for _, label in KEYS)
-              + " | accuracy searching vs rest, after | aha step | wall (min) |")
+              + " | accuracy self-checking vs rest, after | aha step | wall (min) |")
     lines = [header, "|---|" + "---|" * (len(KEYS) + 3)]
     lines += [seed_row(seed, r) for seed, r in results.items()]
     med = {side: {k: statistics.median(_num(r[side].get(k)) for r in results.values()) for k, _ in KEYS}
@@ -144,7 +144,7 @@ def targets(results: dict, wall_limit: float) -> list[tuple[str, bool, str]]:
          every(lambda r: _num(r["after"].get("accuracy")) >= 3 * _num(r["before"].get("accuracy")))
          and statistics.median(_num(r["after"].get("accuracy")) / _num(r["before"].get("accuracy")) for _, r in seeds) >= 4,
          per_seed(lambda r: f"{_f(_num(r['before'].get('accuracy')))} -> {_f(_num(r['after'].get('accuracy')))}")),
-        ("every seed: searching more accurate than the rest after",
+        ("every seed: self-checking more accurate than the rest after",
          every(lambda r: _num(r["after"].get("accuracy_self_checking")) > _num(r["after"].get("accuracy_rest"))),
          per_seed(lambda r: f"{_f(_num(r['after'].get('accuracy_self_checking')))} vs {_f(_num(r['after'].get('accuracy_rest')))}")),
         ("every seed: an aha step, after the format is learned", every(aha_after_format),

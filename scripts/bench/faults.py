@@ -33,7 +33,7 @@ LAUNCH = ("import faulthandler, signal, sys; faulthandler.register(signal.SIGUSR
           "from scripts.train import run; sys.exit(run(sys.argv[1:]))")
 # Where a kill landed: the first of these found in the main thread's stack (innermost frame first).
 PHASES = [("rotation of old checkpoints", "_rotate_checkpoints"), ("checkpoint save", "_save_checkpoint"),
-          ("held-out scoring", "held_out"), ("held-out scoring", "evaluation.py"), ("rewards", "_calculate_rewards"),
+          ("held-out scoring", "held_out"), ("held-out scoring", "lib/evaluation/"), ("rewards", "_calculate_rewards"),
           ("generation", "generate"), ("backward", "backward"), ("optimizer step", "optimizer"),
           ("training step", "training_step")]
 

@@ -14,7 +14,7 @@ Writes ``<out>/report.md`` (path printed), ``report.json`` and ``logs.txt`` (eve
    (GSM8K- and MATH-shaped rows; generated Countdown), no checkpoints. Each recipe runs in its own process,
    so its peak memory and any crash are its own. Reported: s/step, generated tokens/s, peak
    ``torch.cuda.max_memory_allocated``, and that peak over the estimate ``make preflight`` prints
-   for the same settings (``scripts/lib/preflight/checks.py``'s resources check, here without vLLM).
+   for the same settings (``scripts/lib/preflight/resources.py``'s check, here without vLLM).
    Random models almost never emit EOS: every completion runs to ``max_completion_length``, so
    times are worst-case lengths.
 2. **decode**: ``make bench-gpu``'s HF path on the Qwen2.5-0.5B shape, and plain ``generate``

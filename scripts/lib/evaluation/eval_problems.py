@@ -1,8 +1,12 @@
-"""The problems a recipe's training never saw, in its prompt format: what ``make eval`` scores.
+"""The eval problems: what ``make eval`` scores, problems a recipe's training never saw, in its prompt format.
 
 GSM8K's and MATH's ``test`` split (a hub id, a local ``.jsonl`` file or a folder with ``test.jsonl``);
 for generated Countdown, the problems the recipe's training held out (same seed and settings) or fresh
 ones outside its training set; for a recipe that reads one file, the tail of it that training held out.
+
+Not to be confused with training's held-out rows (``holdout_size``, scored before and after training by
+``before_after``): for generated Countdown and a one-file recipe they are the same problems, otherwise
+(GSM8K, MATH, benchmarks) the eval problems are a test split training's held-out rows are not drawn from.
 """
 
 from __future__ import annotations
@@ -14,12 +18,16 @@ from data.gsm8k import load_gsm8k
 from data.loading import DataError
 from data.math import load_math
 from data.prompts import resolve_template
-from scripts.lib.evaluation.evaluation import EvalError
+from scripts.lib.recipe.cli import UserError
 
 
-def held_out_rows(script, seed: int, dataset_name: str | None = None, dataset_split: str | None = None,
+class EvalError(UserError):
+    """A problem with ``make eval``'s command line, a model path or its problems, in one line."""
+
+
+def eval_problem_rows(script, seed: int, dataset_name: str | None = None, dataset_split: str | None = None,
                   countdown_problems: int = 512) -> tuple[list[dict], str]:
-    """(rows, where they come from) for the recipe's ``R1ZeroArguments`` ``script`` and training ``seed``.
+    """(the eval problems, where they come from) for the recipe's ``R1ZeroArguments`` ``script`` and training ``seed``.
 
     ``dataset_name`` evaluates on other data (every row of the split); ``countdown_problems`` is how
     many fresh problems generated Countdown makes when the recipe holds out none.

@@ -21,8 +21,8 @@ from rewards import ACCURACY_REWARD_FOR_TASK
 from scripts.lib.recipe.cli import parse_flags
 from scripts.lib.recipe.arguments import R1ZeroArguments, chat_template_kwargs
 from scripts.lib.recipe.parsing import parse_recipe
-from scripts.lib.evaluation.evaluation import EvalError
-from scripts.lib.evaluation.eval_problems import held_out_rows
+from scripts.lib.evaluation.eval_problems import EvalError
+from scripts.lib.evaluation.eval_problems import eval_problem_rows
 from scripts.lib.runs.run_files import recorded_run, recorded_train_argv
 
 
@@ -34,7 +34,7 @@ class EvalArguments:
                   "dirs or hub ids (the base model first, by convention)."},
     )
     recipe: str | None = field(
-        default=None, metadata={"help": "Training recipe to take the task, held-out data, prompt and sampling from."}
+        default=None, metadata={"help": "Training recipe to take the task, eval problems, prompt and sampling from."}
     )
     task: str | None = field(
         default=None,
@@ -53,7 +53,7 @@ class EvalArguments:
     )
     dataset_split: str | None = field(default=None, metadata={"help": "Held-out split (default: the recipe's, `test`)."})
     prompt_template: str | None = field(default=None, metadata={"help": "Prompt template (default: the recipe's)."})
-    limit: int | None = field(default=None, metadata={"help": "Score only the first N held-out problems."})
+    limit: int | None = field(default=None, metadata={"help": "Score only the first N eval problems."})
     num_samples: int | None = field(
         default=None,
         metadata={"help": "Sampled completions per problem for avg@k and pass@k (0: greedy decoding only; default: 8, "
@@ -94,7 +94,7 @@ class EvalArguments:
     progress: bool = field(default=True, metadata={"help": "Show progress bars."})
     recorded_settings: bool = field(
         default=True,
-        metadata={"help": "Without --recipe: take the held-out data, prompt and sampling settings from the run that "
+        metadata={"help": "Without --recipe: take the eval problems, prompt and sampling settings from the run that "
                   "wrote a checkpoint or exported model (its run_info.json), as it was trained. false: task defaults."},
     )
 
@@ -144,7 +144,7 @@ def parse_args(argv: list[str]) -> EvalArguments:
 
 
 def is_benchmark(args: EvalArguments) -> bool:
-    """``--task`` names a benchmark; ``--task gsm8k`` with a recipe means the recipe's held-out set."""
+    """``--task`` names a benchmark; ``--task gsm8k`` with a recipe means the recipe's eval problems (its test split)."""
     return args.task in BENCHMARKS and not (args.recipe and args.task in ACCURACY_REWARD_FOR_TASK)
 
 
@@ -186,7 +186,7 @@ def recorded_argv(args: EvalArguments) -> tuple[str, list[str]] | None:
 
 
 def make_plan(args: EvalArguments) -> EvalSettings:
-    """The problems and decoding settings: the recipe's held-out set, or a benchmark's (``benchmark_plan``)."""
+    """The problems and decoding settings: the recipe's eval problems (``eval_problem_rows``), or a benchmark's (``benchmark_plan``)."""
     recorded = None if is_benchmark(args) else recorded_argv(args)
     script, gen, dtype = recipe_settings(args.recipe, recorded[1] if recorded else None)
     if is_benchmark(args):
@@ -196,11 +196,11 @@ def make_plan(args: EvalArguments) -> EvalSettings:
     script.task = args.task or script.task
     if args.prompt_template:
         script.prompt_template = args.prompt_template
-    rows, source = held_out_rows(script, gen["seed"], args.dataset_name, args.dataset_split, args.countdown_problems)
+    rows, source = eval_problem_rows(script, gen["seed"], args.dataset_name, args.dataset_split, args.countdown_problems)
     if args.limit:
         rows = rows[:args.limit]
     if not rows:
-        raise EvalError(f"no held-out problems in {source}")
+        raise EvalError(f"no eval problems in {source}")
 
     def pick(flag, key):
         return flag if flag is not None else gen[key]

@@ -17,6 +17,12 @@ model writes "wait" for something else sets its own list: ``recipes/cpu_countdow
 Keywords are all there is for free text (GSM8K, MATH); for Countdown, where every try can be
 checked by code, the tries themselves are measured too (``analyze_countdown_completion``).
 
+Two names, two measures: ``self_check`` is keyword-based (a ``reflection_phrases`` word in the
+text: what the tracker, ``make eval`` and the before/after table split by); ``searched`` is
+tries-based, Countdown only (a failed check followed by another try: what the base audit splits by,
+and what the search rows ``final_ok_true`` and ``searches_without_hit`` count). A completion can
+search without a keyword and use a keyword without searching.
+
 For Countdown, every try and check is a claim code can verify; the trace grammar (its words and
 its reader, ``parse_tries``) lives in ``scripts/lib/measure/trace_grammar.py``, shared with the corpus
 writer of the tiny base. ``analyze_countdown_completion`` measures one completion with it.
@@ -53,13 +59,14 @@ def has_self_check(text: str, phrases=None) -> bool:
 def analyze_countdown_completion(text, target, nums=None, correct=None, formatted=None) -> dict:
     """What one Countdown completion did with its tries; ``correct`` comes from ``countdown_reward``.
 
-    ``self_check``: a failed check followed by another try (going back). ``hit_in_think``: a true
+    ``searched``: a failed check followed by another try (going back; tries-based, unlike the keyword
+    ``self_check`` of ``reflection_records``). ``hit_in_think``: a true
     solution confirmed by a true ``ok`` inside the reasoning. ``wrong_to_right``: the first try is
     not a solution, the final answer is right; ``right_to_wrong``: the reverse.
 
     >>> r = analyze_countdown_completion("<think> 3 + 3 = 6 , 6 * 2 = 12 vs 18 wait recheck ; "
     ...     "2 * 3 = 6 , 6 * 3 = 18 vs 18 ok </think> <answer> ( 2 * 3 ) * 3 </answer>", 18, [3, 2, 3], correct=1.0)
-    >>> r["tries"], r["first_try_hit"], r["self_check"], r["hit_in_think"], r["wrong_to_right"], r["right_to_wrong"]
+    >>> r["tries"], r["first_try_hit"], r["searched"], r["hit_in_think"], r["wrong_to_right"], r["right_to_wrong"]
     (2, False, True, True, True, False)
     >>> r["failed_checks"], r["went_back_after_failed"], r["claims"], r["true_claims"]
     (1, 1, 6, 6)
@@ -81,7 +88,7 @@ def analyze_countdown_completion(text, target, nums=None, correct=None, formatte
         "first_try_hit": first_hit,
         "failed_checks": len(failed),
         "went_back_after_failed": back,
-        "self_check": back > 0,
+        "searched": back > 0,
         "hit_in_think": any(t["hit"] and t["verdict"] == CONFIRMED and t["check_true"] for t in tries),
         "correct": ok,
         "format": None if formatted is None else bool(formatted),
@@ -107,14 +114,22 @@ def _rate(count, n):
     return count / n if n else float("nan")
 
 
-def summarize_reflection(records) -> dict:
-    """Counts and rates over completions: does self-checking pay?
+# How the summary names the completions it splits by (``summarize_reflection``'s ``split``):
+# (record key, share key, count / "accuracy_<x>" word).
+SPLITS = {"self_check": ("self_check_share", "self_checking"), "searched": ("searched_share", "searching")}
 
-    ``records``: dicts with ``correct`` (bool or None: not checkable) and ``self_check``; optional
-    ``format`` and the Countdown keys of ``analyze_countdown_completion``. Rates whose group is
-    empty are NaN. ``accuracy_ratio`` is self-checking / rest accuracy. ``final_ok_true``: of the
-    searches (self-checking completions) whose last check says ``ok``, the share where it is a
-    true solution; ``searches_without_hit``: the share of searches with no true solution at all.
+
+def summarize_reflection(records, split: str = "self_check") -> dict:
+    """Counts and rates over completions: does self-checking (or searching) pay?
+
+    ``records``: dicts with ``correct`` (bool or None: not checkable) and the ``split`` key (``self_check``,
+    keyword-based, or ``searched``, tries-based); optional ``format`` and the Countdown keys of
+    ``analyze_countdown_completion``. The keys name the split: ``self_check_share``,
+    ``accuracy_self_checking``, ... or ``searched_share``, ``accuracy_searching``, ... (``SPLITS``);
+    ``split`` says which. Rates whose group is empty are NaN. ``accuracy_ratio`` is split / rest
+    accuracy. ``final_ok_true``: of the searches (``searched``, whatever the split) whose last check says
+    ``ok``, the share where it is a true solution; ``searches_without_hit``: the share of searches with
+    no true solution at all.
 
     >>> recs = [{"correct": True, "self_check": True}, {"correct": False, "self_check": True},
     ...         {"correct": False, "self_check": False}, {"correct": True, "self_check": False},
@@ -122,10 +137,13 @@ def summarize_reflection(records) -> dict:
     >>> s = summarize_reflection(recs)
     >>> s["n"], s["self_check_share"], s["accuracy_self_checking"], s["accuracy_rest"], s["accuracy_ratio"]
     (6, 0.3333333333333333, 0.5, 0.25, 2.0)
+    >>> summarize_reflection([{**r, "searched": r["self_check"]} for r in recs], split="searched")["accuracy_searching"]
+    0.5
     """
+    share_key, word = SPLITS[split]
     records = [r for r in records if isinstance(r, dict)]
     n = len(records)
-    self_checks = [bool(r.get("self_check", False)) for r in records]
+    self_checks = [bool(r.get(split, False)) for r in records]
     correct = [r.get("correct") for r in records]
 
     def acc(mask):
@@ -136,11 +154,11 @@ def summarize_reflection(records) -> dict:
     acc_ref, n_ref = acc(self_checks)
     acc_rest, n_rest = acc([not m for m in self_checks])
     out = {
-        "n": n, "self_checking": sum(self_checks), "self_check_share": _rate(sum(self_checks), n),
-        "accuracy": acc_all, "accuracy_self_checking": acc_ref, "accuracy_rest": acc_rest,
+        "n": n, "split": split, word: sum(self_checks), share_key: _rate(sum(self_checks), n),
+        "accuracy": acc_all, f"accuracy_{word}": acc_ref, "accuracy_rest": acc_rest,
         "accuracy_ratio": acc_ref / acc_rest if acc_rest and acc_rest == acc_rest and acc_ref == acc_ref
         else float("nan"),
-        "scored_self_checking": n_ref, "scored_rest": n_rest,
+        f"scored_{word}": n_ref, "scored_rest": n_rest,
     }
     formats = [r.get("format") for r in records]
     if any(f is not None for f in formats):
@@ -164,20 +182,20 @@ def summarize_reflection(records) -> dict:
             "p_go_back_given_failed": _rate(sum(r.get("went_back_after_failed", 0) for r in records), failed),
             "honest_checks": _rate(sum(r.get("true_claims", 0) for r in records), claims),
             "hit_in_think": _rate(sum(hit), n),
-            "hit_in_think_self_checking": _rate(ref_hits, sum(self_checks)),
+            f"hit_in_think_{word}": _rate(ref_hits, sum(self_checks)),
             "hit_in_think_rest": _rate(rest_hits, n - sum(self_checks)),
-            "hits_self_checking": ref_hits, "hits_rest": rest_hits,
+            f"hits_{word}": ref_hits, "hits_rest": rest_hits,
         })
-        # The stop verdict of the searches (completions that went back): is the final `ok` true, and
-        # how many searches end without any true solution among their tries?
-        stop_ok = [r for r, m in zip(records, self_checks) if m and r.get("stops_on_ok")]
+        # The stop verdict of the searches (completions that went back after a failed check, whatever
+        # the split): is the final `ok` true, and how many searches end without any true solution?
+        searches = [r for r in records if r.get("searched")]
+        stop_ok = [r for r in searches if r.get("stops_on_ok")]
         out.update({
             "searches_stopping_on_ok": len(stop_ok),
             "final_ok_true": _rate(sum(bool(r.get("final_ok_true")) for r in stop_ok), len(stop_ok)),
-            "searches_without_hit": _rate(sum(not r.get("any_hit") for r, m in zip(records, self_checks) if m),
-                                          sum(self_checks)),
+            "searches_without_hit": _rate(sum(not r.get("any_hit") for r in searches), len(searches)),
         })
-        r_, o_ = out["hit_in_think_self_checking"], out["hit_in_think_rest"]
+        r_, o_ = out[f"hit_in_think_{word}"], out["hit_in_think_rest"]
         out["hit_ratio"] = r_ / o_ if o_ and o_ == o_ and r_ == r_ else (float("inf") if r_ and r_ == r_ else float("nan"))
     return out
 
@@ -210,24 +228,25 @@ def reflection_verdict(summary: dict, min_share: float = 0.01, min_self_checking
     >>> reflection_verdict({**s, "self_checking": 3, "self_check_share": 0.0075})[0]
     'absent'
     """
+    share_key, word = SPLITS[summary.get("split", "self_check")]
     n = int(summary.get("n", 0) or 0)
-    k = int(summary.get("self_checking", 0) or 0)
-    share = summary.get("self_check_share", float("nan"))
-    numbers = {"n": n, "self_checking": k, "self_check_share": share}
+    k = int(summary.get(word, 0) or 0)
+    share = summary.get(share_key, float("nan"))
+    numbers = {"n": n, "split": summary.get("split", "self_check"), "count": k, "share": share}
     if not n or k < min_self_checking or not share >= min_share:
         return "absent", numbers
-    if "hits_self_checking" in summary:
+    if f"hits_{word}" in summary:
         measure = "hit_in_think"
-        k1, n1 = int(summary["hits_self_checking"]), k
+        k1, n1 = int(summary[f"hits_{word}"]), k
         k2, n2 = int(summary["hits_rest"]), n - k
     else:
         measure = "accuracy"
-        n1, n2 = int(summary.get("scored_self_checking", 0)), int(summary.get("scored_rest", 0))
-        a1, a2 = summary.get("accuracy_self_checking", float("nan")), summary.get("accuracy_rest", float("nan"))
+        n1, n2 = int(summary.get(f"scored_{word}", 0)), int(summary.get("scored_rest", 0))
+        a1, a2 = summary.get(f"accuracy_{word}", float("nan")), summary.get("accuracy_rest", float("nan"))
         k1 = round(a1 * n1) if n1 else 0
         k2 = round(a2 * n2) if n2 else 0
     z = _z_two_proportions(k1, n1, k2, n2)
-    numbers.update({"measure": measure, "self_checking_rate": _rate(k1, n1), "rest_rate": _rate(k2, n2), "z": z})
+    numbers.update({"measure": measure, "split_rate": _rate(k1, n1), "rest_rate": _rate(k2, n2), "z": z})
     return ("present and pays" if z >= z_pays else "present but does not pay"), numbers
 
 
@@ -236,9 +255,9 @@ def reflection_verdict(summary: dict, min_share: float = 0.01, min_self_checking
 
 def reflection_records(completions, correct, formats=None, task: str = "", targets=None, nums=None,
                        phrases=None) -> list[dict]:
-    """One record per completion for ``summarize_reflection``: ``self_checks`` is the keyword self-check
+    """One record per completion for ``summarize_reflection``: ``self_check`` is the keyword self-check
     (``phrases``: the recipe's ``reflection_phrases``); for ``task == "countdown"`` with targets, the
-    tries-based numbers of ``analyze_countdown_completion`` too. ``correct``: the accuracy reward per
+    tries-based numbers of ``analyze_countdown_completion`` too (``searched`` among them). ``correct``: the accuracy reward per
     completion (None or NaN: cannot be checked).
 
     >>> recs = reflection_records(["<think> 3 * 6 = 18 vs 18 ok </think>", "<think> let me check 2 </think>"],
@@ -252,13 +271,13 @@ def reflection_records(completions, correct, formats=None, task: str = "", targe
     for i, text in enumerate(completions):
         c = correct[i]
         c = None if c is None or c != c else c
-        self_checks = has_self_check(text if isinstance(text, str) else "", phrases)
+        self_check = has_self_check(text if isinstance(text, str) else "", phrases)
         target = targets[i] if targets is not None else None
         if task == "countdown" and _is_int(target):
             record = analyze_countdown_completion(text, target, nums[i] if nums is not None else None, c, formats[i])
         else:
             record = {"correct": None if c is None else bool(c), "format": None if formats[i] is None else bool(formats[i])}
-        record["self_check"] = self_checks
+        record["self_check"] = self_check
         records.append(record)
     return records
 
@@ -297,12 +316,14 @@ def verdict_line(summary: dict, what: str = "") -> str:
     head = f"reflection audit{f' ({what})' if what else ''}: reflection {verdict}"
     if verdict == "present and pays":
         head += " (RL has something to amplify)"
-    parts = [f"{numbers['self_checking']} of {numbers['n']} completions self-check (share {table_cell(numbers['self_check_share'])})"]
-    if verdict == "absent" and numbers["self_checking"] and numbers["self_check_share"] >= 0.01:
+    does, doing = (("self-check", "self-checking") if numbers["split"] == "self_check"
+                   else ("search (go back after a failed check)", "searching"))
+    parts = [f"{numbers['count']} of {numbers['n']} completions {does} (share {table_cell(numbers['share'])})"]
+    if verdict == "absent" and numbers["count"] and numbers["share"] >= 0.01:
         parts[0] += " - too few to judge; sample more"
     if "measure" in numbers:
         label = "true solution inside <think>" if numbers["measure"] == "hit_in_think" else "accuracy"
-        parts.append(f"{label} {table_cell(numbers['self_checking_rate'])} self-checking vs {table_cell(numbers['rest_rate'])} "
+        parts.append(f"{label} {table_cell(numbers['split_rate'])} {doing} vs {table_cell(numbers['rest_rate'])} "
                      f"the rest (z {numbers['z']:.2f})")
     if "tries_mean" in summary:
         parts.append(f"tries {table_cell(summary['tries_mean'], 2)}, first-try accuracy {table_cell(summary['first_try_accuracy'])}, "

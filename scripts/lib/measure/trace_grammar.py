@@ -12,9 +12,10 @@ The reasoning (``<think>`` part) of a trace is a list of tries::
     try     := step ( "," step )* [ "vs" target verdict ]      3 + 3 = 6 , 6 * 2 = 12 vs 18 wait
     step    := a op b "=" r                                    op in + - * /
     verdict := CONFIRMED ("ok": the value is the target, stop) | FAILED ("wait": it is not)
-    between two tries: GO_BACK NEXT ("recheck ;"), the self-check that R1-Zero's aha is about
+    between two tries: GO_BACK NEXT ("recheck ;"), the going back that R1-Zero's aha is about
 
-A failed check followed by another try is a self-check; a search that misses on every try gives up
+A failed check followed by another try is a search (``searched`` in ``reflection.py``; the keyword
+``self_check`` is another measure, a ``reflection_phrases`` word such as ``recheck``); a search that misses on every try gives up
 (``… vs 18 wait </think>``) and answers the closest. A lazy trace writes one unchecked try or the
 word ``guess``. Reading is text analysis only: no model, no ``eval``; any string (or None) is
 read without raising.

@@ -1,6 +1,9 @@
 """Before training: checks that catch a recipe's mistakes in seconds instead of hours.
 
-``checks`` runs the template, data, reward, sampling and resource checks that ``make preflight``
-reports; ``traps`` knows the GRPO/vLLM/PEFT setting combinations that fail late; ``chat_audit``
-reads a real tokenizer's chat template for the traps it sets; ``memory`` estimates GPU memory.
+``checks`` runs them all (``make preflight``) or the fast ones (``make train``) and stops on a failure;
+``report`` is the ``Section``/``Report`` they fill; ``template`` probes every reward with completions after
+real prompts (and calls rewards as TRL does); ``data`` finds dead rows and prompts that do not fit;
+``samples`` samples the starting model and measures the learning signal; ``resources`` estimates memory
+(``memory``) and flags the GRPO/vLLM/PEFT setting traps (``traps``); ``chat_audit`` reads a real
+tokenizer's chat template for the traps it sets.
 """

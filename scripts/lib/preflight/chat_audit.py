@@ -19,6 +19,8 @@ bitten R1-Zero users of Qwen, Llama and SmolLM models:
 * **Tags never opened.** An instruct model asked for ``<think>`` by the system prompt may never write
   it (SmolLM2: 0 of 64 samples); the strict format reward is then 0 for every completion and GRPO
   has nothing to amplify. ``tag_shares`` measures it on samples.
+
+``check_chat`` turns these into preflight's "chat" section.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import re
 
 # The R1-Zero tags, in the format reward's order (rewards/format_rewards.py).
 from rewards.format_rewards import TAGS
+from scripts.lib.preflight.report import Section
+from scripts.lib.preflight.template import reward_name
 
 ROLE_NAMES = ("system", "user", "assistant", "model", "developer", "tool")
 PLACEHOLDER = "\x00{}\x00"
@@ -96,3 +100,69 @@ def turn_end_token(tokenizer, chat_template_kwargs: dict | None = None) -> str |
     after = rendered.split(marker, 1)[-1] if marker in rendered else ""
     found = [(after.find(s), s) for s in _special_strings(tokenizer) if s in after]
     return min(found)[1] if found else None
+
+
+# --------------------------------------------------------------------------- preflight's chat section
+
+
+def _quote(text: str, limit: int = 90) -> str:
+    text = text.replace("\n", " ")
+    return f'"{text[:limit]}{"…" if len(text) > limit else ""}"'
+
+
+def check_chat(prompt, tokenizer, reward_funcs, chat_template_kwargs: dict | None = None,
+               sample_texts: list[str] | None = None) -> Section:
+    """The traps a real tokenizer and chat template set (``scripts/lib/preflight/chat_audit.py``): text the
+    template adds that the recipe did not write, tags that are several tokens or special tokens,
+    pad = eos, a turn end that is not eos, and (with samples) a ``<think>`` the model never opens."""
+    section = Section("chat")
+    notes = []
+    if not isinstance(prompt, str):
+        added = template_additions(tokenizer, prompt, chat_template_kwargs)
+        if added:
+            section.warnings.append(
+                f"the chat template adds text the recipe did not write: {_quote(added)}; fix: set system_prompt "
+                "in the recipe (a template's default system prompt is replaced by it) or give a chat_template "
+                "without the addition")
+        bare = [m for m in prompt if m.get("role") != "system"]
+        added_bare = template_additions(tokenizer, bare, chat_template_kwargs) if len(bare) < len(prompt) else ""
+        if added_bare and not added:
+            notes.append(f"without a system message the template adds {_quote(added_bare, 60)}: "
+                         "the recipe's system prompt replaces it")
+        elif not added:
+            notes.append("template adds no text")
+        end = turn_end_token(tokenizer, chat_template_kwargs)
+        if end and end != tokenizer.eos_token:
+            section.warnings.append(
+                f"the chat template ends an assistant turn with {end!r} but eos is {tokenizer.eos_token!r}: "
+                "completions will not stop at the end of the answer; set the tokenizer's eos_token (and the "
+                "generation config's eos_token_id) to the turn end")
+    counts = tag_token_counts(tokenizer)
+    split = {tag: n for tag, n in counts.items() if n > 1}
+    if split:
+        notes.append(f"`<think>` = {counts['<think>']} tokens (rewards read text, not token ids)")
+    dropped = special_tags(tokenizer)
+    if dropped:
+        section.failures.append(
+            f"{', '.join(dropped)} are special tokens: TRL decodes completions with skip_special_tokens=True, so "
+            "the format reward never sees them; use a tokenizer where the tags are ordinary (non-special) tokens")
+    if tokenizer.eos_token is None:
+        section.failures.append("the tokenizer has no eos token: generation never stops before max_completion_length")
+    elif tokenizer.pad_token_id == tokenizer.eos_token_id:
+        notes.append(f"pad = eos = {tokenizer.eos_token} (masks come from the tokenizer; completions end at the "
+                     "first eos)")
+    if sample_texts:
+        shares = tag_shares(sample_texts)
+        notes.append(f"samples: <think> in {shares['<think>']:.0%}, <answer> in {shares['<answer>']:.0%}, "
+                     f"any tag in {shares['any']:.0%} of {len(sample_texts)}")
+        names = [reward_name(f) for f in reward_funcs]
+        if shares["<think>"] == 0 and any(n.startswith("format") for n in names):
+            flat = [n for n in names if n.startswith("format")] if shares["any"] == 0 else ["format_reward"]
+            flat = [n for n in flat if n in names]
+            section.warnings.append(
+                f"the model never opens <think> (0 of {len(sample_texts)} samples): {', '.join(flat)} is 0 for "
+                "every completion, so GRPO has nothing to amplify there; "
+                + ("" if "format_shaped_reward" in names else "add format_shaped_reward, ")
+                + "show the format in the prompt (a worked example), or start from a model that writes the tags")
+    section.summary = "; ".join(notes) or "no chat template (plain prompt)"
+    return section

@@ -12,7 +12,7 @@
 * Stop strings (``generation_kwargs: {stop: [...]}``) with ``mask_truncated_completions``: TRL calls a
   completion truncated when its last token is not EOS, so every completion a stop string ends is masked.
 
-``find_traps`` returns the lines; ``scripts/lib/preflight.py`` (``check_setup``) puts them in the report.
+``find_traps`` returns the lines; ``resources.check_setup`` puts them in the report.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from scripts.lib.recipe.arguments import R1ZeroArguments
 RUN_INFO = "run_info.json"
 STATE = "trainer_state.json"
 HEALTH = "health.jsonl"  # scripts/lib/training/health_monitor.py's alarms, one JSON record a line
-EVAL_HISTORY = "eval_history.jsonl"  # held-out scores during training (evaluation.py's HeldOutEvalCallback)
+EVAL_HISTORY = "eval_history.jsonl"  # held-out scores during training (evaluation/before_after.py's HeldOutEvalCallback)
 
 # column -> (header, log keys in order of preference, format)
 COLUMNS = {

@@ -22,17 +22,17 @@ def audit_base(model, tokenizer, rows: list[dict], cfg: TinyBaseConfig, seed: in
     correct = countdown_reward(texts, nums=[r["nums"] for r in rows], target=[r["target"] for r in rows])
     records = [analyze_countdown_completion(t, r["target"], r["nums"], correct=c, formatted=f)
                for t, r, c, f in zip(texts, rows, correct, formats)]
-    summary = summarize_reflection(records)
+    summary = summarize_reflection(records, split="searched")  # tries-based: the base writes no phrases
     summary["mean_length"] = sum(lengths) / max(1, len(lengths))
     verdict, numbers = reflection_verdict(summary)
     ratio, back = summary.get("hit_ratio", float("nan")), summary.get("p_go_back_given_failed", float("nan"))
     gate = ratio >= cfg.gate_hit_ratio and back >= cfg.gate_go_back
     line = (f"base audit ({len(rows)} held-out prompts, T=1): reflection {verdict}; "
             f"{'PASSES' if gate else 'FAILS'} the gate: true hit inside <think> "
-            f"{summary.get('hit_in_think_self_checking', float('nan')):.3f} when going back vs "
+            f"{summary.get('hit_in_think_searching', float('nan')):.3f} when going back vs "
             f"{summary.get('hit_in_think_rest', float('nan')):.3f} otherwise (x{ratio:.1f}, gate x{cfg.gate_hit_ratio:g}), "
             f"P(go back | failed check) {back:.3f} (gate {cfg.gate_go_back:g}); go-back share "
-            f"{summary['self_check_share']:.3f}, accuracy {summary['accuracy']:.3f} "
+            f"{summary['searched_share']:.3f}, accuracy {summary['accuracy']:.3f} "
             f"({summary.get('accuracy_well_formatted', float('nan')):.3f} among well-formatted, format "
             f"{summary.get('format', float('nan')):.3f}), honest checks {summary.get('honest_checks', float('nan')):.3f}, "
             f"arithmetic errors {summary.get('arithmetic_error_rate', float('nan')):.3f} of tries; "
