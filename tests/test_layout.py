@@ -5,6 +5,7 @@ cycles, nothing importing an entry point, the core never importing the benchmark
 from __future__ import annotations
 
 import ast
+import re
 
 import pytest
 
@@ -166,3 +167,50 @@ def test_prompts_render_one_way_with_chat_template_kwargs():
         if module.name == "chat_audit.py":
             continue  # reads a real chat template on purpose: what it adds to a prompt
         assert "apply_chat_template" not in module.read_text(), module
+
+
+def _readme_map() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("## How it fits together")
+    return text[start:text.index("```\n\n", text.index("```\n", start) + 4)]
+
+
+def _readme_map_blocks() -> dict[str, str]:
+    """README's "How it fits together" map: folder name -> the text of its entry (continuation lines included)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("```\n", text.index("## How it fits together")) + 4
+    blocks, name = {}, None
+    for line in text[start:text.index("```\n", start)].splitlines():
+        found = re.match(r"\s*([a-z_]+(?:/[a-z_]+)*)/\s", line + " ")
+        if found:
+            name = found.group(1).rpartition("/")[2]
+            blocks[name] = ""
+        if name:
+            blocks[name] += line + "\n"
+    return blocks
+
+
+def test_the_readme_map_names_every_library_module_in_its_stage():
+    # The map is drawn from the tree: a module added, moved or renamed without the map fails here.
+    blocks = _readme_map_blocks()
+    lib = ROOT / "scripts" / "lib"
+    for folder in sorted(p for p in lib.rglob("*") if p.is_dir() and (p / "__init__.py").is_file()):
+        assert folder.name in blocks, f"stage folder {folder.relative_to(lib)}/ missing from README's map"
+        for module in sorted(folder.glob("*.py")):
+            if module.stem != "__init__":
+                assert re.search(rf"\b{module.stem}\b", blocks[folder.name]), \
+                    f"{folder.relative_to(lib)}/{module.name} missing from its folder's line in README's map"
+
+
+def test_library_folders_stay_small_and_modules_short():
+    # A newcomer reads a folder at a glance and a module in one sitting.
+    lib = ROOT / "scripts" / "lib"
+    for folder in [lib, *(p for p in lib.rglob("*") if p.is_dir() and (p / "__init__.py").is_file())]:
+        modules = [m for m in folder.glob("*.py") if m.stem != "__init__"]
+        assert len(modules) <= 10, f"{folder.relative_to(ROOT)} holds {len(modules)} modules"
+        for module in modules:
+            lines = module.read_text(encoding="utf-8").count("\n")
+            assert lines <= 400, f"{module.relative_to(ROOT)} has {lines} lines"
+        if folder != lib:
+            doc = ast.get_docstring(ast.parse((folder / "__init__.py").read_text(encoding="utf-8")))
+            assert doc and len(doc) > 80, f"{folder.relative_to(ROOT)}/__init__.py needs a docstring saying its job"
