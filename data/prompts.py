@@ -57,9 +57,13 @@ PROMPT_TEMPLATES: dict[str, str] = {
                   "<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"),
     # Conversational: rendered by the model's chat template (instruct models).
     "chat": "{question}",
+    # The same, with the assistant's turn opened and "<think>" pre-filled: the chat-model form of
+    # TinyZero's / Open-Reasoner-Zero's prefill, for a model that never opens the tag itself.
+    "chat_think": "{question}",
 }
 
-CHAT_TEMPLATES = {"chat"}
+CHAT_TEMPLATES = {"chat", "chat_think"}
+PREFILL = "<think>"
 
 
 def build_r1_zero_prompt(question: str, template: str = "r1_zero", system_prompt: str | None = None):
@@ -69,10 +73,11 @@ def build_r1_zero_prompt(question: str, template: str = "r1_zero", system_prompt
     """
     text = resolve_template(template)
     if template in CHAT_TEMPLATES:
-        return [
+        messages = [
             {"role": "system", "content": system_prompt or R1_ZERO_SYSTEM},
             {"role": "user", "content": text.replace("{question}", question)},
         ]
+        return messages + [{"role": "assistant", "content": PREFILL}] if template == "chat_think" else messages
     # str.replace, not str.format: questions and user templates may contain braces (LaTeX, sets).
     return text.replace("{question}", question)
 
@@ -89,11 +94,31 @@ def resolve_template(template: str) -> str:
 
 
 def render_prompt(prompt, tokenizer, chat_template_kwargs: dict | None = None) -> str:
-    """The prompt text the model is given, as TRL renders it: a string as is, chat messages through
-    the tokenizer's chat template with ``chat_template_kwargs`` (a recipe's, e.g. Qwen3's
-    ``enable_thinking``). Training's checks, the tracker and evaluation all render through here.
+    """The prompt text the model is given: a string as is, chat messages through the tokenizer's chat
+    template with ``chat_template_kwargs`` (a recipe's, e.g. Qwen3's ``enable_thinking``). A last
+    message of the assistant's is a prefill: the turn before it is opened as for generation and its
+    text appended, so the model continues it. Training's checks, the tracker and evaluation all
+    render through here, and training hands TRL this text (``trl_prompt``).
     """
     if isinstance(prompt, str):
         return prompt
+    prefill = ""
+    if prompt and prompt[-1].get("role") == "assistant":
+        # Not continue_final_message: some templates rewrite a continued assistant turn (Qwen3 adds
+        # an empty think block), while the generation prompt is what the model was tuned to follow.
+        prompt, prefill = prompt[:-1], str(prompt[-1].get("content", ""))
     return tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True,
-                                         **(chat_template_kwargs or {}))
+                                         **(chat_template_kwargs or {})) + prefill
+
+
+def trl_prompt(prompt, tokenizer, chat_template_kwargs: dict | None = None):
+    """The prompt as GRPOTrainer must get it: chat messages that end with an assistant prefill as the
+    rendered text, everything else unchanged.
+
+    TRL 1.16 renders every conversational prompt with ``add_generation_prompt=True``: a trailing
+    assistant message is closed (``<think><|im_end|>``) and a fresh turn opened, so the prefill
+    would be lost without a word. A string prompt is tokenized as is.
+    """
+    if isinstance(prompt, list) and prompt and prompt[-1].get("role") == "assistant":
+        return render_prompt(prompt, tokenizer, chat_template_kwargs)
+    return prompt

@@ -37,7 +37,8 @@ REWARDS = {
 }
 
 # Which reward answers "is it correct?" for each task (used by evaluation and the tracker).
-ACCURACY_REWARD_FOR_TASK = {"gsm8k": "gsm8k_accuracy_reward", "countdown": "countdown_reward",
+ACCURACY_REWARD_FOR_TASK = {"gsm8k": "gsm8k_accuracy_reward", "arithmetic": "gsm8k_accuracy_reward",
+                            "countdown": "countdown_reward",
                             "math": "math_accuracy_reward"}
 
 

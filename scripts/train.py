@@ -16,6 +16,7 @@ the next checkpoint, exit code 3.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 
@@ -23,8 +24,10 @@ from datasets import Dataset
 from transformers import PrinterCallback, ProgressCallback, set_seed
 from trl import GRPOTrainer, get_peft_config
 
+from data.prompts import trl_prompt
 from rewards import get_rewards
 from scripts.lib.recipe.cli import run_cli
+from scripts.lib.recipe.arguments import chat_template_kwargs
 from scripts.lib.recipe.parsing import parse_recipe
 from scripts.lib.process.console import say
 from scripts.lib.process.distributed import quiet_other_ranks
@@ -84,14 +87,22 @@ def train(script_args, training_args, model_args, command: list[str]) -> int:
     held_out = (model, tokenizer, holdout_rows, script_args, training_args)
     before = held_out_scores("before", *held_out) if resume is None else None
 
+    # A pre-filled assistant turn (`chat_think`) reaches TRL as text, or TRL would close it unseen.
+    template_kwargs = chat_template_kwargs(training_args)
+    trl_rows = [{**row, "prompt": trl_prompt(row["prompt"], tokenizer, template_kwargs)} for row in train_rows]
+    peft_config = get_peft_config(model_args)
+    if peft_config is not None and script_args.lora_layers_to_transform:
+        # LoRA on the top layers only: backward stops there, and the layers below run without autograd.
+        # dataclasses.replace runs peft's own checks again (it refuses a str target_modules then).
+        peft_config = dataclasses.replace(peft_config, layers_to_transform=list(script_args.lora_layers_to_transform))
     # A reward that raises or miscounts mid-run stops it with a checkpoint instead of a traceback.
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=guard_rewards(reward_funcs),
         args=training_args,
-        train_dataset=Dataset.from_list(train_rows),
+        train_dataset=Dataset.from_list(trl_rows),
         processing_class=tokenizer,
-        peft_config=get_peft_config(model_args),
+        peft_config=peft_config,
     )
     AhaTracker(script_args.task, train_rows, script_args.reflection_phrases,
                log_samples_every=script_args.log_samples_every, samples_per_log=script_args.log_samples_count,

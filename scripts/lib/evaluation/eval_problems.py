@@ -1,7 +1,7 @@
 """The eval problems: what ``make eval`` scores, problems a recipe's training never saw, in its prompt format.
 
 GSM8K's and MATH's ``test`` split (a hub id, a local ``.jsonl`` file or a folder with ``test.jsonl``);
-for generated Countdown, the problems the recipe's training held out (same seed and settings) or fresh
+for generated Countdown and arithmetic, the problems the recipe's training held out (same seed and settings) or fresh
 ones outside its training set; for a recipe that reads one file, the tail of it that training held out.
 
 Not to be confused with training's held-out rows (``holdout_size``, scored before and after training by
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from data.arithmetic import load_arithmetic
 from data.countdown import countdown_key, countdown_to_r1_zero, generate_countdown, load_countdown
 from data.gsm8k import load_gsm8k
 from data.loading import DataError
@@ -52,6 +53,11 @@ def eval_problem_rows(script, seed: int, dataset_name: str | None = None, datase
                 return test, f"generated Countdown, the {len(test)} problems training held out (seed {seed})"
             return fresh_countdown(like_training(0)[0], script, seed, countdown_problems, options), \
                 f"generated Countdown, {countdown_problems} problems outside the training set (seed {seed})"
+        if task == "arithmetic" and not script.dataset_name:
+            if not script.holdout_size:
+                raise EvalError("the recipe holds out no arithmetic problems (holdout_size is 0): set holdout_size")
+            _, test, _ = like_training(script.holdout_size)
+            return test, f"generated arithmetic, the {len(test)} problems training held out (seed {seed})"
         if script.dataset_name and Path(script.dataset_name).expanduser().is_file():
             if not script.holdout_size:
                 raise EvalError(f"the recipe trains on all of {script.dataset_name} (holdout_size is 0): pass "
@@ -69,7 +75,7 @@ def eval_problem_rows(script, seed: int, dataset_name: str | None = None, datase
 
 
 def load_split(task: str, dataset: str | None, split: str, options: dict) -> list[dict]:
-    loader = {"gsm8k": load_gsm8k, "math": load_math}.get(task, load_countdown)
+    loader = {"gsm8k": load_gsm8k, "arithmetic": load_arithmetic, "math": load_math}.get(task, load_countdown)
     rows, _ = loader(dataset, split=split, **options) if dataset else loader(split=split, **options)
     return rows
 

@@ -18,6 +18,7 @@ from data.benchmarks import BENCHMARKS, DEFAULT_PROTOCOL, PROTOCOLS, load_benchm
 from data.loading import DataError
 from data.prompts import resolve_template
 from rewards import ACCURACY_REWARD_FOR_TASK
+from scripts.lib.process.console import say
 from scripts.lib.recipe.cli import parse_flags
 from scripts.lib.recipe.arguments import R1ZeroArguments, chat_template_kwargs
 from scripts.lib.recipe.parsing import parse_recipe
@@ -122,6 +123,8 @@ class EvalSettings:
 def parse_args(argv: list[str]) -> EvalArguments:
     """``EvalArguments`` from the command line, checked, with the sample counts filled in."""
     args = parse_flags(EvalArguments, argv, EvalError)
+    if not args.models and args.recipe:
+        args.models = recipe_models(args.recipe)
     if not args.models:
         raise EvalError('no models given: make eval MODELS="<base model> <run>/checkpoint-100 ..."')
     if args.task is not None and args.task not in ACCURACY_REWARD_FOR_TASK and args.task not in BENCHMARKS:
@@ -143,6 +146,30 @@ def parse_args(argv: list[str]) -> EvalArguments:
     return args
 
 
+def recipe_models(recipe: str) -> list[str]:
+    """A recipe's own models, for ``make eval RECIPE=...`` without ``MODELS``: its starting model, and the
+    model its training saved in ``output_dir`` once there is one. Says which, so nobody wonders."""
+    from pathlib import Path
+
+    script, training, model = _parse_quietly(["--config", recipe])
+    trained = Path(training.output_dir)
+    models = [model.model_name_or_path]
+    if (trained / "config.json").is_file() or (trained / "adapter_config.json").is_file():
+        models.append(str(trained))
+        say(f"no MODELS given: evaluating {recipe}'s starting model {models[0]} and its trained model {trained}")
+    else:
+        say(f"no MODELS given: evaluating {recipe}'s starting model {models[0]} ({trained} holds no trained "
+            "model yet: make train first)")
+    return models
+
+
+def _parse_quietly(argv: list[str]):
+    # Only sampling settings are read: GPU-only training switches must not stop a CPU evaluation.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return parse_recipe([*argv, "--bf16", "false", "--fp16", "false", "--use_vllm", "false"])
+
+
 def is_benchmark(args: EvalArguments) -> bool:
     """``--task`` names a benchmark; ``--task gsm8k`` with a recipe means the recipe's eval problems (its test split)."""
     return args.task in BENCHMARKS and not (args.recipe and args.task in ACCURACY_REWARD_FOR_TASK)
@@ -158,12 +185,7 @@ def recipe_settings(recipe: str | None, train_argv: list[str] | None = None):
     if recipe is None and not train_argv:
         defaults = {f.name: f.default for f in fields(GRPOConfig)}
         return R1ZeroArguments(), defaults, None
-    # Only sampling settings are read: GPU-only training switches must not stop a CPU evaluation.
-    overrides = ["--bf16", "false", "--fp16", "false", "--use_vllm", "false"]
-    argv = list(train_argv) if train_argv else ["--config", recipe]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        script, training, model = parse_recipe([*argv, *overrides])
+    script, training, model = _parse_quietly(list(train_argv) if train_argv else ["--config", recipe])
     return script, vars(training), model.dtype
 
 

@@ -121,7 +121,8 @@ def _math_answers(row: dict, solve: bool) -> tuple[str | None, str | None]:
 
 
 # How to write a right and a wrong answer for each task (keys: the tasks of ACCURACY_REWARD_FOR_TASK).
-GOLD_ANSWERS = {"gsm8k": _gsm8k_answers, "countdown": _countdown_answers, "math": _math_answers}
+GOLD_ANSWERS = {"gsm8k": _gsm8k_answers, "arithmetic": _gsm8k_answers, "countdown": _countdown_answers,
+                "math": _math_answers}
 
 
 def reward_name(fn) -> str:

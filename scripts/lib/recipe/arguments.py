@@ -19,7 +19,7 @@ class R1ZeroArguments:
     """What `trl grpo` leaves to the script: the task, its data, its prompt, its rewards."""
 
     # Task and data
-    task: str = field(default="countdown", metadata={"help": "Task: `countdown`, `gsm8k` or `math`."})
+    task: str = field(default="countdown", metadata={"help": "Task: `countdown`, `arithmetic`, `gsm8k` or `math`."})
     dataset_name: str | None = field(
         default=None,
         metadata={"help": "Hub id (`openai/gsm8k`, `Jiayi-Pan/Countdown-Tasks-3to4`), a local .jsonl file, or a "
@@ -52,14 +52,23 @@ class R1ZeroArguments:
     countdown_chain: bool = field(
         default=False, metadata={"help": "Targets from `((a o b) o c)` chains only (easier), not any tree."}
     )
+    # Arithmetic generator (task arithmetic, used when dataset_name is not set)
+    arithmetic_max_number: int = field(default=20, metadata={"help": "Operands are drawn from 1..this."})
+    arithmetic_ops: str = field(default="+", metadata={"help": "Operators the generator uses (from `+-*`)."})
     # Prompt
     prompt_template: str = field(
         default="r1_zero",
-        metadata={"help": "`r1_zero` (base models), `r1_zero_prefill`, `compact`, `chat` (instruct models), or a "
-                  "string with `{question}`."},
+        metadata={"help": "`r1_zero` (base models), `r1_zero_prefill`, `compact`, `chat` (instruct models), "
+                  "`chat_think` (chat with `<think>` pre-filled), or a string with `{question}`."},
     )
     system_prompt: str | None = field(
         default=None, metadata={"help": "System message for the `chat` template (default: the R1-Zero one)."}
+    )
+    # LoRA beyond TRL's ModelConfig (lora_r, lora_alpha, lora_target_modules live there)
+    lora_layers_to_transform: list[int] | None = field(
+        default=None,
+        metadata={"help": "use_peft: LoRA on these layer indices only (peft's layers_to_transform); the top "
+                  "layers alone make backward stop early."},
     )
     # Rewards
     reward_funcs: list[str] | None = field(
@@ -229,6 +238,7 @@ class R1ZeroArguments:
             self.system_prompt, self.on_bad_row, self.max_train_samples,
             self.holdout_size if test_size is None else test_size, self.countdown_settings(), seed=seed,
             question_style=self.countdown_question_style, math_levels=self.math_levels,
+            arithmetic={"max_number": self.arithmetic_max_number, "ops": self.arithmetic_ops},
         )
 
     def health_thresholds(self) -> dict:

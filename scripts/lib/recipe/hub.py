@@ -65,7 +65,7 @@ def plan_for(script_args, model_args) -> FetchPlan:
     dataset = None
     source = script_args.dataset_name
     if not source:
-        notes.append("data: generated on this machine" if script_args.task == "countdown"
+        notes.append("data: generated on this machine" if script_args.task in ("countdown", "arithmetic")
                      else "data: dataset_name is not set")
     elif is_local(source):
         notes.append(f"data {source}: local")

@@ -79,6 +79,13 @@ def validate(script_args, training_args, model_args) -> None:
         raise RecipeError(f"countdown_question_style must be `full` or `terse`, not `{script_args.countdown_question_style}`")
     if script_args.countdown_min_numbers > script_args.countdown_max_numbers:
         raise RecipeError("countdown_min_numbers is larger than countdown_max_numbers")
+    if script_args.lora_layers_to_transform:
+        targets = model_args.lora_target_modules
+        if not model_args.use_peft:
+            raise RecipeError("lora_layers_to_transform is set but use_peft is not: set use_peft: true")
+        if targets is None or isinstance(targets, str) or targets == ["all-linear"]:
+            raise RecipeError("lora_layers_to_transform needs lora_target_modules as a list of module names "
+                              "(peft refuses all-linear with it), e.g. [q_proj, k_proj, v_proj, o_proj]")
     for key in ("aha_baseline_steps", "aha_window", "aha_smoothing", "log_samples_count"):
         if getattr(script_args, key) < 1:
             raise RecipeError(f"{key} must be at least 1, got {getattr(script_args, key)}")
