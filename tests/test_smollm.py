@@ -1,7 +1,8 @@
 """The kit's loop on a real pretrained chat model: SmolLM2-135M-Instruct from `make smollm`.
 
 Slow (minutes on 2 cores) and skipped unless the folder exists (`make smollm`; the test never
-downloads) and GSM8K is at ../shared/data/gsm8k or $GSM8K_DIR. Run: make test-slow, or
+downloads); the GSM8K ones also need GSM8K at ../shared/data/gsm8k or $GSM8K_DIR. The arithmetic
+recipe's needs nothing else (its problems are generated). Run: make test-slow, or
     pytest -m slow tests/test_smollm.py
 """
 
@@ -22,12 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / SMOLLM_DIR
 GSM8K = Path(os.environ.get("GSM8K_DIR", ROOT.parent / "shared" / "data" / "gsm8k"))
 RECIPE = "recipes/smollm2-135m-instruct_gsm8k.yaml"
+ARITHMETIC = "recipes/smollm2-135m-instruct_arithmetic.yaml"
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not is_converted(MODEL), reason=f"{SMOLLM_DIR} missing: run `make smollm`"),
-    pytest.mark.skipif(not (GSM8K / "test.jsonl").is_file(), reason=f"no GSM8K at {GSM8K} (set GSM8K_DIR)"),
 ]
+needs_gsm8k = pytest.mark.skipif(not (GSM8K / "test.jsonl").is_file(), reason=f"no GSM8K at {GSM8K} (set GSM8K_DIR)")
 SMALL = ["--dataset_name", str(GSM8K), "--model_name_or_path", str(MODEL), "--max_completion_length", "24",
          "--num_generations", "2", "--per_device_train_batch_size", "2"]
 
@@ -38,6 +40,7 @@ def run(args, run_env, timeout=900):
     return done.returncode, done.stdout + done.stderr
 
 
+@needs_gsm8k
 def test_preflight_samples_the_real_template_and_flags_its_traps(run_env):
     code, out = run(["scripts.preflight", "--config", RECIPE, *SMALL, "--samples", "2"], run_env)
     assert code == 0, out[-2000:]
@@ -48,6 +51,7 @@ def test_preflight_samples_the_real_template_and_flags_its_traps(run_env):
     assert out.rstrip().splitlines()[-1].startswith("reflection audit (4 completions)")
 
 
+@needs_gsm8k
 def test_eval_gives_a_number_on_gsm8k_test(run_env, tmp_path):
     out_file = tmp_path / "eval.json"
     code, out = run(["scripts.evaluate", "--models", str(MODEL), "--recipe", RECIPE, "--dataset_name",
@@ -57,6 +61,7 @@ def test_eval_gives_a_number_on_gsm8k_test(run_env, tmp_path):
     assert out_file.is_file() and "pass@1" in out
 
 
+@needs_gsm8k
 def test_two_steps_train_resume_and_export_load(run_env, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -81,3 +86,43 @@ def test_two_steps_train_resume_and_export_load(run_env, tmp_path):
     model = AutoModelForCausalLM.from_pretrained(export)
     tokenizer = AutoTokenizer.from_pretrained(export)
     assert model.config.eos_token_id == tokenizer.eos_token_id == 2 and tokenizer.chat_template
+
+
+def test_arithmetic_recipe_trains_prints_before_after_and_exports_like_training(run_env, tmp_path):
+    """The recipe as `make train` runs it, made small: the prefilled prompt reaches the model, the
+    before/after table and held_out.json come out of training itself, `make eval RECIPE=` finds the
+    trained model, and the export completes greedily as the training checkpoint does, through
+    AutoTokenizer, AutoModelForCausalLM and pipeline."""
+    from scripts.lib.models.hf_export import loading_mismatch
+    from scripts.lib.models.loading import load_trained
+
+    run_dir = tmp_path / "run"
+    small = ["--output_dir", str(run_dir), "--max_steps", "2", "--save_steps", "2", "--holdout_size", "4",
+             "--max_completion_length", "16", "--max_train_samples", "64", "--disable_tqdm", "true"]
+    code, out = run(["scripts.train", "--config", ARITHMETIC, *small], run_env)
+    assert code == 0, out[-3000:]
+    assert "<think> pre-filled" in out  # preflight read the rendered prompt's end
+    assert "held-out before:" in out and "held-out after:" in out
+    held_out = json.loads((run_dir / "held_out.json").read_text())
+    assert {"format", "accuracy"} <= set(held_out["before"]) and (run_dir / "adapter_config.json").is_file()
+    assert held_out["prompt"].startswith("What is ") and held_out["prompt"].endswith("<think>")
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text((ROOT / ARITHMETIC).read_text().replace(
+        "output_dir: outputs/smollm2-135m-instruct_arithmetic", f"output_dir: {run_dir}"))
+    code, out = run(["scripts.evaluate", "--recipe", str(recipe), "--limit", "2", "--num_samples", "0",
+                     "--max_new_tokens", "8", "--output_file", str(tmp_path / "eval.json")], run_env)
+    assert code == 0, out[-2000:]
+    assert f"and its trained model {run_dir}" in out and str(run_dir) in out.split("no MODELS given")[1]
+
+    export = tmp_path / "export"
+    code, out = run(["scripts.export", str(run_dir / "checkpoint-2"), str(export)], run_env)
+    assert code == 0, out[-2000:]
+    model, tokenizer = load_trained(str(run_dir / "checkpoint-2"))
+    from data.prompts import build_r1_zero_prompt, render_prompt
+    from scripts.lib.recipe.parsing import parse_recipe
+
+    script, _, _ = parse_recipe(["--config", ARITHMETIC, "--holdout_size", "4"])
+    texts = [render_prompt(build_r1_zero_prompt(q, script.prompt_template, script.system_prompt), tokenizer)
+             for q in ("What is 3 + 4?", "What is 12 + 9?", "What is 20 + 20?")]
+    assert loading_mismatch(export, texts, tokenizer, model, generate=3, max_new_tokens=24) is None

@@ -1,11 +1,12 @@
 """`make bench-smollm`: HF generate decode speed of SmolLM2-135M-Instruct on this CPU, against the
 memory-bandwidth bound measured on the same machine in the same run.
 
-    make smollm && make bench-smollm                                  # batch 1, 8, 64 on 2 threads
+    make smollm && make bench-smollm                                  # batch 1, 8, 32 on 2 threads, fp32
     python -m scripts.bench.smollm --batches 1 8 --new-tokens 32 --threads 1
+    python -m scripts.bench.smollm --dtypes float32 bfloat16 --caches dynamic static   # the levers, same run
 
 Decoding one token for a batch of ``b`` sequences reads every weight once (fp32: 4 bytes x 134.5 M
-parameters, the tied embedding counted once as the output projection) plus each sequence's KV
+parameters, bf16: 2; the tied embedding counted once as the output projection) plus each sequence's KV
 cache, so ``b x bandwidth / bytes per step`` tokens/s is the most any implementation can reach.
 The bandwidth is measured here: the best of several copies of a 512 MiB array (numpy, one
 thread; torch ``copy_`` on ``--threads`` threads), counting the bytes read and written.
@@ -61,7 +62,7 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def decode_speed(model, tokenizer, batch: int, new_tokens: int, questions: list[str]) -> dict:
+def decode_speed(model, tokenizer, batch: int, new_tokens: int, questions: list[str], cache: str = "dynamic") -> dict:
     import torch
 
     prompts = [render_prompt(build_r1_zero_prompt(questions[i % len(questions)], "chat"), tokenizer)
@@ -69,6 +70,8 @@ def decode_speed(model, tokenizer, batch: int, new_tokens: int, questions: list[
     tokenizer.padding_side = "left"
     enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     options = {"do_sample": False, "pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id}
+    if cache == "static":
+        options["cache_implementation"] = "static"
 
     def generate(n):
         with torch.no_grad():
@@ -85,16 +88,21 @@ def decode_speed(model, tokenizer, batch: int, new_tokens: int, questions: list[
 def bytes_per_step(model, batch: int, context: int) -> float:
     """Weights read once (tied embedding once) + every sequence's KV cache at ``context`` tokens."""
     cfg = model.config
-    weights = sum(p.numel() * p.element_size() for p in {id(p): p for p in model.parameters()}.values())
+    params = list({id(p): p for p in model.parameters()}.values())
+    weights = sum(p.numel() * p.element_size() for p in params)
     head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-    kv = 2 * cfg.num_hidden_layers * cfg.num_key_value_heads * head_dim * 4 * context * batch
+    kv = 2 * cfg.num_hidden_layers * cfg.num_key_value_heads * head_dim * params[0].element_size() * context * batch
     return weights + kv
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=SMOLLM_DIR)
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 64])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--dtypes", nargs="+", default=["float32"], choices=["float32", "bfloat16"],
+                        help="weights' dtype; bfloat16 halves the bytes per step (avx512_bf16 CPUs compute it natively)")
+    parser.add_argument("--caches", nargs="+", default=["dynamic"], choices=["dynamic", "static"],
+                        help="KV cache: transformers' default, or static (preallocated)")
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--questions", default=None, help="GSM8K jsonl whose questions are the prompts")
@@ -124,15 +132,20 @@ def main(argv=None) -> int:
     best_bw = max(bw.values())
     print("memory bandwidth (copy, read + write): " + ", ".join(f"{k} {v:.1f} GB/s" for k, v in bw.items()))
     rows = []
-    print("\n| batch | prompt tok | prefill s | decode tok/s | ms/step | bound tok/s | of bound |")
-    print("|---|---|---|---|---|---|---|")
-    for batch in args.batches:
-        r = decode_speed(model, tokenizer, batch, args.new_tokens, questions)
-        context = r["prompt_tokens"] + args.new_tokens // 2
-        r["bound_tok_s"] = batch * best_bw * 1e9 / bytes_per_step(model, batch, context)
-        rows.append(r)
-        print(f"| {batch} | {r['prompt_tokens']} | {r['prefill_s']:.2f} | {r['decode_tok_s']:.1f} | "
-              f"{r['ms_per_step']:.0f} | {r['bound_tok_s']:.0f} | {r['decode_tok_s'] / r['bound_tok_s']:.0%} |")
+    print("\n| dtype | cache | batch | prompt tok | prefill s | decode tok/s | ms/step | bound tok/s | of bound |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for dtype in args.dtypes:
+        model = model.to(getattr(torch, dtype))
+        for cache in args.caches:
+            for batch in args.batches:
+                r = decode_speed(model, tokenizer, batch, args.new_tokens, questions, cache)
+                context = r["prompt_tokens"] + args.new_tokens // 2
+                r.update(dtype=dtype, cache=cache,
+                         bound_tok_s=batch * best_bw * 1e9 / bytes_per_step(model, batch, context))
+                rows.append(r)
+                print(f"| {dtype} | {cache} | {batch} | {r['prompt_tokens']} | {r['prefill_s']:.2f} | "
+                      f"{r['decode_tok_s']:.1f} | {r['ms_per_step']:.0f} | {r['bound_tok_s']:.0f} | "
+                      f"{r['decode_tok_s'] / r['bound_tok_s']:.0%} |")
     print(f"\nload average after: {load_average()}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
