@@ -343,7 +343,7 @@ def test_a_recipe_with_no_holdout_gets_fresh_problems_outside_its_training_set(t
     ("argv", "message"),
     [
         (["--models", "/no/such/model/dir"], "error: model folder not found: /no/such/model/dir"),
-        (["--models", "m", "--task", "chess"], "error: unknown task `chess`: use a task ['countdown', 'gsm8k', 'math'] or a benchmark"),
+        (["--models", "m", "--task", "chess"], "error: unknown task `chess`: use a task ['arithmetic', 'countdown', 'gsm8k', 'math'] or a benchmark"),
         (["--models", "m", "--limt", "3"], "error: unknown flag `--limt` (did you mean `--limit`?)"),
         (["--models", "m", "--num_samples", "2", "--pass_k", "4"], "error: --pass_k [4]: each k must be between"),
         (["--models", "m", "--task", "gsm8k", "--dataset_name", "/no/such.jsonl"],
