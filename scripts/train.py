@@ -16,13 +16,12 @@ the next checkpoint, exit code 3.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
 
 from datasets import Dataset
 from transformers import PrinterCallback, ProgressCallback, set_seed
-from trl import GRPOTrainer, get_peft_config
+from trl import GRPOTrainer
 
 from data.prompts import trl_prompt
 from rewards import get_rewards
@@ -90,11 +89,8 @@ def train(script_args, training_args, model_args, command: list[str]) -> int:
     # A pre-filled assistant turn (`chat_think`) reaches TRL as text, or TRL would close it unseen.
     template_kwargs = chat_template_kwargs(training_args)
     trl_rows = [{**row, "prompt": trl_prompt(row["prompt"], tokenizer, template_kwargs)} for row in train_rows]
-    peft_config = get_peft_config(model_args)
-    if peft_config is not None and script_args.lora_layers_to_transform:
-        # LoRA on the top layers only: backward stops there, and the layers below run without autograd.
-        # dataclasses.replace runs peft's own checks again (it refuses a str target_modules then).
-        peft_config = dataclasses.replace(peft_config, layers_to_transform=list(script_args.lora_layers_to_transform))
+    # LoRA on the top layers only (lora_layers_to_transform): backward stops there.
+    peft_config = script_args.peft_config(model_args)
     # A reward that raises or miscounts mid-run stops it with a checkpoint instead of a traceback.
     trainer = GRPOTrainer(
         model=model,

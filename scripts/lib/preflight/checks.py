@@ -81,7 +81,8 @@ def run_checks(script_args, training_args, model_args, tokenizer, model_config, 
         sections.append(Section("samples", "skipped (--samples N samples the starting model)"))
     sections.append(check_chat(train_rows[0]["prompt"], tokenizer, reward_funcs, kwargs,
                                sections[-1].counts.get("texts")))
-    sections.append(check_resources(model_config, training_args, model_args, data.counts["longest_prompt_tokens"]))
+    sections.append(check_resources(model_config, training_args, model_args, data.counts["longest_prompt_tokens"],
+                                    script_args.peft_config(model_args)))
     sections.append(check_setup(training_args, model_args))
     return Report(sections)
 

@@ -10,12 +10,10 @@ from scripts.lib.preflight.report import Section
 from scripts.lib.preflight.traps import find_traps
 
 
-def check_resources(model_config, training_args, model_args, longest_prompt_tokens: int) -> Section:
-    """Parameters and a rough memory estimate for model + LoRA + optimizer + generation vs the device."""
-    from trl import get_peft_config  # trl is heavy to import; only this check needs it
-
+def check_resources(model_config, training_args, model_args, longest_prompt_tokens: int, peft_config=None) -> Section:
+    """Parameters and a rough memory estimate for model + LoRA + optimizer + generation vs the device
+    (``peft_config``: the recipe's, ``R1ZeroArguments.peft_config``)."""
     section = Section("resources")
-    peft_config = get_peft_config(model_args)
     n_params, trainable = parameter_counts(model_config, peft_config)
     dtype = model_args.dtype if model_args.dtype not in (None, "auto") else getattr(model_config, "dtype", None)
     weight_bytes = dtype_bytes(dtype or "bfloat16")

@@ -241,6 +241,18 @@ class R1ZeroArguments:
             arithmetic={"max_number": self.arithmetic_max_number, "ops": self.arithmetic_ops},
         )
 
+    def peft_config(self, model_args):
+        """TRL's LoRA config from ``model_args`` (None without ``use_peft``), restricted to
+        ``lora_layers_to_transform``; ``dataclasses.replace`` runs peft's own checks on the result."""
+        import dataclasses
+
+        from trl import get_peft_config  # heavy; only training and preflight need it
+
+        config = get_peft_config(model_args)
+        if config is not None and self.lora_layers_to_transform:
+            config = dataclasses.replace(config, layers_to_transform=list(self.lora_layers_to_transform))
+        return config
+
     def health_thresholds(self) -> dict:
         """Keyword arguments for ``scripts.lib.training.health_checks.Thresholds``: the ``health_*`` values, prefix dropped."""
         return {f.name[len("health_"):]: getattr(self, f.name) for f in fields(self)
