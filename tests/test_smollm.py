@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 from scripts.lib.models.gguf_convert import is_converted
 from scripts.lib.models.smollm import SMOLLM_DIR
 
-ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / SMOLLM_DIR
 GSM8K = Path(os.environ.get("GSM8K_DIR", ROOT.parent / "shared" / "data" / "gsm8k"))
-RECIPE = "recipes/smollm2-135m-instruct_gsm8k.yaml"
-ARITHMETIC = "recipes/smollm2-135m-instruct_arithmetic.yaml"
+RECIPE = str(ROOT / "recipes" / "smollm2-135m-instruct_gsm8k.yaml")
+ARITHMETIC = str(ROOT / "recipes" / "smollm2-135m-instruct_arithmetic.yaml")
 
 pytestmark = [
     pytest.mark.slow,
@@ -108,7 +108,7 @@ def test_arithmetic_recipe_trains_prints_before_after_and_exports_like_training(
     assert held_out["prompt"].startswith("What is ") and held_out["prompt"].endswith("<think>")
 
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text((ROOT / ARITHMETIC).read_text().replace(
+    recipe.write_text(Path(ARITHMETIC).read_text().replace(
         "output_dir: outputs/smollm2-135m-instruct_arithmetic", f"output_dir: {run_dir}"))
     code, out = run(["scripts.evaluate", "--recipe", str(recipe), "--limit", "2", "--num_samples", "0",
                      "--max_new_tokens", "8", "--output_file", str(tmp_path / "eval.json")], run_env)
