@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from conftest import ROOT, TINY_TASK
 from rewards import countdown_reward, format_reward
 from scripts.lib.measure.reflection import analyze_countdown_completion
@@ -201,3 +203,63 @@ def test_the_tiny_base_plan_is_derived_once_from_the_parsed_recipe():
     assert plan.config == read_tiny_base_recipe(small)
     assert plan.task == recipe_tiny_base_task(recipe)
     assert tiny_base_plan(*parse_recipe(["--config", recipe, "--tiny_base_recipe", ""])) is None
+
+
+def _cached_base(folder, recipe, hit_ratio: float, go_back: float):
+    """The plan ``make train`` makes for ``recipe`` and a base already built in ``folder`` whose audit gave
+    these numbers (nothing is pretrained: the build record and a weights file are what "built" means)."""
+    import json
+
+    from conftest import ROOT
+    from scripts.lib.models.tiny_base.build import BUILD_INFO, build_key
+    from scripts.lib.models.tiny_base.task import tiny_base_plan
+    from scripts.lib.recipe.parsing import parse_recipe
+
+    plan = tiny_base_plan(*parse_recipe(["--config", str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"),
+                                         "--tiny_base_recipe", str(recipe), "--model_name_or_path", str(folder)]))
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(b"")
+    audit = {"n": 512, "hit_ratio": hit_ratio, "p_go_back_given_failed": go_back}
+    (folder / BUILD_INFO).write_text(json.dumps({"key": build_key(plan.config, plan.task), "audit": audit}))
+    return plan
+
+
+def test_a_cached_base_that_failed_its_gate_stops_training_with_one_line_naming_the_numbers(tmp_path, capsys):
+    """Built once with a WARNING, then "cached" silently on every run: the verdict now comes with every use."""
+    from conftest import ROOT
+    from scripts import build_tiny_base
+    from scripts.lib.models.tiny_base.build import BaseGateError, build_base_if_needed
+
+    recipe = ROOT / "recipes" / "tiny_base" / "countdown.yaml"
+    plan = _cached_base(tmp_path / "base", recipe, hit_ratio=1.2, go_back=0.1)
+    with pytest.raises(BaseGateError) as stopped:
+        build_base_if_needed(plan)
+    line = str(stopped.value)
+    assert line.startswith(f"tiny base model {tmp_path / 'base'} FAILED its audit gate") and "\n" not in line
+    assert "x1.2 as often as the rest (gate x3)" in line and "P(go back | failed check) 0.100 (gate 0.2)" in line
+    assert f"set on_failed_gate: warn there to train on it anyway" in line and "--force" in line
+    assert capsys.readouterr().out == f"tiny base model: cached at {tmp_path / 'base'}\n"
+    # the same through an entry point: one error line, exit 2
+    argv = ["--config", str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"), "--model_name_or_path", str(tmp_path / "base")]
+    assert build_tiny_base.run(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: tiny base model") and err.count("\n") == 1
+
+
+def test_a_failed_gate_with_on_failed_gate_warn_repeats_the_verdict_and_goes_on(tmp_path, capsys):
+    import yaml
+
+    from conftest import ROOT
+    from scripts.lib.models.tiny_base.build import build_base_if_needed
+
+    recipe = tmp_path / "base.yaml"
+    values = yaml.safe_load((ROOT / "recipes" / "tiny_base" / "countdown.yaml").read_text())
+    recipe.write_text(yaml.safe_dump({**values, "on_failed_gate": "warn"}))
+    build_base_if_needed(_cached_base(tmp_path / "base", recipe, hit_ratio=1.2, go_back=0.1))
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"tiny base model: cached at {tmp_path / 'base'}"
+    assert out[1].startswith("WARNING: tiny base model") and "FAILED its audit gate" in out[1]
+    assert out[1].endswith(f"(on_failed_gate: warn in {recipe}: used anyway)") and len(out) == 2
+    # a base that passes says nothing more; the gate is judged by the recipe's thresholds now
+    build_base_if_needed(_cached_base(tmp_path / "good", recipe, hit_ratio=12.0, go_back=0.4))
+    assert capsys.readouterr().out == f"tiny base model: cached at {tmp_path / 'good'}\n"

@@ -83,6 +83,11 @@ class TinyBaseConfig:
                   "solution inside <think> at least this many times as often as the rest."},
     )
     gate_go_back: float = field(default=0.2, metadata={"help": "Gate: lowest P(go back | failed check)."})
+    on_failed_gate: str = field(
+        default="stop",
+        metadata={"help": "A base that fails the gate: `stop` (make train stops with one line; the base stays "
+                  "cached) or `warn` (one warning line on every use, and training goes on)."},
+    )
 
 
 
