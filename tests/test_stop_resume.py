@@ -410,3 +410,28 @@ def test_interrupted_and_resumed_run_ends_exactly_where_an_uninterrupted_run_doe
     assert resumed_rewards == rewards
     untrained = load_file(Path(tiny_model_dir) / "model.safetensors")
     assert any((a[k] != untrained[k]).any() for k in a), "the weights never moved: the comparison proves nothing"
+
+
+def test_only_a_tied_missing_key_goes_unreported(tiny_model_dir):
+    """A tied head is the embedding's tensor: not missing. A key with no loaded twin is still reported, in the
+    Trainer's own words, and so are unexpected keys."""
+    from types import SimpleNamespace
+
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from scripts.lib.runs.resume import report_only_untied_missing_keys, untied_missing_keys
+
+    tied = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    assert untied_missing_keys(tied, ["lm_head.weight"]) == []
+    assert untied_missing_keys(tied, ["lm_head.weight", "model.norm.weight"]) == ["model.norm.weight"]
+    assert untied_missing_keys(tied, ["lm_head.weight", "model.embed_tokens.weight"]) == [
+        "lm_head.weight", "model.embed_tokens.weight"]  # both names of the tensor missing: nothing loaded it
+    untied = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(tiny_model_dir, tie_word_embeddings=False))
+    assert untied_missing_keys(untied, ["lm_head.weight"]) == ["lm_head.weight"]
+
+    heard = []
+    trainer = SimpleNamespace(model=tied, _issue_warnings_after_load=heard.append)
+    report_only_untied_missing_keys(trainer)
+    trainer._issue_warnings_after_load(SimpleNamespace(missing_keys=["lm_head.weight", "extra.bias"],
+                                                       unexpected_keys=["old.weight"]))
+    assert [(r.missing_keys, r.unexpected_keys) for r in heard] == [(["extra.bias"], ["old.weight"])]
