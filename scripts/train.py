@@ -7,7 +7,8 @@ held-out "before" -> GRPOTrainer -> train -> held-out "after" -> save.
     make train RECIPE=recipes/qwen2.5-0.5b-instruct_gsm8k.yaml
     python -m scripts.train --config recipes/cpu_countdown_tiny.yaml --max_steps 50   # flags override the YAML
 
-TensorBoard curves go to ``<output_dir>/runs/train/`` (one run however often it is resumed), checkpoints to ``<output_dir>/checkpoint-N``.
+TensorBoard curves go to ``<output_dir>/runs/train/`` (one run, however often it is resumed), checkpoints
+to ``<output_dir>/checkpoint-N``.
 A recipe mistake prints one line and exits with code 2 (``--debug`` shows the traceback); so does a
 reward that raises or miscounts mid-run, after saving a checkpoint (scripts/lib/training/reward_guard.py). Health
 alarms (scripts/lib/training/health_monitor.py) are printed as they come; with ``health_stop: true`` the run stops at

@@ -237,10 +237,11 @@ def test_a_cached_base_that_failed_its_gate_stops_training_with_one_line_naming_
     line = str(stopped.value)
     assert line.startswith(f"tiny base model {tmp_path / 'base'} FAILED its audit gate") and "\n" not in line
     assert "x1.2 as often as the rest (gate x3)" in line and "P(go back | failed check) 0.100 (gate 0.2)" in line
-    assert f"set on_failed_gate: warn there to train on it anyway" in line and "--force" in line
+    assert "set on_failed_gate: warn there to train on it anyway" in line and "--force" in line
     assert capsys.readouterr().out == f"tiny base model: cached at {tmp_path / 'base'}\n"
     # the same through an entry point: one error line, exit 2
-    argv = ["--config", str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"), "--model_name_or_path", str(tmp_path / "base")]
+    argv = ["--config", str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"),
+            "--model_name_or_path", str(tmp_path / "base")]
     assert build_tiny_base.run(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: tiny base model") and err.count("\n") == 1

@@ -121,27 +121,35 @@ def before_scores(resume: str | None, model, tokenizer, rows, script_args, train
         return None
     path = Path(training_args.output_dir) / HELD_OUT_BEFORE
     if resume is not None:
-        kept = _read_before(path, len(rows))
+        kept = _read_before(path, rows)
         if kept is not None:
             say(f"held-out before (scored when the run started, {HELD_OUT_BEFORE}): {score_line(kept)}")
             return kept
         say(f"held-out before: {path} is {'unreadable or for other held-out rows' if path.exists() else 'missing'}; "
             f"scoring the base model {model.config._name_or_path} again")
     scores = json_safe(held_out_scores("before", model, tokenizer, rows, script_args, training_args))
+    scores["rows_key"] = _rows_key(rows)
     if is_main():
         write_json_atomically(path, scores)
     return json.loads(json.dumps(scores))
 
 
-def _read_before(path, n: int) -> dict | None:
+def _rows_key(rows) -> str:
+    """Which held-out rows scores are for: the hash of their prompts."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps([row["prompt"] for row in rows], sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _read_before(path, rows) -> dict | None:
     import json
 
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    ok = isinstance(kept, dict) and kept.get("n") == n and len(kept.get("texts") or []) == n
-    return kept if ok else None
+    return kept if isinstance(kept, dict) and kept.get("rows_key") == _rows_key(rows) else None
 
 
 def fair_example(before: dict, after: dict) -> int:
