@@ -197,14 +197,27 @@ def test_a_resumed_run_ends_with_the_before_after_table_of_an_uninterrupted_one(
 
 def test_a_resumed_run_without_its_before_scores_scores_the_base_again_and_says_so(interrupted, tiny_model_dir,
                                                                                     tmp_path):
-    out = tmp_path / "out"
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter
+
+    out, step = tmp_path / "out", interrupted[3]
     shutil.copytree(interrupted[0].with_name("as_interrupted"), out)
     (out / "held_out_before.json").unlink()
-    run = Training(run_args(tiny_model_dir, out, "--max_steps", str(interrupted[3] + 1)))
+    # As a kill -9 between saves leaves it: steps past the checkpoint logged, then lost with the process.
+    lost = SummaryWriter(str(out / "runs" / "train"))
+    for later in range(step + 1, step + 4):
+        lost.add_scalar("train/reward", 99.0, later)
+    lost.close()
+    run = Training(run_args(tiny_model_dir, out, "--max_steps", str(step + 1)))
     assert run.finish() == 0, run.text[-3000:]
     assert (f"held-out before: {out / 'held_out_before.json'} is missing; scoring the base model "
             f"{tiny_model_dir} again") in run.text
     assert "| held-out (n=4) | before | after |" in run.text and (out / "held_out.json").is_file()
+    # TensorBoard shows the resumed run's step, not the lost segment's (purge_step)
+    shown = EventAccumulator(str(out / "runs" / "train"), size_guidance={"scalars": 0})
+    shown.Reload()
+    rewards = shown.Scalars("train/reward")
+    assert [e.step for e in rewards] == list(range(1, step + 2)) and 99.0 not in [e.value for e in rewards]
 
 
 def test_a_resumed_run_appends_to_the_same_tensorboard_run(interrupted, resumed):
