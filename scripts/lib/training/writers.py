@@ -4,6 +4,8 @@ to Weights & Biases when the recipe reports there, and the "aha" custom-scalars 
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 
 from scripts.lib.measure.aha import (
@@ -71,9 +73,6 @@ def log_into_one_tensorboard_run(trainer, resumed_at: int | None) -> None:
     writer with ``purge_step=N+1``: what an earlier segment logged past its last checkpoint (a kill
     between saves) is hidden, so each step shows once.
     """
-    import functools
-    import os
-
     from transformers.integrations import TensorBoardCallback
 
     for callback in trainer.callback_handler.callbacks:
