@@ -15,6 +15,7 @@ from data.loading import is_local
 from scripts.lib.measure.aha import detect_aha
 from scripts.lib.models.build_once import build_once
 from scripts.lib.models.loading import load_trained, model_kind, weights_source
+from scripts.lib.models.sampling import stop_token_ids
 from scripts.lib.runs.run_files import (
     COLUMNS,
     RUN_INFO,
@@ -39,7 +40,10 @@ def _run_dir(ckpt: Path) -> Path:
 def generation_config(model, tokenizer, training: dict):
     """The model's generation config with the tokens set, sampling like GRPO sampled (when known)."""
     config = model.generation_config
-    config.eos_token_id = tokenizer.eos_token_id
+    # Every id training stopped at (TRL: the tokenizer's eos, then the generation config's): Qwen2.5-Instruct's
+    # <|endoftext|> would otherwise be dropped, and the exported model would write on where training stopped.
+    stops = stop_token_ids(model, tokenizer)
+    config.eos_token_id = stops if len(stops) > 1 else stops[0]
     config.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if training.get("temperature"):
         config.do_sample = True
@@ -47,6 +51,8 @@ def generation_config(model, tokenizer, training: dict):
         # TRL samples with no top-k/top-p cut unless the recipe sets one; transformers' own default is top_k=50.
         config.top_k = training.get("top_k") or 0
         config.top_p = training.get("top_p") if training.get("top_p") is not None else 1.0
+    # GRPO sampled without the checkpoint's own penalty (TRL passes its repetition_penalty, 1.0 by default).
+    config.repetition_penalty = training.get("repetition_penalty") or 1.0
     if training.get("max_completion_length"):
         config.max_new_tokens = training["max_completion_length"]
     return config
