@@ -201,6 +201,18 @@ def test_local_dir_writes_each_split_where_training_reads_it(hub_cache, tmp_path
     assert [r["question"] for r in read_rows(str(tmp_path / "data"), split="test")] == rows[3:]
 
 
+def test_a_kit_tokenizer_loads_the_same_from_a_hub_id_as_from_its_folder(tiny_chat_model_dir, hub_cache):
+    # AutoTokenizer rebuilds a qwen2 folder's tokenizer as Qwen2's and drops the kit's words and tags
+    # (scripts/lib/models/loading.py); from a hub id the kit's own tokenizer.json was not honoured either.
+    from scripts.lib.models.loading import load_tokenizer
+
+    put_in_hub_cache(hub_cache, "kit-test/tiny-qwen", tiny_chat_model_dir)
+    local, hub_id = load_tokenizer(str(tiny_chat_model_dir)), load_tokenizer("kit-test/tiny-qwen")
+    assert type(hub_id) is type(local) and len(hub_id) == len(local)
+    text = "<think> 3 + 4 = 7 </think> <answer> 7 </answer>"
+    assert hub_id.encode(text, add_special_tokens=False) == local.encode(text, add_special_tokens=False)
+
+
 def test_cached_hub_model_trains_offline(tiny_chat_model_dir, hub_cache, tmp_path):
     """The compute-node half of the workflow: a hub id, HF_HUB_OFFLINE=1, everything from the cache."""
     put_in_hub_cache(hub_cache, "kit-test/tiny-qwen", tiny_chat_model_dir)

@@ -171,7 +171,8 @@ def check_chat(prompt, tokenizer, reward_funcs, chat_template_kwargs: dict | Non
     counts = tag_token_counts(tokenizer)
     split = {tag: n for tag, n in counts.items() if n > 1}
     if split:
-        notes.append(f"`<think>` = {counts['<think>']} tokens (rewards read text, not token ids)")
+        notes.append(", ".join(f"`{tag}` = {n} tokens" for tag, n in split.items())
+                     + " (rewards read text, not token ids)")
     dropped = special_tags(tokenizer)
     if dropped:
         section.failures.append(
