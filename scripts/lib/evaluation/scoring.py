@@ -68,6 +68,8 @@ def score_completions(rows, completions, task: str, lengths=None, reflection_phr
     for key, _ in REVISION_ROWS[1:]:
         if key in summary and (task == "countdown" or key not in COUNTDOWN_ONLY):
             result[key] = summary[key]
+    if task == "countdown" and "searches_stopping_on_ok" in summary:
+        result["searches_stopping_on_ok"] = summary["searches_stopping_on_ok"]   # the false-ok shares' base
     result["summary"] = summary
     result["verdict"] = verdict_line(summary, f"{len(texts)} completions")
     checks = [has_self_check(t, reflection_phrases) for t in texts]
