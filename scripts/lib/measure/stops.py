@@ -16,8 +16,10 @@ module says, for each stop, what went wrong, so a lever can be chosen for the er
   (``42 vs 42 ok`` for target 78), or the try reaches the target with numbers that are not the
   given ones each once (``9 * 2 = 18`` when 9 is not given).
 
-The kinds are exclusive and checked in the order of the last four, so each false ``ok`` has one
-cause, the first the text shows; ``true`` and ``answer`` together are the true final ``ok``s.
+The kinds are exclusive: a true final ``ok`` is ``true`` or ``answer``; a false one is checked for
+``comparison``, then ``arithmetic``, then ``other``, so it has one cause, the first the text shows.
+(Issue 35 names "the answer differs from the last try" among the false ``ok``s; the answer is read
+only after a true ``ok`` here, because a false ``ok``'s cause is already in its try.)
 
 >>> from scripts.lib.measure.trace_grammar import parse_tries
 >>> text = "<think> 3 + 4 = 7 , 7 * 6 = 42 vs 78 ok </think> <answer> ( 3 + 4 ) * 6 </answer>"
