@@ -68,6 +68,7 @@ help:
 	@echo "make bench-faults kill -9 a short CPU run at KILLS=20 random moments, resume, compare with an uninterrupted run"
 	@echo "make bench-train  GRPO step time, the kit vs bare TRL, with a step's breakdown and data-path timings"
 	@echo "make bench-aha    the CPU demo's aha targets over 3 seeds from scratch (SEEDS=\"42 0 1\"; about 30 min)"
+	@echo "make bench-search how often the tiny base's corpus search finds a solution within its try budget (no model, seconds)"
 	@echo "make bench-gpu    one GRPO step, HF generate vs vLLM colocate, on a Qwen2.5-0.5B-shaped model (GPU; ARGS=\"--tiny\" on CPU)"
 	@echo "make gpu-check    every GPU recipe at its real size, one report in outputs/gpu_check/ (GPU; ARGS=\"--dry-run\" on CPU)"
 	@echo "make clean        remove $(OUTPUT_ROOT)/ and caches (keeps $(VENV))"
@@ -151,6 +152,12 @@ bench-aha: $(STAMP)
 	$(RESULTS_NOTE)
 
 # One GRPO step on a Qwen2.5-0.5B-shaped random model, HF generate vs vLLM colocate (GPU; ARGS="--tiny" on CPU).
+# The tiny base's corpus search, measured without a model: random vs heuristic try order (issue #35).
+.PHONY: bench-search
+bench-search: $(STAMP)
+	$(PY) -m scripts.bench.search_orders $(ARGS)
+	$(RESULTS_NOTE)
+
 .PHONY: bench-gpu
 bench-gpu: $(STAMP)
 	$(PY) -m scripts.bench.gpu $(ARGS)

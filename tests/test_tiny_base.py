@@ -14,6 +14,8 @@ from scripts.lib.models.loading import load_tokenizer
 from scripts.lib.models.tiny_base.config import TinyBaseConfig
 from scripts.lib.models.tiny_base.corpus import _chains, make_trace
 
+PRE_SEARCH_ORDER_KEY = "9beb1c228777c4e9"   # build_key of the default base and TINY_TASK at fd208a7
+
 
 def test_saved_tokenizer_is_word_level_and_loads_as_saved(tiny_model_dir):
     # transformers would otherwise swap in Qwen2Tokenizer (digit by digit) for a qwen2 folder.
@@ -264,3 +266,69 @@ def test_a_failed_gate_with_on_failed_gate_warn_repeats_the_verdict_and_goes_on(
     # a base that passes says nothing more; the gate is judged by the recipe's thresholds now
     build_base_if_needed(_cached_base(tmp_path / "good", recipe, hit_ratio=12.0, go_back=0.4))
     assert capsys.readouterr().out == f"tiny base model: cached at {tmp_path / 'good'}\n"
+
+
+def test_closest_first_search_tries_the_heuristic_order_and_stops_only_on_a_real_hit():
+    """`search_order: closest_first`: first steps by |m - t|, each with its closest last op; a hit ends
+    the search with `ok` wherever it comes; no hit within the budget gives up with `wait`."""
+    cfg = TinyBaseConfig(search_share=1.0, exact_format_share=1.0, search_order="closest_first", min_tries=5, max_tries=5)
+    rng = random.Random(0)
+    solved = gave_up = 0
+    for _ in range(300):
+        nums = [rng.randint(1, 9) for _ in range(3)]
+        # mostly solvable problems, as the corpus's are (a random chain's value), some not
+        target = rng.choice(list(_chains(nums, "+-*")))[-1] if rng.random() < 0.8 else rng.randint(10, 99)
+        text, _ = make_trace(rng, nums, target, cfg, "+-*")
+        tries = parse_tries(text, target, nums)
+        assert all(t["arithmetic_true"] and t["check_true"] for t in tries), text
+        assert len({t["expression"] for t in tries}) == len(tries), text
+        hits = [c for c in _chains(nums, "+-*") if c[-1] == target]
+        if tries[-1]["verdict"] == "ok":
+            solved += 1
+            assert all(t["verdict"] == "wait" for t in tries[:-1]) and countdown_reward([text], nums=[nums], target=[target]) == [1.0]
+        else:
+            gave_up += 1
+            assert len(tries) == 5, text   # gives up only at its budget
+        # the first try's first step is one of those whose result is closest to the target
+        steps = [c for c in _chains(nums, "+-*")]
+        best = min(abs(c[3] - target) for c in steps)
+        first_m = int(tries[0]["expression"].split(" = ")[1].split()[0])
+        assert abs(first_m - target) == best, text
+        # and its last operation comes as close as any last operation from that first step
+        m_options = [c[-1] for c in steps if c[3] == first_m and str(c[5]) == tries[0]["expression"].split()[-3]]
+        assert abs(tries[0]["value"] - target) == min(abs(v - target) for v in m_options), text
+        if hits and tries[-1]["verdict"] != "ok":
+            assert not any(t["value"] == target for t in tries)
+    assert solved > gave_up > 0
+
+
+def test_closest_first_finds_more_than_random_order_within_the_budget():
+    from scripts.lib.models.tiny_base.corpus import closest_first
+
+    rng = random.Random(1)
+    found = {"closest_first": 0, "random": 0}
+    problems = 0
+    while problems < 300:
+        nums, target = [rng.randint(1, 9) for _ in range(3)], rng.randint(10, 99)
+        chains = list(_chains(nums, "+-*"))
+        if not any(c[-1] == target for c in chains):
+            continue
+        problems += 1
+        shuffled = rng.sample(chains, len(chains))
+        found["closest_first"] += any(c[-1] == target for c in closest_first(rng, chains, target)[:5])
+        found["random"] += any(c[-1] == target for c in shuffled[:5])
+    assert found["closest_first"] >= 0.85 * problems and found["random"] <= 0.5 * problems, found
+
+
+def test_search_order_is_checked_and_the_default_keeps_cached_bases_current():
+    import pytest
+
+    from scripts.lib.models.tiny_base.build import build_key
+
+    with pytest.raises(ValueError, match="search_order must be one of random, closest_first"):
+        TinyBaseConfig(search_order="best")
+    with pytest.raises(ValueError, match="min_tries <= max_tries"):
+        TinyBaseConfig(min_tries=6, max_tries=5)
+    # the key of a default base is the one it had before search_order existed (commit fd208a7)
+    assert build_key(TinyBaseConfig(), TINY_TASK) == PRE_SEARCH_ORDER_KEY
+    assert build_key(TinyBaseConfig(search_order="closest_first"), TINY_TASK) != PRE_SEARCH_ORDER_KEY

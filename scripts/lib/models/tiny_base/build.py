@@ -44,6 +44,8 @@ def build_key(cfg: TinyBaseConfig, task: dict) -> str:
     """What decides the base's weights and tokenizer: the base recipe and the task, ``holdout_size``
     only through the held-out problems pretraining leaves out (``held_out_pool``)."""
     base = {key: value for key, value in asdict(cfg).items() if key not in NOT_IN_KEY}
+    if base["search_order"] == "random":
+        del base["search_order"]   # the order every base had before the setting existed: those stay current
     task = {**task, "test_size": held_out_pool(cfg, task)}
     payload = json.dumps({"base": base, "task": task, "version": 4}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
