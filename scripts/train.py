@@ -7,7 +7,8 @@ held-out "before" -> GRPOTrainer -> train -> held-out "after" -> save.
     make train RECIPE=recipes/qwen2.5-0.5b-instruct_gsm8k.yaml
     python -m scripts.train --config recipes/cpu_countdown_tiny.yaml --max_steps 50   # flags override the YAML
 
-TensorBoard curves go to ``<output_dir>/runs/``, checkpoints to ``<output_dir>/checkpoint-N``.
+TensorBoard curves go to ``<output_dir>/runs/train/`` (one run, however often it is resumed), checkpoints
+to ``<output_dir>/checkpoint-N``.
 A recipe mistake prints one line and exits with code 2 (``--debug`` shows the traceback); so does a
 reward that raises or miscounts mid-run, after saving a checkpoint (scripts/lib/training/reward_guard.py). Health
 alarms (scripts/lib/training/health_monitor.py) are printed as they come; with ``health_stop: true`` the run stops at
@@ -30,7 +31,7 @@ from scripts.lib.recipe.arguments import chat_template_kwargs
 from scripts.lib.recipe.parsing import parse_recipe
 from scripts.lib.process.console import say
 from scripts.lib.process.distributed import quiet_other_ranks
-from scripts.lib.evaluation.before_after import HeldOutEvalCallback, held_out_scores, show_before_after
+from scripts.lib.evaluation.before_after import HeldOutEvalCallback, before_scores, held_out_scores, show_before_after
 from scripts.lib.training.health_monitor import HealthMonitor
 from scripts.lib.recipe.hub import check_available
 from scripts.lib.models.loading import load_model_and_tokenizer
@@ -38,12 +39,13 @@ from scripts.lib.models.tiny_base.build import build_base_if_needed
 from scripts.lib.models.tiny_base.task import tiny_base_plan
 from scripts.lib.preflight.checks import preflight_or_stop
 from scripts.lib.training.reward_guard import checkpoint_on_reward_failure, guard_rewards
-from scripts.lib.runs.resume import finished_message, resolve_resume
+from scripts.lib.runs.resume import finished_message, report_only_untied_missing_keys, resolve_resume, resumed_step
 from scripts.lib.runs.disk import stop_on_full_disk
 from scripts.lib.runs.output_lock import hold_output_dir
 from scripts.lib.runs.stopping import GracefulStop
 from scripts.lib.training.aha_tracker import AhaTracker
 from scripts.lib.training.console_log import ConsoleLog, quiet_checkpoint_saves
+from scripts.lib.training.writers import log_into_one_tensorboard_run
 
 
 def main(argv=None) -> int:
@@ -82,9 +84,10 @@ def train(script_args, training_args, model_args, command: list[str]) -> int:
         preflight_or_stop(script_args, training_args, model_args, model, tokenizer, train_rows, holdout_rows,
                           skipped, reward_funcs)
 
-    # The held-out prompts answered before training (not again on a resume), to compare with after.
+    # The held-out prompts answered before training, to compare with after: scored once, at the run's
+    # start, and kept in output_dir for every resume (scripts/lib/evaluation/before_after.py).
     held_out = (model, tokenizer, holdout_rows, script_args, training_args)
-    before = held_out_scores("before", *held_out) if resume is None else None
+    before = before_scores(resume, *held_out)
 
     # A pre-filled assistant turn (`chat_think`) reaches TRL as text, or TRL would close it unseen.
     template_kwargs = chat_template_kwargs(training_args)
@@ -100,6 +103,10 @@ def train(script_args, training_args, model_args, command: list[str]) -> int:
         processing_class=tokenizer,
         peft_config=peft_config,
     )
+    # Every segment of a stopped and resumed run logs into one TensorBoard run (scripts/lib/training/writers.py),
+    # and a resume loads a tied lm_head without calling it missing (scripts/lib/runs/resume.py).
+    log_into_one_tensorboard_run(trainer, resumed_step(resume) if resume else None)
+    report_only_untied_missing_keys(trainer)
     AhaTracker(script_args.task, train_rows, script_args.reflection_phrases,
                log_samples_every=script_args.log_samples_every, samples_per_log=script_args.log_samples_count,
                aha_settings=script_args.aha_settings(),

@@ -47,3 +47,27 @@ def test_recorded_seeds_give_the_table_targets_and_the_results_file(tmp_path, ca
             "16.000 -> 34.000 | 0.300 vs 0.200 | 137 (format at 20) | 6.7 |") in out
     assert "MISSED" not in out and out.strip().endswith(f"results: {tmp_path / 'RESULTS.md'}")
     assert "| median |" in (tmp_path / "RESULTS.md").read_text()
+
+
+def test_a_missed_target_exits_nonzero_and_says_so(tmp_path, capsys):
+    """The exit code tells a script what the table tells a person: one seed whose final ok is false too often."""
+    liar = seed_result(0.22, 137)
+    liar["after"]["final_ok_true"] = 0.5
+    for seed, result in ((42, seed_result(0.22, 137)), (0, seed_result(0.25, 120)), (1, liar)):
+        (tmp_path / f"seed{seed}.json").write_text(json.dumps(result))
+    assert bench_aha.main(["--out", str(tmp_path), "--resume"]) == 1
+    out = capsys.readouterr().out
+    assert "MISSED  every seed: final ok true in >= 70 % of searches that stop on one, after" in out
+    assert "1 of 10 targets MISSED (exit 1)" in out and out.strip().endswith(f"results: {tmp_path / 'RESULTS.md'}")
+    # through the command line too: the process's exit status, not only main's return value
+    assert bench_aha.run(["--out", str(tmp_path), "--resume"]) == 1
+
+
+def test_the_stops_table_gives_each_seeds_false_ok_kinds_before_and_after():
+    r = seed_result(0.22, 137)
+    r["before"].update(searches_stopping_on_ok=56, false_ok_comparison=0.76, false_ok_arithmetic=0.14,
+                       false_ok_other=0.1, true_ok_answer_differs=0.15, searches_repeating_a_try=0.58)
+    r["after"].update(searches_stopping_on_ok=120)   # a run recorded before the kinds existed: '-'
+    text = bench_aha.stops_table({42: r})
+    assert ("| 42 | 56 -> 120 | 0.300 -> 0.800 | 0.760 -> - | 0.140 -> - | 0.100 -> - | 0.150 -> - | 0.580 -> - |"
+            in text.splitlines())

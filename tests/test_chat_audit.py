@@ -6,6 +6,7 @@ import pytest
 
 from scripts.lib.preflight.chat_audit import special_tags, tag_shares, template_additions, turn_end_token
 from scripts.lib.preflight.chat_audit import check_chat
+from scripts.lib.models.loading import load_tokenizer
 from rewards import get_rewards
 
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -21,9 +22,9 @@ MESSAGES = [{"role": "system", "content": "Think in <think> </think>."}, {"role"
 
 @pytest.fixture()
 def tokenizer(tiny_model_dir):
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    # As every command loads it (scripts/lib/models/loading.py): AutoTokenizer would rebuild the tiny model's
+    # tokenizer as Qwen2's and lose its words, tags included.
+    tok = load_tokenizer(str(tiny_model_dir))
     tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
     tok.eos_token = tok.pad_token = "<|im_end|>"
     return tok
@@ -74,3 +75,16 @@ def test_check_chat_fails_when_a_tag_is_a_special_token(tokenizer):
     tokenizer.add_special_tokens({"additional_special_tokens": ["<think>"]})
     section = check_chat(MESSAGES, tokenizer, get_rewards(["format_reward"]))
     assert section.failures and section.failures[0].startswith("<think> are special tokens")
+
+
+def test_check_chat_proves_trls_decode_keeps_the_tags(tokenizer):
+    # A correct completion written as token ids and decoded as TRL decodes it (skip_special_tokens=True).
+    tokenizer.chat_template = CHATML
+    section = check_chat(MESSAGES, tokenizer, get_rewards(["format_reward"]))
+    assert not section.failures
+    assert "TRL's decode keeps every tag of a correct completion (format_reward 1.0)" in section.summary
+
+    tokenizer.add_special_tokens({"additional_special_tokens": ["</think>"]})
+    section = check_chat(MESSAGES, tokenizer, get_rewards(["format_reward"]))
+    assert ("TRL's decode (skip_special_tokens=True) of a correct completion loses </think>: format_reward "
+            "1.0 -> 0.0") in section.failures[-1]

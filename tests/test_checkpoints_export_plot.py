@@ -233,6 +233,27 @@ def test_export_bad_input_is_one_line_exit_2(tracked_run, tmp_path, capsys, case
         assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
 
 
+@pytest.mark.parametrize("fails_in", ["model_card", "loading_mismatch"])
+def test_a_failed_export_leaves_no_half_written_folder(tracked_run, tmp_path, monkeypatch, capsys, fails_in):
+    """Weights and tokenizer are written before the card (and the loading check): a failure after them
+    must not leave OUT holding a model without its card, for someone to load as if it were whole."""
+    from scripts.lib.models import hf_export
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(hf_export, fails_in, fail)
+    run, _ = tracked_run
+    parent = tmp_path / "exports"
+    with pytest.raises(OSError):
+        export.main([str(run / "checkpoint-1"), str(parent / "model")])
+    assert not (parent / "model").exists()
+    assert [p.name for p in parent.iterdir() if not p.name.endswith(".lock")] == []  # no temporary folder left
+    monkeypatch.undo()
+    assert export.main([str(run / "checkpoint-1"), str(parent / "model")]) == 0  # the same command again works
+    assert (parent / "model" / "README.md").is_file() and (parent / "model" / "model.safetensors").is_file()
+
+
 # ---------------------------------------------------------------------------- plot
 
 

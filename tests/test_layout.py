@@ -101,7 +101,7 @@ def test_the_core_never_imports_the_benchmarks():
     bad = sorted((m, t) for m in core for t in edges[m] if t.startswith("scripts.bench"))
     assert bad == [], f"core modules importing the benchmarks: {bad}"
     bench_entry = {m for m in entry if m.startswith("scripts.bench.")}
-    assert bench_entry == {f"scripts.bench.{n}" for n in ("aha", "train", "rewards", "math", "gpu", "gpu_check", "hostile", "faults", "smollm")}
+    assert bench_entry == {f"scripts.bench.{n}" for n in ("aha", "train", "rewards", "math", "gpu", "gpu_check", "hostile", "faults", "smollm", "search_orders")}
 
 
 def test_no_library_module_shares_an_entry_points_name():

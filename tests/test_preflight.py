@@ -289,3 +289,18 @@ def test_recipe_key_turns_the_automatic_preflight_off():
     script_args, _, _ = parse_recipe(["--config", RECIPE, "--preflight", "false"])
     assert script_args.preflight is False
     assert parse_recipe(["--config", RECIPE])[0].preflight is True
+
+
+def test_overlong_penalty_is_probed_at_the_completion_budget(tokenizer, default_rewards):
+    # DAPO's recipe: the penalty starts 1,536 tokens before its 3,072-token budget, so the short probes never
+    # reached it and preflight said it "can never fire" (found rehearsing recipes/qwen2.5-math-7b_dapo.yaml).
+    from rewards import get_reward
+    from scripts.lib.preflight.template import check_template
+
+    overlong = get_reward("soft_overlong_punishment_reward", max_completion_len=200, soft_punish_cache=50)
+    rewards = [*default_rewards, overlong]
+    section = check_template(countdown_rows(), rewards, tokenizer, "countdown", max_completion_length=200)
+    assert (section.failures, section.warnings) == ([], [])
+    # A budget that stops every completion before the penalty starts keeps the alarm: it is true for that run.
+    section = check_template(countdown_rows(), rewards, tokenizer, "countdown", max_completion_length=100)
+    assert section.warnings[0].startswith("soft_overlong_punishment_reward gives 0.0 to every probe")

@@ -109,3 +109,20 @@ def test_a_broken_sidecar_is_one_error_line_and_exit_2(recipes_dir, sidecar, mes
 def test_make_recipes_check_runs_the_entry_point():
     line = subprocess.run(["make", "-n", "recipes-check"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert "-m scripts.recipes_check" in line
+
+
+def test_recipe_given_by_path_is_the_file_checked_not_its_namesake_in_recipes(recipes_dir, tmp_path, capsys):
+    """A copy under another folder, edited, is compared with its source under its file name's entry."""
+    import re
+
+    copy = tmp_path / "mine" / "r.yaml"
+    copy.parent.mkdir()
+    text = (recipes_dir / "r.yaml").read_text()
+    copy.write_text(re.sub(r"(?m)^learning_rate:.*$", "learning_rate: 3.0e-6", text))
+    assert recipes_check.main(["--recipes_dir", str(recipes_dir), "--recipe", str(copy)]) == 1
+    captured = capsys.readouterr()
+    assert "| lr | 1e-06 | 3e-06 | DIFFERS, no reason given |" in captured.out
+    # a bare name is looked up in recipes_dir; a path that is not there is one error line, exit 2
+    assert recipes_check.main(["--recipes_dir", str(recipes_dir), "--recipe", "r.yaml"]) == 0
+    assert recipes_check.run_cli(recipes_check.main, ["--recipe", str(tmp_path / "nowhere" / "r.yaml")]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"recipe file not found: {tmp_path / 'nowhere' / 'r.yaml'}")

@@ -31,7 +31,7 @@ def run_args(model_dir, output_dir, *extra) -> list[str]:
         "--config", RECIPE, "--model_name_or_path", str(model_dir), "--tiny_base_recipe", "",
         "--output_dir", str(output_dir), "--max_steps", str(MAX_STEPS), "--save_steps", "4",
         "--per_device_train_batch_size", "8", "--num_generations", "4", "--max_completion_length", "12",
-        "--holdout_size", "0", "--max_train_samples", "64", "--disable_tqdm", "true", "--logging_steps", "1",
+        "--holdout_size", "4", "--max_train_samples", "64", "--disable_tqdm", "true", "--logging_steps", "1",
         "--reward_funcs", "format_reward", "countdown_reward", "tests.slow_reward.slow_length_reward",
         "--reward_weights", "0.5", "1.0", "1.0", "--preflight", "false", *extra,
     ]
@@ -113,6 +113,8 @@ def interrupted(tiny_model_dir, tmp_path_factory):
     code = run.finish()
     # The interrupt's checkpoint is the newest one (a scheduled save may precede it).
     saved = [int(p.name.split("-")[1]) for p in out.glob("checkpoint-*")]
+    # As it was left, for the tests that change it (the resumed run below goes on in `out`).
+    shutil.copytree(out, out.with_name("as_interrupted"), ignore=shutil.ignore_patterns(".run.lock"))
     return out, code, run.text, max(saved, default=None)
 
 
@@ -123,6 +125,21 @@ def resumed(interrupted, tiny_model_dir):
     run = Training(run_args(tiny_model_dir, out))
     code = run.finish()
     return out, code, run.text
+
+
+@pytest.fixture(scope="module")
+def straight(tiny_model_dir, tmp_path_factory):
+    """The same run, never interrupted: what the resumed one must end with."""
+    out = tmp_path_factory.mktemp("straight") / "out"
+    run = Training(run_args(tiny_model_dir, out))
+    assert run.finish() == 0, run.text[-3000:]
+    return out, run.text
+
+
+def before_after_block(text: str) -> str:
+    """What a finished run prints from its before/after table to the line naming its checkpoints."""
+    start = text.index("| held-out (n=")
+    return text[start:text.index("\ncheckpoints:", start)]
 
 
 def test_sigint_saves_the_current_step_prints_how_to_resume_and_exits_130(interrupted):
@@ -164,6 +181,65 @@ def test_rerun_resumes_from_the_checkpoint_and_reaches_max_steps_with_each_step_
     assert logged_steps(final) == list(range(1, MAX_STEPS + 1))
     assert (out / "model.safetensors").is_file()
     assert [s for s, _ in read_events(out)["points"]["train/reward"]] == list(range(1, MAX_STEPS + 1))
+
+
+def test_a_resumed_run_ends_with_the_before_after_table_of_an_uninterrupted_one(interrupted, resumed, straight):
+    """Ctrl-C and the same command again: the same table and held_out.json as a run never stopped, its
+    "before" column the base's, scored when the run started (held_out_before.json) and not again."""
+    out, code, text = resumed
+    straight_out, straight_text = straight
+    assert code == 0, text[-3000:]
+    assert "held-out before:" in interrupted[2] and (out / "held_out_before.json").is_file()
+    assert "held-out before (scored when the run started, held_out_before.json): format=" in text
+    assert before_after_block(text) == before_after_block(straight_text)
+    assert json.loads((out / "held_out.json").read_text()) == json.loads((straight_out / "held_out.json").read_text())
+
+
+def test_a_resumed_run_without_its_before_scores_scores_the_base_again_and_says_so(interrupted, tiny_model_dir,
+                                                                                    tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter
+
+    out, step = tmp_path / "out", interrupted[3]
+    shutil.copytree(interrupted[0].with_name("as_interrupted"), out)
+    (out / "held_out_before.json").unlink()
+    # As a kill -9 between saves leaves it: steps past the checkpoint logged, then lost with the process.
+    lost = SummaryWriter(str(out / "runs" / "train"))
+    for later in range(step + 1, step + 4):
+        lost.add_scalar("train/reward", 99.0, later)
+    lost.close()
+    run = Training(run_args(tiny_model_dir, out, "--max_steps", str(step + 1)))
+    assert run.finish() == 0, run.text[-3000:]
+    assert (f"held-out before: {out / 'held_out_before.json'} is missing; scoring the base model "
+            f"{tiny_model_dir} again") in run.text
+    assert "| held-out (n=4) | before | after |" in run.text and (out / "held_out.json").is_file()
+    # TensorBoard shows the resumed run's step, not the lost segment's (purge_step)
+    shown = EventAccumulator(str(out / "runs" / "train"), size_guidance={"scalars": 0})
+    shown.Reload()
+    rewards = shown.Scalars("train/reward")
+    assert [e.step for e in rewards] == list(range(1, step + 2)) and 99.0 not in [e.value for e in rewards]
+
+
+def test_a_resumed_run_appends_to_the_same_tensorboard_run(interrupted, resumed):
+    """One folder per output_dir, not runs/<time>: the curve a person watches goes on in the same run (one
+    colour), each segment's events in it, and TensorBoard reads the steps 1..N once each."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = resumed[0]
+    train_folder = out / "runs" / "train"
+    assert len(list(train_folder.glob("events.out.tfevents.*"))) == 2  # the interrupted segment's and the resumed one's
+    assert {p.parent for p in out.glob("runs/**/events.out.tfevents.*")} == {train_folder, out / "runs" / "held_out"}
+    run = EventAccumulator(str(train_folder), size_guidance={"scalars": 0})
+    run.Reload()
+    assert [e.step for e in run.Scalars("train/reward")] == list(range(1, MAX_STEPS + 1))
+
+
+def test_a_resume_prints_no_missing_key_warning_for_the_tied_head(resumed):
+    """The checkpoint stores a tied lm_head once (as the embedding); the Trainer called that a missing key."""
+    out, code, text = resumed
+    assert code == 0 and "resuming from" in text
+    assert "missing keys" not in text, text[-3000:]
+    assert "unexpected keys" not in text
 
 
 def test_rerunning_a_finished_run_trains_nothing(resumed, tiny_model_dir, tmp_path, capsys, monkeypatch):
@@ -331,15 +407,12 @@ def test_resume_auto_starts_fresh_next_to_logs_of_a_run_that_never_saved(tmp_pat
 
 
 @pytest.mark.slow
-def test_interrupted_and_resumed_run_ends_exactly_where_an_uninterrupted_run_does(resumed, tiny_model_dir,
-                                                                                  tmp_path):
+def test_interrupted_and_resumed_run_ends_exactly_where_an_uninterrupted_run_does(resumed, straight, tiny_model_dir):
     """Model, optimizer, scheduler, RNG and data order all restored: the same weights, bit for bit."""
     from safetensors.torch import load_file
 
     out, _, _ = resumed
-    straight = tmp_path / "straight"
-    run = Training(run_args(tiny_model_dir, straight))
-    assert run.finish() == 0, run.text[-3000:]
+    straight = straight[0]
     assert trainer_state(straight / f"checkpoint-{MAX_STEPS}")["global_step"] == MAX_STEPS
     a, b = load_file(out / "model.safetensors"), load_file(straight / "model.safetensors")
     assert a.keys() == b.keys()
@@ -350,3 +423,28 @@ def test_interrupted_and_resumed_run_ends_exactly_where_an_uninterrupted_run_doe
     assert resumed_rewards == rewards
     untrained = load_file(Path(tiny_model_dir) / "model.safetensors")
     assert any((a[k] != untrained[k]).any() for k in a), "the weights never moved: the comparison proves nothing"
+
+
+def test_only_a_tied_missing_key_goes_unreported(tiny_model_dir):
+    """A tied head is the embedding's tensor: not missing. A key with no loaded twin is still reported, in the
+    Trainer's own words, and so are unexpected keys."""
+    from types import SimpleNamespace
+
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from scripts.lib.runs.resume import report_only_untied_missing_keys, untied_missing_keys
+
+    tied = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    assert untied_missing_keys(tied, ["lm_head.weight"]) == []
+    assert untied_missing_keys(tied, ["lm_head.weight", "model.norm.weight"]) == ["model.norm.weight"]
+    assert untied_missing_keys(tied, ["lm_head.weight", "model.embed_tokens.weight"]) == [
+        "lm_head.weight", "model.embed_tokens.weight"]  # both names of the tensor missing: nothing loaded it
+    untied = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(tiny_model_dir, tie_word_embeddings=False))
+    assert untied_missing_keys(untied, ["lm_head.weight"]) == ["lm_head.weight"]
+
+    heard = []
+    trainer = SimpleNamespace(model=tied, _issue_warnings_after_load=heard.append)
+    report_only_untied_missing_keys(trainer)
+    trainer._issue_warnings_after_load(SimpleNamespace(missing_keys=["lm_head.weight", "extra.bias"],
+                                                       unexpected_keys=["old.weight"]))
+    assert [(r.missing_keys, r.unexpected_keys) for r in heard] == [(["extra.bias"], ["old.weight"])]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from conftest import ROOT, TINY_TASK
 from rewards import countdown_reward, format_reward
 from scripts.lib.measure.reflection import analyze_countdown_completion
@@ -11,6 +13,8 @@ from scripts.lib.measure.trace_grammar import count_claims, parse_tries
 from scripts.lib.models.loading import load_tokenizer
 from scripts.lib.models.tiny_base.config import TinyBaseConfig
 from scripts.lib.models.tiny_base.corpus import _chains, make_trace
+
+PRE_SEARCH_ORDER_KEY = "9beb1c228777c4e9"   # build_key of the default base and TINY_TASK at fd208a7
 
 
 def test_saved_tokenizer_is_word_level_and_loads_as_saved(tiny_model_dir):
@@ -201,3 +205,130 @@ def test_the_tiny_base_plan_is_derived_once_from_the_parsed_recipe():
     assert plan.config == read_tiny_base_recipe(small)
     assert plan.task == recipe_tiny_base_task(recipe)
     assert tiny_base_plan(*parse_recipe(["--config", recipe, "--tiny_base_recipe", ""])) is None
+
+
+def _cached_base(folder, recipe, hit_ratio: float, go_back: float):
+    """The plan ``make train`` makes for ``recipe`` and a base already built in ``folder`` whose audit gave
+    these numbers (nothing is pretrained: the build record and a weights file are what "built" means)."""
+    import json
+
+    from conftest import ROOT
+    from scripts.lib.models.tiny_base.build import BUILD_INFO, build_key
+    from scripts.lib.models.tiny_base.task import tiny_base_plan
+    from scripts.lib.recipe.parsing import parse_recipe
+
+    plan = tiny_base_plan(*parse_recipe(["--config", str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"),
+                                         "--tiny_base_recipe", str(recipe), "--model_name_or_path", str(folder)]))
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(b"")
+    audit = {"n": 512, "hit_ratio": hit_ratio, "p_go_back_given_failed": go_back}
+    (folder / BUILD_INFO).write_text(json.dumps({"key": build_key(plan.config, plan.task), "audit": audit}))
+    return plan
+
+
+def test_a_cached_base_that_failed_its_gate_stops_training_with_one_line_naming_the_numbers(tmp_path, capsys):
+    """Built once with a WARNING, then "cached" silently on every run: the verdict now comes with every use."""
+    from conftest import ROOT
+    from scripts import build_tiny_base
+    from scripts.lib.models.tiny_base.build import BaseGateError, build_base_if_needed
+
+    recipe = ROOT / "recipes" / "tiny_base" / "countdown.yaml"
+    plan = _cached_base(tmp_path / "base", recipe, hit_ratio=1.2, go_back=0.1)
+    with pytest.raises(BaseGateError) as stopped:
+        build_base_if_needed(plan)
+    line = str(stopped.value)
+    assert line.startswith(f"tiny base model {tmp_path / 'base'} FAILED its audit gate") and "\n" not in line
+    assert "x1.2 as often as the rest (gate x3)" in line and "P(go back | failed check) 0.100 (gate 0.2)" in line
+    assert "set on_failed_gate: warn there to train on it anyway" in line and "--force" in line
+    assert capsys.readouterr().out == f"tiny base model: cached at {tmp_path / 'base'}\n"
+    # the same through an entry point: one error line, exit 2
+    argv = ["--config", str(ROOT / "recipes" / "cpu_countdown_tiny.yaml"),
+            "--model_name_or_path", str(tmp_path / "base")]
+    assert build_tiny_base.run(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: tiny base model") and err.count("\n") == 1
+
+
+def test_a_failed_gate_with_on_failed_gate_warn_repeats_the_verdict_and_goes_on(tmp_path, capsys):
+    import yaml
+
+    from conftest import ROOT
+    from scripts.lib.models.tiny_base.build import build_base_if_needed
+
+    recipe = tmp_path / "base.yaml"
+    values = yaml.safe_load((ROOT / "recipes" / "tiny_base" / "countdown.yaml").read_text())
+    recipe.write_text(yaml.safe_dump({**values, "on_failed_gate": "warn"}))
+    build_base_if_needed(_cached_base(tmp_path / "base", recipe, hit_ratio=1.2, go_back=0.1))
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"tiny base model: cached at {tmp_path / 'base'}"
+    assert out[1].startswith("WARNING: tiny base model") and "FAILED its audit gate" in out[1]
+    assert out[1].endswith(f"(on_failed_gate: warn in {recipe}: used anyway)") and len(out) == 2
+    # a base that passes says nothing more; the gate is judged by the recipe's thresholds now
+    build_base_if_needed(_cached_base(tmp_path / "good", recipe, hit_ratio=12.0, go_back=0.4))
+    assert capsys.readouterr().out == f"tiny base model: cached at {tmp_path / 'good'}\n"
+
+
+def test_closest_first_search_tries_the_heuristic_order_and_stops_only_on_a_real_hit():
+    """`search_order: closest_first`: first steps by |m - t|, each with its closest last op; a hit ends
+    the search with `ok` wherever it comes; no hit within the budget gives up with `wait`."""
+    cfg = TinyBaseConfig(search_share=1.0, exact_format_share=1.0, search_order="closest_first", min_tries=5, max_tries=5)
+    rng = random.Random(0)
+    solved = gave_up = 0
+    for _ in range(300):
+        nums = [rng.randint(1, 9) for _ in range(3)]
+        # mostly solvable problems, as the corpus's are (a random chain's value), some not
+        target = rng.choice(list(_chains(nums, "+-*")))[-1] if rng.random() < 0.8 else rng.randint(10, 99)
+        text, _ = make_trace(rng, nums, target, cfg, "+-*")
+        tries = parse_tries(text, target, nums)
+        assert all(t["arithmetic_true"] and t["check_true"] for t in tries), text
+        assert len({t["expression"] for t in tries}) == len(tries), text
+        hits = [c for c in _chains(nums, "+-*") if c[-1] == target]
+        if tries[-1]["verdict"] == "ok":
+            solved += 1
+            assert all(t["verdict"] == "wait" for t in tries[:-1]) and countdown_reward([text], nums=[nums], target=[target]) == [1.0]
+        else:
+            gave_up += 1
+            assert len(tries) == 5, text   # gives up only at its budget
+        # the first try's first step is one of those whose result is closest to the target
+        steps = [c for c in _chains(nums, "+-*")]
+        best = min(abs(c[3] - target) for c in steps)
+        first_m = int(tries[0]["expression"].split(" = ")[1].split()[0])
+        assert abs(first_m - target) == best, text
+        # and its last operation comes as close as any last operation from that first step
+        m_options = [c[-1] for c in steps if c[3] == first_m and str(c[5]) == tries[0]["expression"].split()[-3]]
+        assert abs(tries[0]["value"] - target) == min(abs(v - target) for v in m_options), text
+        if hits and tries[-1]["verdict"] != "ok":
+            assert not any(t["value"] == target for t in tries)
+    assert solved > gave_up > 0
+
+
+def test_closest_first_finds_more_than_random_order_within_the_budget():
+    from scripts.lib.models.tiny_base.corpus import closest_first
+
+    rng = random.Random(1)
+    found = {"closest_first": 0, "random": 0}
+    problems = 0
+    while problems < 300:
+        nums, target = [rng.randint(1, 9) for _ in range(3)], rng.randint(10, 99)
+        chains = list(_chains(nums, "+-*"))
+        if not any(c[-1] == target for c in chains):
+            continue
+        problems += 1
+        shuffled = rng.sample(chains, len(chains))
+        found["closest_first"] += any(c[-1] == target for c in closest_first(rng, chains, target)[:5])
+        found["random"] += any(c[-1] == target for c in shuffled[:5])
+    assert found["closest_first"] >= 0.85 * problems and found["random"] <= 0.5 * problems, found
+
+
+def test_search_order_is_checked_and_the_default_keeps_cached_bases_current():
+    import pytest
+
+    from scripts.lib.models.tiny_base.build import build_key
+
+    with pytest.raises(ValueError, match="search_order must be one of random, closest_first"):
+        TinyBaseConfig(search_order="best")
+    with pytest.raises(ValueError, match="min_tries <= max_tries"):
+        TinyBaseConfig(min_tries=6, max_tries=5)
+    # the key of a default base is the one it had before search_order existed (commit fd208a7)
+    assert build_key(TinyBaseConfig(), TINY_TASK) == PRE_SEARCH_ORDER_KEY
+    assert build_key(TinyBaseConfig(search_order="closest_first"), TINY_TASK) != PRE_SEARCH_ORDER_KEY

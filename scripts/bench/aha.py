@@ -16,7 +16,8 @@ Targets (issue #23, "Done when"), on 512 held-out prompts at T=1:
   rest after training; an aha step (``scripts/lib/measure/aha.py``, which for Countdown also needs a rising
   wrong->right rate) after the format is learned; wall time <= 10 min (base build included).
 
-A missed target is printed as MISSED, never hidden. The table and targets are also written to
+A missed target is printed as MISSED, never hidden, and the command exits 1 (0 only when every
+target is met). The table and targets are also written to
 ``<out>/RESULTS.md``, whose path is printed last (copy it into the kit's RESULTS.md with the machine).
 """
 
@@ -40,6 +41,10 @@ from scripts.lib.runs.run_files import RunError, load_history, run_info
 KEYS = [("format", "format"), ("accuracy", "accuracy"), ("self_check", "self-check share"),
         ("honest_checks", "honest checks"), ("final_ok_true", "final ok true"), ("wrong_to_right", "wrong->right"), ("mean_length", "mean length")]
 FORMAT_LEARNED = 0.9
+# Why the false final oks are false (scripts/lib/measure/stops.py), before -> after per seed.
+STOP_KEYS = [("false_ok_comparison", "false ok: unequal numbers"), ("false_ok_arithmetic", "false ok: arithmetic"),
+             ("false_ok_other", "false ok: other"), ("true_ok_answer_differs", "true ok, answer differs"),
+             ("searches_repeating_a_try", "searches repeating a try")]
 
 
 def run_seed(recipe: str, seed: int, root: Path, extra: list[str], resume: bool = False) -> dict:
@@ -102,6 +107,22 @@ def table(results: dict) -> str:
     wall = statistics.median(r["wall_s"] for r in results.values())
     lines.append("| median | " + " | ".join(f"{_f(med['before'][k])} -> {_f(med['after'][k])}" for k, _ in KEYS)
                  + f" | | | {wall / 60:.1f} |")
+    return "\n".join(lines)
+
+
+def stops_table(results: dict) -> str:
+    """Per seed, before -> after: how many searches stop on ok, and why the false oks are false."""
+    def count(side):
+        n = side.get("searches_stopping_on_ok")
+        return "-" if n is None else str(int(n))
+
+    lines = ["| seed | searches stopping on ok | final ok true | " + " | ".join(label for _, label in STOP_KEYS) + " |",
+             "|---|" + "---|" * (len(STOP_KEYS) + 2)]
+    for seed, r in results.items():
+        b, a = r["before"], r["after"]
+        lines.append(f"| {seed} | {count(b)} -> {count(a)} | "
+                     + " | ".join(f"{_f(_num(b.get(k)))} -> {_f(_num(a.get(k)))}"
+                                  for k in ["final_ok_true", *(k for k, _ in STOP_KEYS)]) + " |")
     return "\n".join(lines)
 
 
@@ -176,11 +197,12 @@ def main(argv=None) -> int:
         print(f"seed {seed}: {r['wall_s'] / 60:.1f} min  " + "  ".join(
             f"{k} {_f(_num(r['before'].get(k)))}->{_f(_num(r['after'].get(k)))}" for k, _ in KEYS))
 
-    text = table(results)
+    text = table(results) + "\n\nWhy the final oks are false (shares of the false ones; scripts/lib/measure/stops.py):\n\n" \
+        + stops_table(results)
     print("\n" + text)
     checks = targets(results, args.wall_limit_min * 60)
     print("\nTargets (issue #23):")
-    print_targets(checks)
+    all_met = print_targets(checks)
     seed0 = next(iter(results))
     example = results[seed0]
     print(f"\nexample (seed {seed0}), prompt: {example['prompt']}")
@@ -192,8 +214,11 @@ def main(argv=None) -> int:
                       + "\n".join(f"- {'met' if met else 'MISSED'}: {label}: {value}" for label, met, value in checks)
                       + f"\n\nexample (seed {seed0}), prompt: `{example['prompt']}`\n\n- before: "
                       f"`{example['example_before']}`\n- after: `{example['example_after']}`\n")
+    missed = sum(not met for _, met, _ in checks)
+    if missed:
+        print(f"\n{missed} of {len(checks)} targets MISSED (exit 1)")
     print(f"\nresults: {report}")
-    return 0
+    return 0 if all_met else 1
 
 
 def run(argv=None) -> int:

@@ -1,6 +1,10 @@
 """Training's held-out rows before and after training: the scores, the table, a fair example and
 ``held_out.json``; and ``HeldOutEvalCallback``, the same rows scored every N steps during training.
 
+The "before" scores are the base model's, taken when a run starts and kept in
+``<output_dir>/held_out_before.json`` (``before_scores``): a run stopped and resumed, as often as it
+is, ends with the table and ``held_out.json`` an uninterrupted run ends with.
+
 These are the rows the recipe holds out of its training data (``holdout_size``), not the problems
 ``make eval`` scores (``eval_problems``).
 """
@@ -15,8 +19,12 @@ from scripts.lib.evaluation.pass_at_k import evaluate_generations
 from scripts.lib.evaluation.scoring import REVISION_ROWS, json_safe, score_completions
 from scripts.lib.process.console import say
 from scripts.lib.recipe.arguments import chat_template_kwargs
-from scripts.lib.runs.run_files import EVAL_HISTORY
+from scripts.lib.process.distributed import is_main
+from scripts.lib.runs.run_files import EVAL_HISTORY, HELD_OUT_BEFORE, write_json_atomically
 from scripts.lib.training.writers import tensorboard_writer
+
+
+TABLE_KEYS = {"n", "format", "accuracy", "mean_length", *(key for key, _ in REVISION_ROWS)}
 
 
 def before_after_table(before: dict, after: dict) -> str:
@@ -51,7 +59,8 @@ def record_before_after(output_dir: str, before: dict, after: dict, example_prom
     from scripts.lib.measure.trace_grammar import one_try_per_line
 
     def numbers(scores: dict) -> dict:
-        return {k: v for k, v in scores.items() if isinstance(v, (int, float))}
+        # None: a rate with nothing to measure (NaN until written as JSON, as "before" is: before_scores)
+        return {k: v for k, v in scores.items() if isinstance(v, (int, float)) or (v is None and k in TABLE_KEYS)}
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -87,9 +96,60 @@ def held_out_scores(label: str, model, tokenizer, rows, script_args, training_ar
     scores = score_completions(rows, texts, script_args.task, lengths, script_args.reflection_phrases,
                                script_args.reward_settings())
     scores["texts"] = texts
-    say(f"held-out {label}: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items()
-                                          if k in ("format", "accuracy", "self_check", "mean_length")))
+    say(f"held-out {label}: {score_line(scores)}")
     return scores
+
+
+def score_line(scores: dict) -> str:
+    return ", ".join(f"{k}={v:.3f}" for k, v in scores.items()
+                     if k in ("format", "accuracy", "self_check", "mean_length") and v is not None)
+
+
+def before_scores(resume: str | None, model, tokenizer, rows, script_args, training_args) -> dict | None:
+    """The held-out "before" numbers of a run, the same on every resume: scored on the base model when the
+    run starts and kept in ``<output_dir>/held_out_before.json`` (written whole, before step 1); a
+    resumed run reads them back. A resumed run whose file is gone, or was written for other held-out
+    rows, scores the base again (``model`` is still the base here: the checkpoint loads in ``train()``)
+    and says so. Every rank reads or scores alike; rank 0 writes.
+
+    A fresh run uses the scores as read back from JSON too, so its table is the one a resume prints.
+    """
+    import json
+    from pathlib import Path
+
+    if not rows:
+        return None
+    path = Path(training_args.output_dir) / HELD_OUT_BEFORE
+    if resume is not None:
+        kept = _read_before(path, rows)
+        if kept is not None:
+            say(f"held-out before (scored when the run started, {HELD_OUT_BEFORE}): {score_line(kept)}")
+            return kept
+        say(f"held-out before: {path} is {'unreadable or for other held-out rows' if path.exists() else 'missing'}; "
+            f"scoring the base model {model.config._name_or_path} again")
+    scores = json_safe(held_out_scores("before", model, tokenizer, rows, script_args, training_args))
+    scores["rows_key"] = _rows_key(rows)
+    if is_main():
+        write_json_atomically(path, scores)
+    return json.loads(json.dumps(scores))
+
+
+def _rows_key(rows) -> str:
+    """Which held-out rows scores are for: the hash of their prompts."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps([row["prompt"] for row in rows], sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _read_before(path, rows) -> dict | None:
+    import json
+
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return kept if isinstance(kept, dict) and kept.get("rows_key") == _rows_key(rows) else None
 
 
 def fair_example(before: dict, after: dict) -> int:

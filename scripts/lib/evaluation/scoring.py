@@ -29,9 +29,16 @@ REVISION_ROWS = [
     ("honest_checks", "honest checks"),
     ("final_ok_true", "final ok true (searches stopping on ok)"),
     ("searches_without_hit", "searches without a true hit"),
+    # Why a false final ok is false (scripts/lib/measure/stops.py): shares of the false ones.
+    ("false_ok_comparison", "false ok: ok for unequal numbers"),
+    ("false_ok_arithmetic", "false ok: result written as the target, arithmetic wrong"),
+    ("false_ok_other", "false ok: other (target copied wrong, numbers not given)"),
+    ("true_ok_answer_differs", "true ok, answer differs from that try"),
+    ("searches_repeating_a_try", "searches repeating a try"),
 ]
 COUNTDOWN_ONLY = ("tries_mean", "first_try_accuracy", "wrong_to_right", "right_to_wrong", "hit_in_think",
-                  "honest_checks", "final_ok_true", "searches_without_hit")
+                  "honest_checks", "final_ok_true", "searches_without_hit", "false_ok_comparison", "false_ok_arithmetic",
+                  "false_ok_other", "true_ok_answer_differs", "searches_repeating_a_try")
 KEYWORD_ONLY_NOTE = ("{task}: reflection rows are keyword-based only (phrases: {phrases}); tries, first-try "
                      "accuracy and wrong->right need Countdown, whose tries code can check")
 
@@ -61,6 +68,8 @@ def score_completions(rows, completions, task: str, lengths=None, reflection_phr
     for key, _ in REVISION_ROWS[1:]:
         if key in summary and (task == "countdown" or key not in COUNTDOWN_ONLY):
             result[key] = summary[key]
+    if task == "countdown" and "searches_stopping_on_ok" in summary:
+        result["searches_stopping_on_ok"] = summary["searches_stopping_on_ok"]   # the false-ok shares' base
     result["summary"] = summary
     result["verdict"] = verdict_line(summary, f"{len(texts)} completions")
     checks = [has_self_check(t, reflection_phrases) for t in texts]

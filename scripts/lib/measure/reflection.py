@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 
 from rewards.text import table_cell
+from scripts.lib.measure.stops import repeats_a_try, stop_kind, stop_numbers
 from scripts.lib.measure.trace_grammar import CONFIRMED, FAILED, claims_of, parse_tries
 
 DEFAULT_REFLECTION_PHRASES = (
@@ -62,7 +63,9 @@ def analyze_countdown_completion(text, target, nums=None, correct=None, formatte
     ``searched``: a failed check followed by another try (going back; tries-based, unlike the keyword
     ``self_check`` of ``reflection_records``). ``hit_in_think``: a true
     solution confirmed by a true ``ok`` inside the reasoning. ``wrong_to_right``: the first try is
-    not a solution, the final answer is right; ``right_to_wrong``: the reverse.
+    not a solution, the final answer is right; ``right_to_wrong``: the reverse. ``stop_kind``: why
+    the last checked try says ``ok`` (``scripts/lib/measure/stops.py``; None when it does not);
+    ``repeats_a_try``: the same try written twice.
 
     >>> r = analyze_countdown_completion("<think> 3 + 3 = 6 , 6 * 2 = 12 vs 18 wait recheck ; "
     ...     "2 * 3 = 6 , 6 * 3 = 18 vs 18 ok </think> <answer> ( 2 * 3 ) * 3 </answer>", 18, [3, 2, 3], correct=1.0)
@@ -99,6 +102,8 @@ def analyze_countdown_completion(text, target, nums=None, correct=None, formatte
         "stops_on_ok": stops_on_ok,
         "final_ok_true": stops_on_ok and checked[-1]["hit"] and bool(checked[-1]["check_true"]),
         "any_hit": any(t["hit"] for t in tries),
+        "stop_kind": stop_kind(text, tries, target) if stops_on_ok else None,
+        "repeats_a_try": repeats_a_try(tries),
     }
 
 
@@ -129,7 +134,8 @@ def summarize_reflection(records, split: str = "self_check") -> dict:
     ``split`` says which. Rates whose group is empty are NaN. ``accuracy_ratio`` is split / rest
     accuracy. ``final_ok_true``: of the searches (``searched``, whatever the split) whose last check says
     ``ok``, the share where it is a true solution; ``searches_without_hit``: the share of searches with
-    no true solution at all.
+    no true solution at all; ``stops_<kind>``, ``false_ok_<kind>``, ``true_ok_answer_differs`` and
+    ``searches_repeating_a_try``: why the false ones are false (``scripts/lib/measure/stops.stop_numbers``).
 
     >>> recs = [{"correct": True, "self_check": True}, {"correct": False, "self_check": True},
     ...         {"correct": False, "self_check": False}, {"correct": True, "self_check": False},
@@ -194,6 +200,7 @@ def summarize_reflection(records, split: str = "self_check") -> dict:
             "searches_stopping_on_ok": len(stop_ok),
             "final_ok_true": _rate(sum(bool(r.get("final_ok_true")) for r in stop_ok), len(stop_ok)),
             "searches_without_hit": _rate(sum(not r.get("any_hit") for r in searches), len(searches)),
+            **stop_numbers(records),   # why the false ones are false
         })
         r_, o_ = out[f"hit_in_think_{word}"], out["hit_in_think_rest"]
         out["hit_ratio"] = r_ / o_ if o_ and o_ == o_ and r_ == r_ else (float("inf") if r_ and r_ == r_ else float("nan"))

@@ -67,7 +67,7 @@ def parse_tries(text, target=None, nums=None) -> list[dict]:
     the previous result), ``claimed_target`` (the number after ``vs``), ``check_true`` (the verdict
     and the target it names are right; None when unchecked or no target is given), ``hit`` (a true
     solution: arithmetic true, value equals the target, and, when ``nums`` are given, the numbers
-    used are exactly those).
+    used are exactly those), ``numbers`` (the numbers the try uses, in the order written).
 
     >>> tries = parse_tries("<think> 3 + 3 = 6 , 6 * 2 = 12 vs 18 wait recheck ; "
     ...                     "2 * 3 = 6 , 6 * 3 = 18 vs 18 ok </think>", 18, [3, 2, 3])
@@ -139,7 +139,7 @@ def _make_try(expression, steps, verdict, claimed, target, nums) -> dict:
         hit = False
     return {"expression": " ".join(expression.split()), "value": value, "verdict": verdict,
             "steps": len(steps), "true_steps": true_steps, "arithmetic_true": arithmetic,
-            "claimed_target": claimed, "check_true": check_true, "hit": bool(hit)}
+            "claimed_target": claimed, "check_true": check_true, "hit": bool(hit), "numbers": used}
 
 
 def count_claims(text, target) -> tuple[int, int]:

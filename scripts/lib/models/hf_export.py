@@ -13,7 +13,9 @@ from pathlib import Path
 
 from data.loading import is_local
 from scripts.lib.measure.aha import detect_aha
+from scripts.lib.models.build_once import build_once
 from scripts.lib.models.loading import load_trained, model_kind, weights_source
+from scripts.lib.models.sampling import stop_token_ids
 from scripts.lib.runs.run_files import (
     COLUMNS,
     RUN_INFO,
@@ -38,7 +40,10 @@ def _run_dir(ckpt: Path) -> Path:
 def generation_config(model, tokenizer, training: dict):
     """The model's generation config with the tokens set, sampling like GRPO sampled (when known)."""
     config = model.generation_config
-    config.eos_token_id = tokenizer.eos_token_id
+    # Every id training stopped at (TRL: the tokenizer's eos, then the generation config's): Qwen2.5-Instruct's
+    # <|endoftext|> would otherwise be dropped, and the exported model would write on where training stopped.
+    stops = stop_token_ids(model, tokenizer)
+    config.eos_token_id = stops if len(stops) > 1 else stops[0]
     config.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if training.get("temperature"):
         config.do_sample = True
@@ -46,6 +51,8 @@ def generation_config(model, tokenizer, training: dict):
         # TRL samples with no top-k/top-p cut unless the recipe sets one; transformers' own default is top_k=50.
         config.top_k = training.get("top_k") or 0
         config.top_p = training.get("top_p") if training.get("top_p") is not None else 1.0
+    # GRPO sampled without the checkpoint's own penalty (TRL passes its repetition_penalty, 1.0 by default).
+    config.repetition_penalty = training.get("repetition_penalty") or 1.0
     if training.get("max_completion_length"):
         config.max_new_tokens = training["max_completion_length"]
     return config
@@ -268,19 +275,23 @@ def export(ckpt, out) -> Path:
     model = standard_architecture(model, type(tokenizer).__name__ == "TokenizersBackend")
     converted = qwen2 and model.config.model_type == "llama"  # standard_architecture compared the logits
     model.generation_config = generation_config(model, tokenizer, info.get("training", {}))
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
-    texts = probe_texts(tokenizer)
-    generate = 0  # comparing completions loads the model twice more (AutoModel, pipeline): not cheap at 7B
-    problem = loading_mismatch(out, texts, tokenizer, model, generate=generate)
-    if problem:
-        import shutil
 
-        shutil.rmtree(out)
-        raise RunError(f"export refused: {problem}; load {ckpt} with scripts/lib/models/loading.py load_trained instead")
-    (out / "README.md").write_text(model_card(ckpt, out, info, step, metrics, aha, base, held_out,
-                                                 checked_line(len(texts), generate, converted)), encoding="utf-8")
-    if info:  # `make eval` on the export takes its held-out settings from the run that wrote it
-        (out / RUN_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
+    def write(folder: Path) -> None:
+        model.save_pretrained(str(folder))
+        tokenizer.save_pretrained(str(folder))
+        texts = probe_texts(tokenizer)
+        generate = 0  # comparing completions loads the model twice more (AutoModel, pipeline): not cheap at 7B
+        problem = loading_mismatch(folder, texts, tokenizer, model, generate=generate)
+        if problem:
+            raise RunError(f"export refused: {problem.replace(str(folder), str(out))}; load {ckpt} with "
+                           "scripts/lib/models/loading.py load_trained instead")
+        (folder / "README.md").write_text(model_card(ckpt, out, info, step, metrics, aha, base, held_out,
+                                                     checked_line(len(texts), generate, converted)), encoding="utf-8")
+        if info:  # `make eval` on the export takes its held-out settings from the run that wrote it
+            (folder / RUN_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
+
+    # Written into a temporary folder beside OUT and renamed to OUT once whole (build_once): a failure or a
+    # kill leaves no half-written OUT for someone to load.
+    if not build_once(out, lambda folder: (folder / "README.md").is_file(), write):
+        raise RunError(f"output folder {out} was written by another export meanwhile")
     return out

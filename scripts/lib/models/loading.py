@@ -24,9 +24,25 @@ from data.loading import is_local
 from scripts.lib.recipe.cli import UserError, first_line
 
 
-def tokenizer_json_is_authoritative(name_or_path: str) -> bool:
+def _tokenizer_config_file(name_or_path: str, revision: str | None = None) -> Path | None:
+    """The tokenizer_config.json of a folder, or of a hub id's copy in the local cache (no network)."""
     config = Path(name_or_path).expanduser() / "tokenizer_config.json"
-    if not config.is_file():
+    if config.is_file() or is_local(name_or_path):
+        return config if config.is_file() else None
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(name_or_path, "tokenizer_config.json", revision=revision)
+    except ValueError:  # not a valid repo id
+        return None
+    return Path(found) if isinstance(found, str) else None
+
+
+def tokenizer_json_is_authoritative(name_or_path: str, revision: str | None = None) -> bool:
+    # A hub id counts too: a kit-trained model pushed to the hub (or copied into its cache) must not come back
+    # with a rebuilt tokenizer that has lost its tags (make rehearse's decode check found it on a cached one).
+    config = _tokenizer_config_file(name_or_path, revision)
+    if config is None:
         return False
     try:
         return json.loads(config.read_text()).get("tokenizer_class") in ("TokenizersBackend", "PreTrainedTokenizerFast")
@@ -38,7 +54,7 @@ def load_tokenizer(name_or_path: str, **kwargs):
     """``AutoTokenizer.from_pretrained``, except that a local tokenizer.json saved by this kit is used as is."""
     from transformers import AutoTokenizer, TokenizersBackend
 
-    if tokenizer_json_is_authoritative(name_or_path):
+    if tokenizer_json_is_authoritative(name_or_path, kwargs.get("revision")):
         kwargs.pop("trust_remote_code", None)
         return TokenizersBackend.from_pretrained(name_or_path, **kwargs)
     return AutoTokenizer.from_pretrained(name_or_path, **kwargs)

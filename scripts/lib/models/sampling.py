@@ -52,23 +52,41 @@ class _SeededRows:
         return torch.full_like(scores, float("-inf")).scatter(1, chosen[:, None], 0.0)
 
 
+def stop_token_ids(model, tokenizer) -> list[int]:
+    """The ids a completion ends at, as TRL's GRPOTrainer takes them: the tokenizer's eos, then the ids of the
+    model's ``generation_config.eos_token_id`` (Qwen2.5-Instruct's: ``<|im_end|>`` and ``<|endoftext|>``).
+
+    >>> from types import SimpleNamespace as NS
+    >>> stop_token_ids(NS(generation_config=NS(eos_token_id=[7, 2])), NS(eos_token_id=2))
+    [7, 2]
+    >>> stop_token_ids(NS(generation_config=NS(eos_token_id=5)), NS(eos_token_id=2))
+    [2, 5]
+    """
+    ids = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids = [] if ids is None else [ids] if isinstance(ids, int) else list(ids)
+    return ids if tokenizer.eos_token_id in ids else [tokenizer.eos_token_id, *ids]
+
+
 def sample_completions(model, tokenizer, prompts, max_new_tokens: int, temperature: float = 1.0,
                        seed: int = 0, batch_size: int = 128, greedy: bool = False, progress: bool = False,
                        top_k: int = 0, top_p: float = 1.0, desc: str = "sampling",
                        chat_template_kwargs: dict | None = None, seeds: list[int] | None = None,
-                       synced_gpus: bool = False):
+                       synced_gpus: bool = False, repetition_penalty: float = 1.0):
     """(texts, token lengths): one completion per prompt, sampled like TRL samples.
 
     ``top_k=0, top_p=1.0`` is TRL's default (no truncation); transformers' ``generate`` would
     otherwise apply its own ``top_k=50``. ``seeds`` (one per prompt) samples each completion from
     its own random stream instead of ``seed``'s one stream for all (``completion_seed``).
     ``synced_gpus``: every rank steps ``generate`` together, for parameters sharded across ranks.
+    ``repetition_penalty`` is passed every time (TRL's default, 1.0): otherwise ``generate`` takes the model's
+    own, and Qwen2.5-Instruct's ``generation_config.json`` sets 1.1, which training never applies.
     """
     import torch
     from tqdm.auto import tqdm
     from transformers import LogitsProcessorList
 
     texts, lengths = [], []
+    stops = stop_token_ids(model, tokenizer)
     was_training = model.training
     model.eval()
     torch.manual_seed(seed)
@@ -85,15 +103,16 @@ def sample_completions(model, tokenizer, prompts, max_new_tokens: int, temperatu
                 options = {"do_sample": False, "logits_processor": LogitsProcessorList([rows])}
             else:
                 options = {"do_sample": True, "temperature": temperature, "top_k": top_k, "top_p": top_p}
+            options["repetition_penalty"] = repetition_penalty
             if synced_gpus:
                 options["synced_gpus"] = True
             with torch.no_grad():
                 out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
-                                     eos_token_id=tokenizer.eos_token_id, **options)
+                                     eos_token_id=stops, **options)
             new = out[:, enc["input_ids"].shape[1]:]
             for row in new:
                 ids = row.tolist()
-                n = ids.index(tokenizer.eos_token_id) + 1 if tokenizer.eos_token_id in ids else len(ids)
+                n = next((i + 1 for i, token in enumerate(ids) if token in stops), len(ids))
                 lengths.append(n)
                 texts.append(tokenizer.decode(ids[:n], skip_special_tokens=True))
     finally:

@@ -30,7 +30,9 @@ import re
 # The R1-Zero tags, in the format reward's order (rewards/format_rewards.py).
 from rewards.format_rewards import TAGS
 from scripts.lib.preflight.report import Section
-from scripts.lib.preflight.template import reward_name
+from data.prompts import render_prompt
+from scripts.lib.preflight.template import (as_completion, call_rewards, is_format_reward, probe_texts, reward_name,
+                                              thinking_state)
 
 ROLE_NAMES = ("system", "user", "assistant", "model", "developer", "tool")
 PLACEHOLDER = "\x00{}\x00"
@@ -105,6 +107,34 @@ def turn_end_token(tokenizer, chat_template_kwargs: dict | None = None) -> str |
 # --------------------------------------------------------------------------- preflight's chat section
 
 
+def decode_as_trl(tokenizer, text: str) -> str:
+    """``text`` as it reaches the rewards when a model writes it: its token ids, ended by eos, decoded the way
+    TRL's GRPOTrainer decodes completions (``skip_special_tokens=True``)."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    return tokenizer.decode(ids, skip_special_tokens=True)
+
+
+def _check_decode(prompt, tokenizer, reward_funcs, chat_template_kwargs, section: Section, notes: list) -> None:
+    """A correct completion, written as token ids and decoded as TRL decodes them: every tag must come back and
+    every format reward must score it as it scores the text (a tag that is a special token would vanish)."""
+    state = thinking_state(render_prompt(prompt, tokenizer, chat_template_kwargs))
+    text = probe_texts(state, "5", "6")["correct"]
+    decoded = decode_as_trl(tokenizer, text)
+    lost = [tag for tag in TAGS if text.count(tag) != decoded.count(tag)]
+    formats = [f for f in reward_funcs if is_format_reward(f)]
+    row = [{"prompt": prompt}]
+    before = call_rewards(formats, row, [as_completion(text, prompt)]) if formats else {}
+    after = call_rewards(formats, row, [as_completion(decoded, prompt)]) if formats else {}
+    changed = [f"{name} {before[name][0]} -> {after[name][0]}" for name in before if before[name] != after[name]]
+    if lost or changed:
+        section.failures.append(
+            f"TRL's decode (skip_special_tokens=True) of a correct completion loses {', '.join(lost) or 'nothing'}"
+            f"{': ' + ', '.join(changed) if changed else ''}: the format reward cannot see what the model writes")
+    else:
+        shown = ", ".join(f"{name} {after[name][0]}" for name in after)
+        notes.append("TRL's decode keeps every tag of a correct completion" + (f" ({shown})" if shown else ""))
+
+
 def _quote(text: str, limit: int = 90) -> str:
     text = text.replace("\n", " ")
     return f'"{text[:limit]}{"…" if len(text) > limit else ""}"'
@@ -113,8 +143,9 @@ def _quote(text: str, limit: int = 90) -> str:
 def check_chat(prompt, tokenizer, reward_funcs, chat_template_kwargs: dict | None = None,
                sample_texts: list[str] | None = None) -> Section:
     """The traps a real tokenizer and chat template set (``scripts/lib/preflight/chat_audit.py``): text the
-    template adds that the recipe did not write, tags that are several tokens or special tokens,
-    pad = eos, a turn end that is not eos, and (with samples) a ``<think>`` the model never opens."""
+    template adds that the recipe did not write, tags that are several tokens or special tokens, a correct
+    completion whose tags TRL's decode would lose, pad = eos, a turn end that is not eos, and (with samples) a
+    ``<think>`` the model never opens."""
     section = Section("chat")
     notes = []
     if not isinstance(prompt, str):
@@ -140,7 +171,8 @@ def check_chat(prompt, tokenizer, reward_funcs, chat_template_kwargs: dict | Non
     counts = tag_token_counts(tokenizer)
     split = {tag: n for tag, n in counts.items() if n > 1}
     if split:
-        notes.append(f"`<think>` = {counts['<think>']} tokens (rewards read text, not token ids)")
+        notes.append(", ".join(f"`{tag}` = {n} tokens" for tag, n in split.items())
+                     + " (rewards read text, not token ids)")
     dropped = special_tags(tokenizer)
     if dropped:
         section.failures.append(
@@ -151,6 +183,8 @@ def check_chat(prompt, tokenizer, reward_funcs, chat_template_kwargs: dict | Non
     elif tokenizer.pad_token_id == tokenizer.eos_token_id:
         notes.append(f"pad = eos = {tokenizer.eos_token} (masks come from the tokenizer; completions end at the "
                      "first eos)")
+    if tokenizer.eos_token is not None:
+        _check_decode(prompt, tokenizer, reward_funcs, chat_template_kwargs, section, notes)
     if sample_texts:
         shares = tag_shares(sample_texts)
         notes.append(f"samples: <think> in {shares['<think>']:.0%}, <answer> in {shares['<answer>']:.0%}, "

@@ -59,7 +59,8 @@ def run_checks(script_args, training_args, model_args, tokenizer, model_config, 
     accuracy_name = ACCURACY_REWARD_FOR_TASK[script_args.task]
     accuracy = next((f for f in reward_funcs if reward_name(f) == accuracy_name), None) \
         or get_reward(accuracy_name, **script_args.reward_settings()[accuracy_name])
-    sections = [check_template(train_rows, reward_funcs, tokenizer, script_args.task, kwargs)]
+    sections = [check_template(train_rows, reward_funcs, tokenizer, script_args.task, kwargs,
+                               training_args.max_completion_length)]
     data = check_dataset(
         train_rows, holdout_rows, skipped, script_args.task, accuracy, tokenizer, training_args.max_completion_length,
         context_limit(model_config, training_args),

@@ -154,7 +154,7 @@ def call_rewards(reward_funcs, rows, completions, tokenizer=None) -> dict[str, l
     return scores
 
 
-def _is_format_reward(fn) -> bool:
+def is_format_reward(fn) -> bool:
     return getattr(fn, "__module__", "") == "rewards.format_rewards"
 
 
@@ -174,8 +174,21 @@ def _prefill_hint(state: str, chat: bool, rendered: str) -> str:
     return ""
 
 
-def check_template(rows, reward_funcs, tokenizer, task: str, chat_template_kwargs: dict | None = None) -> Section:
-    """Probe completions after real prompts: does each reward fire for a correct completion only?"""
+def cut_at(tokenizer, text: str, budget: int) -> str:
+    """``text`` with its reasoning repeated past ``budget`` tokens, cut at ``budget``: a completion that ran to
+    ``max_completion_length`` (a length-shaped reward such as DAPO's overlong penalty fires only there)."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    step = max(len(tokenizer(" " + REASONING, add_special_tokens=False)["input_ids"]), 1)
+    long = text.replace(REASONING, " ".join([REASONING] * (budget // step + 2)), 1) if len(ids) < budget else text
+    return tokenizer.decode(tokenizer(long, add_special_tokens=False)["input_ids"][:budget])
+
+
+def check_template(rows, reward_funcs, tokenizer, task: str, chat_template_kwargs: dict | None = None,
+                   max_completion_length: int | None = None) -> Section:
+    """Probe completions after real prompts: does each reward fire for a correct completion only?
+
+    With ``max_completion_length`` one more probe runs to that budget and is cut there, as a completion that
+    never ends is: a reward that only fires on length (DAPO's overlong penalty) is judged where it can fire."""
     section = Section("template")
     accuracy_name = ACCURACY_REWARD_FOR_TASK.get(task)
     probes = []
@@ -204,7 +217,10 @@ def check_template(rows, reward_funcs, tokenizer, task: str, chat_template_kwarg
     batch_rows, batch_completions, labels = [], [], []
     for row, right, wrong in probes:
         prompt_state = thinking_state(render_prompt(row["prompt"], tokenizer, chat_template_kwargs))
-        for label, text in probe_texts(prompt_state, right, wrong, asks_for_boxed(row["prompt"])).items():
+        texts = probe_texts(prompt_state, right, wrong, asks_for_boxed(row["prompt"]))
+        if max_completion_length:
+            texts["cut at max_completion_length"] = cut_at(tokenizer, texts["correct"], max_completion_length)
+        for label, text in texts.items():
             batch_rows.append(row)
             batch_completions.append(as_completion(text, row["prompt"]))
             labels.append(label)
@@ -214,7 +230,7 @@ def check_template(rows, reward_funcs, tokenizer, task: str, chat_template_kwarg
     correct_scores, wrong_scores = {}, {}
     for fn in reward_funcs:
         name = reward_name(fn)
-        core = _is_format_reward(fn) or name == accuracy_name
+        core = is_format_reward(fn) or name == accuracy_name
         problem = None
         for start in range(0, len(labels), per_row):
             by_label = dict(zip(labels[start:start + per_row], scores[name][start:start + per_row]))
@@ -226,7 +242,7 @@ def check_template(rows, reward_funcs, tokenizer, task: str, chat_template_kwarg
             # The toggled opening tag is a format question; a length-scaled reward may rightly prefer
             # the one-token-shorter variant.
             values = {k: v for k, v in by_label.items()
-                      if v is not None and (k != "opening <think> toggled" or _is_format_reward(fn))}
+                      if v is not None and (k != "opening <think> toggled" or is_format_reward(fn))}
             if len(set(values.values())) == 1:
                 problem = (f"{name} gives {correct} to every probe (correct, wrong answer, repetitive, no tags, "
                            "empty): it can never fire, no learning signal")
@@ -241,7 +257,7 @@ def check_template(rows, reward_funcs, tokenizer, task: str, chat_template_kwarg
             if problem:
                 break
         if problem:
-            text = problem + (f"; {hint}" if hint and _is_format_reward(fn) else "")
+            text = problem + (f"; {hint}" if hint and is_format_reward(fn) else "")
             (section.failures if core else section.warnings).append(text)
 
     opening = {"none": "the model opens <think>", "open": "<think> pre-filled", "closed": "think block pre-closed"}

@@ -202,20 +202,30 @@ def compare(recipe: str, entry: dict) -> list[Row]:
             for setting, spec in (entry.get("settings") or {}).items()]
 
 
+def recipe_file(path: str, recipes_dir: str) -> Path:
+    """The recipe file ``--recipe`` names: that path (checked as it is, not its namesake in
+    ``recipes_dir``), or a bare file name found only in ``recipes_dir``."""
+    given = Path(path)
+    if given.is_file():
+        return given
+    if given.name == path and (Path(recipes_dir) / path).is_file():
+        return Path(recipes_dir) / path
+    raise SourcesError(f"recipe file not found: {path}")
+
+
 def check_all(recipes_dir: str = "recipes", sidecar: str | None = None,
               only: list[str] | None = None) -> tuple[list[tuple[str, dict, list[Row]]], list[str]]:
     """(recipe name, its entry, its rows) per recipe, and one line per unexplained difference or missing entry."""
     sidecar = sidecar or str(Path(recipes_dir) / "sources" / "sources.yaml")
     entries = load_sidecar(sidecar)
-    names = sorted(p.name for p in Path(recipes_dir).glob("*.yaml"))
-    if only:
-        names = [Path(n).name for n in only]
+    files = [recipe_file(path, recipes_dir) for path in only] if only else sorted(Path(recipes_dir).glob("*.yaml"))
     tables, problems = [], []
-    for name in names:
+    for file in files:
+        name = file.name  # the sidecar's entry for a recipe is its file name, wherever the file is
         if name not in entries:
             problems.append(f"{name}: no entry in {sidecar} (add its source and settings, or `source: none`)")
             continue
-        rows = compare(str(Path(recipes_dir) / name), entries[name])
+        rows = compare(str(file), entries[name])
         tables.append((name, entries[name], rows))
         problems += [f"{name}: {row.setting} is {row.recipe}, the source says {row.source}: mark it "
                      f"`deliberate: <reason>` in {sidecar} or change the recipe"

@@ -197,3 +197,35 @@ def resume_command(argv: list[str], checkpoint: str) -> str:
             continue
         kept.append(arg)
     return shlex.join(["python", "-m", "scripts.train", *kept, "--resume", checkpoint])
+
+
+def resumed_step(checkpoint: str) -> int:
+    """The step a (complete) checkpoint was saved at."""
+    return json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))["global_step"]
+
+
+def untied_missing_keys(model, missing_keys) -> list[str]:
+    """The missing keys that are really missing: not a parameter tied to one that was loaded.
+
+    A model with a tied head (``tie_word_embeddings``) is saved with ``lm_head.weight`` left out, since
+    it is the embedding's own tensor; loading the checkpoint back leaves it out again, and it is right.
+    """
+    params = dict(model.named_parameters(remove_duplicate=False))
+    loaded = {id(param) for name, param in params.items() if name not in missing_keys}
+    return [key for key in missing_keys if key not in params or id(params[key]) not in loaded]
+
+
+def report_only_untied_missing_keys(trainer) -> None:
+    """The Trainer warns about missing keys after loading a checkpoint (``_issue_warnings_after_load``):
+    on every resume of a tied-head model it printed ``There were missing keys in the checkpoint model
+    loaded: ['lm_head.weight']``. It now hears only the keys ``untied_missing_keys`` keeps; a key that is
+    really missing is still reported, in the Trainer's own words."""
+    from types import SimpleNamespace
+
+    issue = trainer._issue_warnings_after_load
+
+    def issue_untied(load_result):
+        issue(SimpleNamespace(missing_keys=untied_missing_keys(trainer.model, load_result.missing_keys),
+                              unexpected_keys=load_result.unexpected_keys))
+
+    trainer._issue_warnings_after_load = issue_untied

@@ -20,6 +20,7 @@ RUN_INFO = "run_info.json"
 STATE = "trainer_state.json"
 HEALTH = "health.jsonl"  # scripts/lib/training/health_monitor.py's alarms, one JSON record a line
 EVAL_HISTORY = "eval_history.jsonl"  # held-out scores during training (evaluation/before_after.py's HeldOutEvalCallback)
+HELD_OUT_BEFORE = "held_out_before.json"  # the base's held-out scores, kept from a run's start for every resume
 
 # column -> (header, log keys in order of preference, format)
 COLUMNS = {
@@ -45,6 +46,19 @@ def read_json(path: Path) -> dict:
     if not isinstance(data, dict):
         raise RunError(f"{path} is not a JSON object")
     return data
+
+
+def write_json_atomically(path: Path, data) -> None:
+    """``data`` as JSON in ``path``, whole or not at all: written beside it, flushed to disk, renamed over it.
+    A kill mid-write leaves the old file (or none) and a ``.<name>.tmp-<pid>`` file, never a truncated one."""
+    import os
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with tmp.open("w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
 
 
 def checkpoint_dirs(run: Path) -> list[tuple[int, Path]]:

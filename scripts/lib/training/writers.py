@@ -4,6 +4,8 @@ to Weights & Biases when the recipe reports there, and the "aha" custom-scalars 
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 
 from scripts.lib.measure.aha import (
@@ -58,6 +60,30 @@ AHA_LAYOUT = {
         "Countdown tries per completion": ["Multiline", _tags(TRIES_KEY)],
     }
 }
+
+TENSORBOARD_RUN = ("runs", "train")  # under output_dir; the before/after text goes to runs/held_out
+
+
+def log_into_one_tensorboard_run(trainer, resumed_at: int | None) -> None:
+    """Every segment of a run (started, stopped, resumed) logs into ``<output_dir>/runs/train``, so
+    TensorBoard shows one run, one colour, not a new ``runs/<time>`` at each resume.
+
+    transformers' TensorBoardCallback takes its folder from ``TENSORBOARD_LOGGING_DIR`` (kept when set)
+    and otherwise makes a new ``runs/<date>_<host>`` one per process. A resume from step N opens its
+    writer with ``purge_step=N+1``: what an earlier segment logged past its last checkpoint (a kill
+    between saves) is hidden, so each step shows once.
+    """
+    from transformers.integrations import TensorBoardCallback
+
+    for callback in trainer.callback_handler.callbacks:
+        if not isinstance(callback, TensorBoardCallback):
+            continue
+        if callback.logging_dir is None:
+            callback.logging_dir = os.path.join(trainer.args.output_dir, *TENSORBOARD_RUN)
+        # The callback opens its writer on rank 0, at train start, through this factory.
+        if resumed_at is not None and callback._SummaryWriter is not None:
+            callback._SummaryWriter = functools.partial(callback._SummaryWriter, purge_step=resumed_at + 1)
+
 
 def tensorboard_writer(trainer):
     """The SummaryWriter of the trainer's TensorBoardCallback (None when TensorBoard is off): every

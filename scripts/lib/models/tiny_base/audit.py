@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rewards import countdown_reward, format_reward
 from scripts.lib.measure.reflection import analyze_countdown_completion, reflection_verdict, summarize_reflection
+from scripts.lib.measure.stops import stops_line
 from scripts.lib.models.sampling import sample_completions
 from scripts.lib.models.tiny_base.config import TinyBaseConfig
 
@@ -38,5 +39,6 @@ def audit_base(model, tokenizer, rows: list[dict], cfg: TinyBaseConfig, seed: in
             f"arithmetic errors {summary.get('arithmetic_error_rate', float('nan')):.3f} of tries; "
             f"final ok true {summary.get('final_ok_true', float('nan')):.3f} of "
             f"{summary.get('searches_stopping_on_ok', 0)} searches stopping on one, "
-            f"searches without a true hit {summary.get('searches_without_hit', float('nan')):.3f}")
+            f"searches without a true hit {summary.get('searches_without_hit', float('nan')):.3f}; "
+            + stops_line(summary))
     return {**summary, "verdict": verdict, "verdict_numbers": numbers, "gate": gate, "gate_line": line}

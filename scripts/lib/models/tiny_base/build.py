@@ -17,6 +17,7 @@ from pathlib import Path
 from data.countdown import countdown_question, countdown_splits
 from data.prompts import build_r1_zero_prompt
 from scripts.lib.process.console import say
+from scripts.lib.recipe.cli import UserError
 from scripts.lib.models.build_once import build_once
 from scripts.lib.models.tiny_base.audit import audit_base
 from scripts.lib.models.tiny_base.config import TinyBaseConfig
@@ -30,7 +31,7 @@ BUILD_INFO = "tiny_base_build.json"
 
 # Settings that judge the base (the audit's length, the gate) or pace the build, and leave the
 # weights and tokenizer as they are: changing them does not rebuild the base.
-NOT_IN_KEY = ("audit_max_tokens", "gate_hit_ratio", "gate_go_back", "num_threads")
+NOT_IN_KEY = ("audit_max_tokens", "gate_hit_ratio", "gate_go_back", "on_failed_gate", "num_threads")
 
 
 def held_out_pool(cfg: TinyBaseConfig, task: dict) -> int:
@@ -43,6 +44,8 @@ def build_key(cfg: TinyBaseConfig, task: dict) -> str:
     """What decides the base's weights and tokenizer: the base recipe and the task, ``holdout_size``
     only through the held-out problems pretraining leaves out (``held_out_pool``)."""
     base = {key: value for key, value in asdict(cfg).items() if key not in NOT_IN_KEY}
+    if base["search_order"] == "random":
+        del base["search_order"]   # the order every base had before the setting existed: those stay current
     task = {**task, "test_size": held_out_pool(cfg, task)}
     payload = json.dumps({"base": base, "task": task, "version": 4}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -114,11 +117,42 @@ def is_current(plan: TinyBasePlan) -> bool:
     return is_built(plan.folder, plan.config, plan.task)
 
 
+class BaseGateError(UserError):
+    """The tiny base failed its audit gate and its recipe says ``on_failed_gate: stop``."""
+
+
+def failed_gate(plan: TinyBasePlan) -> str | None:
+    """Why the plan's built base fails its audit gate, judged by the recipe's gate now (its thresholds are
+    not in the cache key), in one phrase with the numbers; None if it passes or was built without an audit."""
+    audit = json.loads((Path(plan.folder) / BUILD_INFO).read_text()).get("audit")
+    if not audit:
+        return None
+    cfg = plan.config
+    ratio, back = (float("nan") if audit.get(key) is None else audit[key]
+                   for key in ("hit_ratio", "p_go_back_given_failed"))
+    if ratio >= cfg.gate_hit_ratio and back >= cfg.gate_go_back:
+        return None
+    return (f"tiny base model {plan.folder} FAILED its audit gate: going back after a failed check finds a true "
+            f"solution inside <think> x{ratio:.1f} as often as the rest (gate x{cfg.gate_hit_ratio:g}), "
+            f"P(go back | failed check) {back:.3f} (gate {cfg.gate_go_back:g}), {audit.get('n', '?')} prompts: "
+            "its search does not pay, so GRPO has little to amplify")
+
+
 def build_base_if_needed(plan: TinyBasePlan, progress: bool = True) -> None:
-    """Build (or rebuild, if its recipe changed) the tiny offline base model the recipe points to."""
+    """Build (or rebuild, if its recipe changed) the tiny offline base model the recipe points to, and hold
+    it to its audit gate every time, built or cached (``on_failed_gate`` in its recipe)."""
+    if plan.config.on_failed_gate not in ("stop", "warn"):
+        raise BaseGateError(f"{plan.recipe}: on_failed_gate is {plan.config.on_failed_gate!r}; use stop or warn")
     built = ensure_tiny_base(
         plan.folder, plan.config, plan.task, progress=progress,
         on_build=lambda: print(f"tiny base model: building into {plan.folder} from {plan.recipe} "
                                "(once; cached after)", flush=True))
     if not built:
         say(f"tiny base model: cached at {plan.folder}")
+    if (failed := failed_gate(plan)) is None:
+        return
+    if plan.config.on_failed_gate == "stop":
+        raise BaseGateError(f"{failed}. Rebuild it from a changed {plan.recipe} (python -m scripts.build_tiny_base "
+                            f"--config RECIPE --force), or set on_failed_gate: warn there to train on it anyway")
+    if not built:  # a fresh build has just printed its audit line
+        say(f"WARNING: {failed} (on_failed_gate: warn in {plan.recipe}: used anyway)")

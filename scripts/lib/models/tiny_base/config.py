@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from scripts.lib.recipe.parsing import parse_dataclass_yaml
 
 
+SEARCH_ORDERS = ("random", "closest_first")
+
+
 @dataclass
 class TinyBaseConfig:
     """Everything that decides the tiny base model. Each default equals recipes/tiny_base/countdown.yaml
@@ -44,8 +47,17 @@ class TinyBaseConfig:
     guess_share: float = field(default=0.5, metadata={"help": "Share of lazy traces that are a bare guess "
                                                              "(the rest: one unchecked try)."})
     exact_format_share: float = field(default=0.15, metadata={"help": "Share of traces in the exact tag format."})
-    min_tries: int = field(default=3, metadata={"help": "Fewest tries in a search trace."})
+    min_tries: int = field(default=3, metadata={"help": "Fewest tries in a search trace (its try budget is drawn "
+                                                        "from min_tries..max_tries)."})
     max_tries: int = field(default=7, metadata={"help": "Most tries in a search trace."})
+    search_order: str = field(
+        default="random",
+        metadata={"help": "How a search trace orders its tries. `random`: random misses, the solution placed at a "
+                  "random try (search_hit_rate, near_miss_share); `closest_first`: a real search in a heuristic "
+                  "order a small model can learn (first steps whose result is closest to the target first, each "
+                  "with the last operation that comes closest), stopping at the first hit or giving up at the "
+                  "try budget (search_hit_rate and near_miss_share unused)."},
+    )
     # Loss weights (1.0 on every other completion token, 0 on the prompt)
     check_loss_weight: float = field(
         default=8.0,
@@ -83,6 +95,17 @@ class TinyBaseConfig:
                   "solution inside <think> at least this many times as often as the rest."},
     )
     gate_go_back: float = field(default=0.2, metadata={"help": "Gate: lowest P(go back | failed check)."})
+    on_failed_gate: str = field(
+        default="stop",
+        metadata={"help": "A base that fails the gate: `stop` (make train stops with one line; the base stays "
+                  "cached) or `warn` (one warning line on every use, and training goes on)."},
+    )
+
+    def __post_init__(self):
+        if self.search_order not in SEARCH_ORDERS:
+            raise ValueError(f"search_order must be one of {', '.join(SEARCH_ORDERS)}, not {self.search_order!r}")
+        if not 1 <= self.min_tries <= self.max_tries:
+            raise ValueError(f"need 1 <= min_tries <= max_tries, got {self.min_tries} and {self.max_tries}")
 
 
 

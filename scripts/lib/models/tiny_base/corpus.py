@@ -98,6 +98,26 @@ def _pick_misses(rng: random.Random, misses: list, target: int, n: int, near_sha
     return picked
 
 
+def closest_first(rng: random.Random, chains: list, target: int) -> list:
+    """Every chain once, in the order a heuristic search tries them (``search_order: closest_first``).
+
+    First steps (``x o y = m``) by how close ``m`` is to the target, ties in random order; each first
+    step's last operations by how close they bring the value (so a first step that can reach the
+    target does so at once); every first step's best last operation before any second best. Both
+    rules read only numbers the trace has written (the target, ``m``, the last number): a small
+    model can learn them, unlike an oracle's order. On the CPU recipe's problems it finds the
+    solution within 5 tries for 92 % of problems, random order for 28 % (``scripts/bench/search_orders.py``).
+    """
+    firsts: dict = {}
+    for c in chains:
+        firsts.setdefault(c[:4] + (c[5],), []).append(c)
+    keys = list(firsts)
+    rng.shuffle(keys)
+    keys.sort(key=lambda k: abs(k[3] - target))
+    ranked = [sorted(firsts[k], key=lambda c: abs(c[-1] - target)) for k in keys]
+    return [r[i] for i in range(max(map(len, ranked), default=0)) for r in ranked if i < len(r)]
+
+
 def make_trace(rng: random.Random, nums: list[int], target: int, cfg: TinyBaseConfig, ops: str):
     """(completion text, [(char offset, loss weight)]): a search or a lazy trace, maybe malformed.
 
@@ -107,15 +127,19 @@ def make_trace(rng: random.Random, nums: list[int], target: int, cfg: TinyBaseCo
     think = _Words()
     if rng.random() < cfg.search_share:
         k = min(len(chains), rng.randint(cfg.min_tries, cfg.max_tries))
-        hits = [c for c in chains if c[-1] == target]
-        misses = [c for c in chains if c[-1] != target]
-        # Half-and-half (search_hit_rate): a solution at a uniformly random try, stopped at; or
-        # k misses and a give-up. Either way `ok` follows only `t vs t`, so the verdict is a function
-        # of the two written numbers, never of how long the search has run.
-        n_miss = rng.randrange(k) if hits and rng.random() < cfg.search_hit_rate else k
-        tries = _pick_misses(rng, misses, target, min(n_miss, len(misses)), cfg.near_miss_share)
-        if n_miss < k and hits:
-            tries.append(rng.choice(hits))
+        if cfg.search_order == "closest_first":
+            # A real search: the heuristic order, stopped at the first hit (below) or given up at k tries.
+            tries = closest_first(rng, chains, target)[:k]
+        else:
+            hits = [c for c in chains if c[-1] == target]
+            misses = [c for c in chains if c[-1] != target]
+            # Half-and-half (search_hit_rate): a solution at a uniformly random try, stopped at; or
+            # k misses and a give-up. Either way `ok` follows only `t vs t`, so the verdict is a function
+            # of the two written numbers, never of how long the search has run.
+            n_miss = rng.randrange(k) if hits and rng.random() < cfg.search_hit_rate else k
+            tries = _pick_misses(rng, misses, target, min(n_miss, len(misses)), cfg.near_miss_share)
+            if n_miss < k and hits:
+                tries.append(rng.choice(hits))
         answer = None
         for i, c in enumerate(tries):
             if i:
