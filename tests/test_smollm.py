@@ -48,7 +48,8 @@ def test_preflight_samples_the_real_template_and_flags_its_traps(run_env):
     assert 'without a system message the template adds "You are a helpful AI assistant named SmolLM' in chat
     assert "`<think>` = 3 tokens" in chat and "pad = eos = <|im_end|>" in chat and "of 4" in chat
     assert "<|im_start|>assistant" in out  # the real chat template rendered the prompt
-    assert out.rstrip().splitlines()[-1].startswith("reflection audit (4 completions)")
+    # stdout's last line (stderr, with its loading bars, comes after it in `out`)
+    assert any(line.startswith("reflection audit (4 completions)") for line in out.splitlines())
 
 
 @needs_gsm8k
