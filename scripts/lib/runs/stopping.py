@@ -5,7 +5,8 @@ step finish, saves ``checkpoint-<step>`` through the Trainer's own checkpointing
 optimizer, scheduler, RNG, trainer state), ends training so TensorBoard's writer is closed, and
 ``scripts/train.py`` then prints the checkpoint and the resume command (``stop_report``) and exits
 130 / 143. A second signal exits at once, without saving. ``save_checkpoint_now`` saves the last
-finished step after an error; ``agreed_max`` makes every rank stop at the same step.
+finished step after an error; ``agreed_max`` makes every rank stop at the same step. ``stop_on_lost_peer``: another rank's death ends this
+one at once, in one line naming the dead rank.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from scripts.lib.process.distributed import is_main
+from scripts.lib.process.distributed import error_prefix, is_main, lost_peer_reason
 from scripts.lib.runs.resume import checkpoint_problem, last_complete_checkpoint, resume_command
 
 def agreed_max(value: int, device) -> int:
@@ -126,3 +127,25 @@ def save_checkpoint_now(trainer) -> None:
         trainer._save_checkpoint(trainer.model_wrapped, trial=None)
         trainer.control = trainer.callback_handler.on_save(trainer.args, state, trainer.control)
     trainer.control = trainer.callback_handler.on_train_end(trainer.args, state, trainer.control)
+
+
+@contextmanager
+def stop_on_lost_peer():
+    """Around a run on several processes: a collective that fails because another rank died ends this rank
+    with one line naming the dead rank, at once.
+
+    Not by raising: this rank can neither end its process group cleanly (``shut_down``'s barrier would wait
+    for the dead rank) nor exit normally (Python's exit with gloo's threads still running can abort in C++),
+    and torchrun's SIGTERM to the survivors, which comes within its 0.1 s monitor interval, must not cut
+    the line short. So: SIGTERM ignored, the line, ``os._exit(2)``.
+    """
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 - re-raised unchanged unless another rank's death caused it
+        reason = lost_peer_reason(err)
+        if reason is None:
+            raise
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        sys.stdout.flush()
+        print(f"{error_prefix()}: {reason}", file=sys.stderr, flush=True)
+        os._exit(2)
