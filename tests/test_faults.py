@@ -338,6 +338,37 @@ def test_a_collective_failing_because_a_rank_died_is_said_in_one_line_naming_it(
     assert distributed.lost_peer_reason(gloo) is None
 
 
+# A survivor: rank 0 of 2 whose rank 1 has died, in training (GracefulStop's handler on) or not, when torchrun's
+# SIGTERM comes before any collective has failed.
+SURVIVOR = ("import contextlib, os, socket, subprocess, sys, time\n"
+            "from scripts.lib.process import distributed\n"
+            "from scripts.lib.runs.stopping import GracefulStop, stop_on_lost_peer\n"
+            "gone = subprocess.Popen([sys.executable, '-c', 'pass'])\n"
+            "gone.wait()\n"
+            "distributed._ROSTER[:] = [(socket.gethostname(), os.getpid()), (socket.gethostname(), gone.pid)]\n"
+            "training = GracefulStop().installed() if sys.argv[1] == 'training' else contextlib.nullcontext()\n"
+            "with stop_on_lost_peer(), training:\n"
+            "    print(gone.pid, flush=True)\n"
+            "    time.sleep(60)\n")
+
+
+@pytest.mark.parametrize("phase", ["training", "loading"])
+def test_torchrun_s_sigterm_after_a_rank_died_ends_a_survivor_at_once_in_one_line(phase):
+    survivor = subprocess.Popen([sys.executable, "-c", SURVIVOR, phase], cwd=ROOT, env=_env(WORLD_SIZE="2", RANK="0"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        dead = survivor.stdout.readline().strip()
+        survivor.send_signal(signal.SIGTERM)
+        _, stderr = survivor.communicate(timeout=30)  # GracefulStop alone would finish a step that never comes
+    finally:
+        if survivor.poll() is None:
+            survivor.kill()
+            survivor.wait()
+    assert survivor.returncode == 2
+    assert stderr.splitlines() == [f"error (rank 0): rank 1 (pid {dead}) has died, so this rank cannot go on; it stops "
+                                   "too. Rerun the same command to resume from the newest complete checkpoint"]
+
+
 # ---------------------------------------------------------------- make bench-faults, in small
 
 @pytest.mark.slow

@@ -103,20 +103,22 @@ def test_a_folder_moved_aside_by_a_killed_swap_is_cleared_whether_or_not_a_build
     assert sorted(p.name for p in tmp_path.iterdir()) == [".thing.lock", "thing"]
 
 
+# Written against build_once's plain signature, so that it runs (and hangs) on the code before the fix too.
 BUILDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from scripts.lib.models.build_once import BuildAbandoned, build_once
+    from scripts.lib.models import build_once
 
     def build(folder):
         print("building", flush=True)
         time.sleep(600)
 
+    build_once.START_TIMEOUT = float(sys.argv[2])
     try:
-        build_once(Path(sys.argv[1]), lambda p: (p / "done").is_file(), build, start_timeout=float(sys.argv[2]))
+        build_once.build_once(Path(sys.argv[1]), lambda p: (p / "done").is_file(), build)
         print("done", flush=True)
-    except BuildAbandoned as err:
-        print(f"abandoned: {err}", flush=True)
+    except Exception as err:
+        print(f"{type(err).__name__}: {err}", flush=True)
 """)
 
 
@@ -142,14 +144,19 @@ def test_a_rank_waiting_for_local_rank_0_stops_soon_after_the_builder_dies(tmp_p
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    assert out.strip() == (f"abandoned: local rank 0 stopped building {target} before it was done (its process "
+    assert out.strip() == (f"BuildAbandoned: local rank 0 stopped building {target} before it was done (its process "
                            "died or failed: see its output); rerun, the next build starts over")
 
 
 def test_a_rank_waiting_for_a_builder_that_never_comes_stops_after_its_timeout(tmp_path):
     waiter = _build_rank(tmp_path / "thing", "1", start_timeout=1)
-    out, _ = waiter.communicate(timeout=60)
-    assert out.strip().startswith("abandoned: waited 1 s for local rank 0 to build")
+    try:
+        out, _ = waiter.communicate(timeout=60)  # before the fix: it waited for ever
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+            waiter.wait()
+    assert out.strip().startswith("BuildAbandoned: waited 1 s for local rank 0 to build")
 
 
 def test_two_runs_starting_together_build_the_tiny_base_once_and_both_read_it_whole(tmp_path):

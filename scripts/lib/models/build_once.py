@@ -58,12 +58,13 @@ def folder_lock(target: str | Path):
 
 
 def build_once(target: str | Path, is_done: Callable[[Path], bool], build: Callable[[Path], object],
-               on_build: Callable[[], None] | None = None, start_timeout: float = START_TIMEOUT) -> bool:
+               on_build: Callable[[], None] | None = None, start_timeout: float | None = None) -> bool:
     """Make ``is_done(target)`` true, building at most once; True when this process built it.
 
     ``build(folder)`` writes everything into ``folder`` (an empty temporary folder); ``on_build`` runs
     just before, in the building process only (a "building ..." line). A stale ``target`` (present
-    but not ``is_done``) is replaced whole.
+    but not ``is_done``) is replaced whole. A rank > 0 waits at most ``start_timeout`` seconds (default
+    ``START_TIMEOUT``) for local rank 0 to begin, then as long as its build goes on.
     """
     target = Path(target)
     if local_rank() == 0:
@@ -71,7 +72,7 @@ def build_once(target: str | Path, is_done: Callable[[Path], bool], build: Calla
     if is_done(target):
         return False
     if local_rank() > 0:
-        _wait_for_builder(target, is_done, start_timeout)
+        _wait_for_builder(target, is_done, START_TIMEOUT if start_timeout is None else start_timeout)
         return False
     with folder_lock(target):
         if is_done(target):  # another run built it while this one waited for the lock

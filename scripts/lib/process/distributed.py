@@ -147,6 +147,22 @@ def dead_peers(wait: float = 0.0) -> list[tuple[int, int]]:
         time.sleep(0.05)
 
 
+def dead_peer_reason() -> str | None:
+    """One line naming the ranks of this machine that died, if any did (a signal handler asks: no waiting)."""
+    dead = dead_peers() if world_size() > 1 else []
+    return _dead_line(dead) if dead else None
+
+
+def _dead_line(dead: list[tuple[int, int]]) -> str:
+    return _lost_line(", ".join(f"rank {r} (pid {pid})" for r, pid in dead) + (" has" if len(dead) == 1 else " have")
+                      + " died")
+
+
+def _lost_line(who: str) -> str:
+    return (f"{who}, so this rank cannot go on; it stops too. Rerun the same command to resume from the newest "
+            "complete checkpoint")
+
+
 def lost_peer_reason(err: BaseException) -> str | None:
     """Why ``err`` ended this rank, if it is another rank's death (one line naming that rank), else None."""
     if world_size() == 1:
@@ -156,7 +172,8 @@ def lost_peer_reason(err: BaseException) -> str | None:
     dead = dead_peers(wait=2.0 if gone else 0.0)
     if not dead and not gone:
         return None
-    who = (", ".join(f"rank {r} (pid {pid})" for r, pid in dead) + (" has" if len(dead) == 1 else " have")
-           + " died" if dead else f"a rank on another machine stopped answering ({gone.group(0)})")
-    return (f"{who}, so this rank cannot go on; it stops too. Rerun the same command to resume from the newest "
-            "complete checkpoint")
+    if dead:
+        return _dead_line(dead)
+    elsewhere = any(host != socket.gethostname() for host, _ in _ROSTER)
+    return _lost_line(f"{'a rank on another machine' if elsewhere else 'another rank'} stopped answering "
+                      f"({gone.group(0)})")

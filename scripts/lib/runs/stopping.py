@@ -20,7 +20,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from scripts.lib.process.distributed import error_prefix, is_main, lost_peer_reason
+from scripts.lib.process.distributed import dead_peer_reason, error_prefix, is_main, lost_peer_reason, world_size
 from scripts.lib.runs.resume import checkpoint_problem, last_complete_checkpoint, resume_command
 
 def agreed_max(value: int, device) -> int:
@@ -69,6 +69,8 @@ class GracefulStop(TrainerCallback):
 
     def _handle(self, signum, frame):
         name = signal.Signals(signum).name
+        if reason := dead_peer_reason():  # torchrun's SIGTERM after another rank died: no step can finish
+            _stop_for_lost_peer(reason)
         if self.signum is not None:
             print(f"\n{name} again: exiting now, without saving this step", file=sys.stderr, flush=True)
             # os._exit, not an exception: nothing may catch it or run more training code first.
@@ -131,21 +133,37 @@ def save_checkpoint_now(trainer) -> None:
 
 @contextmanager
 def stop_on_lost_peer():
-    """Around a run on several processes: a collective that fails because another rank died ends this rank
-    with one line naming the dead rank, at once.
+    """Around a run on several processes: another rank's death ends this rank at once, with one line naming
+    the dead rank: when a collective fails for it, or when torchrun's SIGTERM to the survivors (sent within
+    its 0.1 s monitor interval) comes first, whatever this rank is doing then.
 
     Not by raising: this rank can neither end its process group cleanly (``shut_down``'s barrier would wait
     for the dead rank) nor exit normally (Python's exit with gloo's threads still running can abort in C++),
-    and torchrun's SIGTERM to the survivors, which comes within its 0.1 s monitor interval, must not cut
-    the line short. So: SIGTERM ignored, the line, ``os._exit(2)``.
+    and a SIGTERM with its default action would end it before the line. So: the line, then ``os._exit(2)``.
     """
+    watch = world_size() > 1 and threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if watch else None
     try:
         yield
     except Exception as err:  # noqa: BLE001 - re-raised unchanged unless another rank's death caused it
         reason = lost_peer_reason(err)
         if reason is None:
             raise
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        sys.stdout.flush()
-        print(f"{error_prefix()}: {reason}", file=sys.stderr, flush=True)
-        os._exit(2)
+        _stop_for_lost_peer(reason)
+    finally:
+        if watch:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _on_sigterm(signum, frame):
+    if reason := dead_peer_reason():
+        _stop_for_lost_peer(reason)
+    signal.signal(signum, signal.SIG_DFL)  # any other SIGTERM: what it would have done (end the process)
+    os.kill(os.getpid(), signum)
+
+
+def _stop_for_lost_peer(reason: str) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.stdout.flush()
+    print(f"{error_prefix()}: {reason}", file=sys.stderr, flush=True)
+    os._exit(2)
