@@ -41,7 +41,8 @@ import sys
 import time
 from pathlib import Path
 
-from scripts.bench.faults_checks import landed, log_problems, log_summary, weights_diff
+from scripts.bench.faults_checks import (first_divergence, landed, log_problems, log_summary, tensorboard_values,
+                                        weights_diff)
 from scripts.bench.faults_runs import ROOT, SHAPES, finish, free_port, kill, launcher_commands, start, \
     wait_for_workers, watch_the_end
 from scripts.lib.recipe.cli import ArgumentParser, UserError, run_cli
@@ -191,6 +192,12 @@ def main(argv=None) -> int:
     unnamed = [i for i, row in enumerate(rows, 1) if not row["named"]]
     print(f"\nkills that happened: {len(rows)} of {args.kills}; every resume reached the end: yes; final weights vs "
           f"uninterrupted: {'bit-equal' if diff == 0 else f'largest difference {diff:.3g}'}")
+    if diff != 0:  # where the runs parted: the attempt whose first step it is resumed from the checkpoint before it
+        step = first_divergence(out, straight)
+        epoch = tensorboard_values(straight).get("train/epoch", {}).get(step)
+        after = [i for i, row in enumerate(rows, 1) if row["resumed"] == f"checkpoint-{(step or 0) - 1}"]
+        print(f"first step whose loss, KL or entropy differs: {step} (epoch {epoch}), the first step after the "
+              f"resume of kill {after or '-'}")
     print(f"logs against the uninterrupted run ({log_summary(out)}): "
           + ("none missing, none twice" if not problems else "; ".join(problems)))
     print(f"longest a process outlived a kill: {max((r['lived'] for r in rows), default=0):.1f} s (bound "

@@ -110,6 +110,27 @@ def log_problems(killed: Path, straight: Path) -> list[str]:
     return problems
 
 
+def tensorboard_values(output_dir: Path) -> dict[str, dict[int, float]]:
+    """tag -> step -> value, as TensorBoard shows them."""
+    from tensorboard.backend.event_processing.event_accumulator import SCALARS, EventAccumulator
+
+    logging.getLogger("tensorboard").setLevel(logging.ERROR)
+    values: dict[str, dict[int, float]] = {}
+    for folder in sorted({p.parent for p in (output_dir / "runs").rglob("events.out.tfevents.*")}):
+        events = EventAccumulator(str(folder), size_guidance={SCALARS: 0})
+        events.Reload()
+        for tag in events.Tags()["scalars"]:
+            values.setdefault(tag, {}).update({e.step: e.value for e in events.Scalars(tag)})
+    return values
+
+
+def first_divergence(killed: Path, straight: Path, tags=("train/loss", "train/kl", "train/entropy")) -> int | None:
+    """The first step whose loss, KL or entropy differs from the uninterrupted run's (None: none does)."""
+    got, want = tensorboard_values(killed), tensorboard_values(straight)
+    steps = [s for tag in tags for s, v in want.get(tag, {}).items() if got.get(tag, {}).get(s) != v]
+    return min(steps, default=None)
+
+
 def log_summary(output_dir: Path) -> str:
     """The counts the checks covered, for the report (so an empty check is visible as one)."""
     _, steps = tensorboard_steps(output_dir)
