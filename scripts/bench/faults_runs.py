@@ -60,7 +60,6 @@ class Attempt:
     logs: list[Path]
     marker: Path
     stacks: Path
-    started: float = field(default_factory=time.monotonic)
 
     def steps(self) -> list[tuple[int, float]]:
         """(absolute step, time) of each training step this attempt began (the reward's marker)."""
@@ -75,7 +74,7 @@ class Attempt:
     def workers(self) -> dict[int, psutil.Process]:
         """Training processes by global rank (the launcher itself when there is no torchrun)."""
         found = {}
-        for node, launcher in enumerate(self.launchers):
+        for launcher in self.launchers:
             try:
                 parent = psutil.Process(launcher.pid)
                 procs = parent.children() if _is_torchrun(parent) else [parent]

@@ -5,8 +5,8 @@ step finish, saves ``checkpoint-<step>`` through the Trainer's own checkpointing
 optimizer, scheduler, RNG, trainer state), ends training so TensorBoard's writer is closed, and
 ``scripts/train.py`` then prints the checkpoint and the resume command (``stop_report``) and exits
 130 / 143. A second signal exits at once, without saving. ``save_checkpoint_now`` saves the last
-finished step after an error; ``agreed_max`` makes every rank stop at the same step. ``stop_on_lost_peer``: another rank's death ends this
-one at once, in one line naming the dead rank.
+finished step after an error; ``agreed_max`` makes every rank stop at the same step.
+``stop_on_lost_peer``: another rank's death ends this one at once, in one line naming the dead rank.
 """
 
 from __future__ import annotations
@@ -142,7 +142,19 @@ def stop_on_lost_peer():
     and a SIGTERM with its default action would end it before the line. So: the line, then ``os._exit(2)``.
     """
     watch = world_size() > 1 and threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if watch else None
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum, frame):
+        if reason := dead_peer_reason():
+            _stop_for_lost_peer(reason)
+        if callable(previous):  # any other SIGTERM: what it did before
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    if watch:
+        signal.signal(signal.SIGTERM, on_sigterm)
     try:
         yield
     except Exception as err:  # noqa: BLE001 - re-raised unchanged unless another rank's death caused it
@@ -153,13 +165,6 @@ def stop_on_lost_peer():
     finally:
         if watch:
             signal.signal(signal.SIGTERM, previous)
-
-
-def _on_sigterm(signum, frame):
-    if reason := dead_peer_reason():
-        _stop_for_lost_peer(reason)
-    signal.signal(signum, signal.SIG_DFL)  # any other SIGTERM: what it would have done (end the process)
-    os.kill(os.getpid(), signum)
 
 
 def _stop_for_lost_peer(reason: str) -> None:
