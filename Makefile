@@ -96,9 +96,9 @@ upgrade: $(STAMP)
 	$(PY) -m pip freeze | grep -iE '^(torch|triton|nvidia-[^=]*)==' > $(VENV)/keep-torch.txt || true
 	$(PY) -m pip install --upgrade --upgrade-strategy eager -c $(VENV)/keep-torch.txt -e ".[dev]"
 	{ echo "# Exact versions the test suite last ran with; set-up installs them (pip -c, see Makefile: LOCK)."; \
-	  echo "# From pip freeze of the venv the suite last ran in ($$($(PY) -c 'import platform; print("Python", platform.python_version(), platform.system(), platform.machine())')); make upgrade rewrites it."; \
+	  echo "# The kit's requirements ([dev] included, .ci/kit_pins.py) as installed in the venv the suite last ran in ($$($(PY) -c 'import platform; print("Python", platform.python_version(), platform.system(), platform.machine())')); make upgrade rewrites it."; \
 	  echo "# torch is left out: TORCH_SPEC chooses it (CPU build by default, make setup TORCH_SPEC=torch on a GPU)."; \
-	  $(PY) -m pip freeze --exclude-editable | grep -viE '^(torch|triton|nvidia-[^=]*)==| @ |^-e '; } > constraints.txt
+	  $(PY) .ci/kit_pins.py; } > constraints.txt
 	@touch $(STAMP)
 	@echo "constraints.txt rewritten: run make test, then commit it (git diff constraints.txt shows what moved)"
 
@@ -205,7 +205,7 @@ bench-faults: $(STAMP)
 	$(PY) -m scripts.bench.faults --nnodes 2 --kills $(NODE_LOSSES) --seed $(SEED) $(ARGS)
 	$(RESULTS_NOTE)
 
-# Each recipe's source values beside its own (recipes/sources.yaml); exit 1 on an unexplained difference.
+# Each recipe's source values beside its own (recipes/sources/sources.yaml); exit 1 on an unexplained difference.
 .PHONY: recipes-check
 recipes-check: $(STAMP)
 	$(PY) -m scripts.recipes_check $(ARGS)

@@ -253,3 +253,23 @@ def test_plot_of_a_missing_run_is_one_line_exit_2(tmp_path, capsys):
     assert plot.run([str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: run folder not found") and err.count("\n") == 1
+
+
+def test_model_card_says_what_export_compared(tracked_run, tmp_path, monkeypatch):
+    """The card's "Use" line is what export checked: the old card claimed greedy completions it never compared."""
+    from scripts.lib.models import hf_export
+
+    calls = []
+    real = hf_export.loading_mismatch
+
+    def spy(folder, texts, *args, generate=0, **kwargs):
+        calls.append((len(texts), generate))
+        return real(folder, texts, *args, generate=generate, **kwargs)
+
+    monkeypatch.setattr(hf_export, "loading_mismatch", spy)
+    run, _ = tracked_run
+    assert export.main([str(run / "checkpoint-3"), str(tmp_path / "model")]) == 0
+    (texts, generate), = calls
+    use = (tmp_path / "model" / "README.md").read_text().split("## Use", 1)[1]
+    assert hf_export.checked_line(texts, generate, llama=True) in use  # the kit's word-level tokenizer: Llama form
+    assert ("greedy completions" in use) == (generate > 0)

@@ -1,9 +1,11 @@
 """An export reads with the standard loaders exactly as training read it (issue #28).
 
-``AutoTokenizer``, ``AutoModelForCausalLM`` and ``pipeline("text-generation")`` only, no kit code: the
-same token ids as the kit's own loading on the CPU recipe's 512 held-out prompts and the same greedy
-completions on 16 of them, for the CPU demo's word-level tokenizer (built by ``train_tokenizer``, as
-the demo builds it), a ChatML-templated stand-in and the real SmolLM2 folder when present.
+``AutoTokenizer``, ``AutoModelForCausalLM`` and ``pipeline("text-generation")`` on the exported folder, no
+kit code, against the model and tokenizer as training loads them (``load_model_and_tokenizer``) from the
+folder that was exported: the same token ids on the CPU recipe's 512 held-out prompts and the same
+greedy completions on 16 of them, for the CPU demo's word-level tokenizer (a trained checkpoint), a
+ChatML-templated Qwen-style stand-in and the real SmolLM2 folder when present. (Comparing the standard
+loaders with the kit's on one and the same hub-style folder would compare ``AutoTokenizer`` with itself.)
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import pytest
 
 from scripts import export
 from scripts.lib.models.hf_export import loading_mismatch, use_lines
-from scripts.lib.models.loading import load_trained
+from scripts.lib.models.loading import load_model_and_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,13 +36,27 @@ def held_out_prompts() -> list[str]:
     return [p if isinstance(p, str) else p[-1]["content"] for p in prompts]
 
 
+def loaded_as_training_loads(folder):
+    """(model, tokenizer) of ``folder`` through training's own loading, as ``scripts.train`` does."""
+    from types import SimpleNamespace
+
+    from trl import ModelConfig
+
+    return load_model_and_tokenizer(ModelConfig(model_name_or_path=str(folder)), SimpleNamespace(trust_remote_code=False))
+
+
+def export_matches_training(source, out, texts, generate: int) -> str | None:
+    """Export ``source``, then compare the standard loaders on the export with training's loading of ``source``."""
+    assert export.main([str(source), str(out)]) == 0
+    kit_model, kit_tokenizer = loaded_as_training_loads(source)
+    return loading_mismatch(out, texts, kit_tokenizer, kit_model, generate=generate)
+
+
 @pytest.mark.parametrize("which", ["checkpoint-2", "checkpoint-3"])
 def test_export_of_a_trained_checkpoint_loads_like_training(tracked_run, tmp_path, held_out_prompts, which):
     run, _ = tracked_run
     out = tmp_path / "export"
-    assert export.main([str(run / which), str(out)]) == 0
-    kit_model, kit_tokenizer = load_trained(str(run / which))
-    assert loading_mismatch(out, held_out_prompts, kit_tokenizer, kit_model, generate=16) is None
+    assert export_matches_training(run / which, out, held_out_prompts, generate=16) is None
     # the model card shows exactly the lines checked here
     card = (out / "README.md").read_text()
     assert "\n".join(use_lines(out)) in card
@@ -92,18 +108,18 @@ def qwen_style_dir(tmp_path_factory, held_out_prompts) -> Path:
     return out
 
 
-def test_qwen_style_bpe_with_chatml_loads_like_training(qwen_style_dir, held_out_prompts):
+def test_qwen_style_bpe_with_chatml_loads_like_training(qwen_style_dir, held_out_prompts, tmp_path):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(qwen_style_dir)
     assert type(tokenizer).__name__ == "Qwen2Tokenizer" and len(tokenizer("nums 3 4 5")["input_ids"]) > 3
-    assert loading_mismatch(qwen_style_dir, held_out_prompts, generate=16) is None
+    assert export_matches_training(qwen_style_dir, tmp_path / "export", held_out_prompts, generate=16) is None
 
 
 SMOLLM = ROOT / "outputs" / "models" / "SmolLM2-135M-Instruct"  # written by `make smollm`
 
 
 @pytest.mark.skipif(not SMOLLM.is_dir(), reason="no outputs/models/SmolLM2-135M-Instruct (make smollm)")
-def test_real_smollm2_folder_loads_like_the_kit(held_out_prompts):
-    assert loading_mismatch(SMOLLM, held_out_prompts, generate=4) is None
+def test_real_smollm2_export_loads_like_training(held_out_prompts, tmp_path):
+    assert export_matches_training(SMOLLM, tmp_path / "export", held_out_prompts, generate=4) is None
 

@@ -191,5 +191,6 @@ def test_bad_benchmark_input_is_one_line(argv, message, capsys):
 def test_gsm8k_is_a_benchmark_alone_and_the_recipe_held_out_set_with_a_recipe():
     args = eval_settings.parse_args(["--models", "m", "--task", "gsm8k"])
     assert eval_settings.is_benchmark(args) and args.num_samples == 1  # SimpleRL-Zoo's protocol
-    args = eval_settings.parse_args(["--models", "m", "--task", "gsm8k", "--recipe", "recipes/qwen2.5-0.5b-instruct_gsm8k.yaml"])
+    args = eval_settings.parse_args(["--models", "m", "--task", "gsm8k", "--recipe",
+                                     str(ROOT / "recipes" / "qwen2.5-0.5b-instruct_gsm8k.yaml")])
     assert not eval_settings.is_benchmark(args) and args.num_samples == 8

@@ -62,6 +62,22 @@ def test_each_unexplained_difference_is_one_line_and_exit_1(recipes_dir, capsys)
     assert "| temperature | not stated in source | 1 | - |" in captured.out  # shown, never compared
 
 
+@pytest.mark.parametrize("lines, shown", [
+    ("importance_sampling_level: sequence\n", "GSPO"),
+    ("loss_type: cispo\n", "CISPO"),
+    ("delta: 4.0\n", "GRPO (two-sided clip, delta 4)"),
+])
+def test_the_algorithm_row_is_read_from_the_recipe(recipes_dir, capsys, lines, shown):
+    """A recipe that switches TRL's objective no longer matches a source that says GRPO (was hard-coded)."""
+    write_sources(recipes_dir, {"algorithm": {"source": "GRPO"}})
+    assert recipes_check.main(["--recipes_dir", str(recipes_dir)]) == 0
+    with (recipes_dir / "r.yaml").open("a") as recipe:
+        recipe.write(lines)
+    capsys.readouterr()
+    assert recipes_check.main(["--recipes_dir", str(recipes_dir)]) == 1
+    assert f"| algorithm | GRPO | {shown} | DIFFERS, no reason given |" in capsys.readouterr().out
+
+
 def test_a_difference_marked_deliberate_passes_and_prints_its_reason(recipes_dir, capsys):
     write_sources(recipes_dir, {"lr": {"source": 1e-5, "deliberate": "a smaller model"}})
     assert recipes_check.main(["--recipes_dir", str(recipes_dir)]) == 0

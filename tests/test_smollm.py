@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 from scripts.lib.models.gguf_convert import is_converted
 from scripts.lib.models.smollm import SMOLLM_DIR
 
-ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / SMOLLM_DIR
 GSM8K = Path(os.environ.get("GSM8K_DIR", ROOT.parent / "shared" / "data" / "gsm8k"))
-RECIPE = "recipes/smollm2-135m-instruct_gsm8k.yaml"
+RECIPE = str(ROOT / "recipes" / "smollm2-135m-instruct_gsm8k.yaml")
 
 pytestmark = [
     pytest.mark.slow,

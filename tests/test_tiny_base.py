@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from conftest import TINY_TASK
+from conftest import ROOT, TINY_TASK
 from rewards import countdown_reward, format_reward
 from scripts.lib.measure.reflection import analyze_countdown_completion
 from scripts.lib.measure.trace_grammar import count_claims, parse_tries
@@ -112,7 +112,7 @@ def test_config_defaults_equal_the_recipe():
 
     from scripts.lib.models.tiny_base.config import TinyBaseConfig
 
-    recipe = yaml.safe_load(open("recipes/tiny_base/countdown.yaml"))
+    recipe = yaml.safe_load((ROOT / "recipes" / "tiny_base" / "countdown.yaml").read_text())
     defaults = {f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default)
                 for f in dataclasses.fields(TinyBaseConfig)}
     assert set(recipe) <= set(defaults)
@@ -122,8 +122,8 @@ def test_config_defaults_equal_the_recipe():
 def test_audit_samples_as_long_as_training_does():
     import yaml
 
-    base = yaml.safe_load(open("recipes/tiny_base/countdown.yaml"))
-    train = yaml.safe_load(open("recipes/cpu_countdown_tiny.yaml"))
+    base = yaml.safe_load((ROOT / "recipes" / "tiny_base" / "countdown.yaml").read_text())
+    train = yaml.safe_load((ROOT / "recipes" / "cpu_countdown_tiny.yaml").read_text())
     assert base["audit_max_tokens"] == train["max_completion_length"]
     assert base["max_position_embeddings"] >= train["max_completion_length"] + 40
 
@@ -159,8 +159,6 @@ def test_loading_a_model_imports_no_tiny_base_code():
     import subprocess
     import sys
 
-    from conftest import ROOT
-
     code = "import sys, scripts.lib.models.loading; print(sorted(m for m in sys.modules if 'tiny_base' in m))"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -173,7 +171,6 @@ def test_every_tiny_base_recipe_counts_exactly_the_grammars_go_back():
     back counts as a self-check; a failed check that gives up, a confirmed one or a lazy try does not."""
     import yaml
 
-    from conftest import ROOT
     from scripts.lib.measure.reflection import has_self_check
     from scripts.lib.measure.trace_grammar import CONFIRMED, FAILED, GO_BACK, GUESS, NEXT
 
@@ -192,7 +189,6 @@ def test_every_tiny_base_recipe_counts_exactly_the_grammars_go_back():
 def test_the_tiny_base_plan_is_derived_once_from_the_parsed_recipe():
     """``make train`` and ``build_tiny_base`` read the recipe's arguments into one plan; the task in it is the
     one the tests' fixture base and the benches derive from the recipe file."""
-    from conftest import ROOT
     from scripts.lib.models.tiny_base.config import read_tiny_base_recipe
     from scripts.lib.models.tiny_base.task import recipe_tiny_base_task, tiny_base_plan
     from scripts.lib.recipe.parsing import parse_recipe

@@ -163,8 +163,25 @@ def _number(value) -> str:
     return "–" if value is None else str(value)
 
 
+def checked_line(texts: int, generate: int, llama: bool) -> str:
+    """What ``export`` compared before writing the folder, as the model card says it: ``texts`` texts
+    through the tokenizers, ``generate`` greedy completions, ``llama``: the Qwen2 -> Llama logits check.
+
+    >>> checked_line(3, 0, False)
+    '`make export` checked, before writing it, that `AutoTokenizer` reads 3 texts covering the vocabulary as training did (token ids, decoding, chat template if any); completions were not compared.'
+    """
+    parts = [f"`AutoTokenizer` reads {texts} texts covering the vocabulary as training did (token ids, decoding, "
+             "chat template if any)"]
+    if llama:
+        parts.append("the Llama form of the weights gives training's logits exactly")
+    if generate:
+        parts.append(f"greedy completions of {generate} of them match training's")
+    return ("`make export` checked, before writing it, that " + "; ".join(parts)
+            + ("." if generate else "; completions were not compared."))
+
+
 def model_card(ckpt: Path, out: Path, info: dict, step: int | None, metrics: dict, aha: str, base: str | None,
-               held_out: dict | None) -> str:
+               held_out: dict | None, checked: str) -> str:
     base_model = info.get("base_model") or base
     front = ["---", "library_name: transformers", "tags: [grpo, trl, r1-zero, reasoning]"]
     if _looks_like_hub_id(base_model):
@@ -204,8 +221,7 @@ def model_card(ckpt: Path, out: Path, info: dict, step: int | None, metrics: dic
                   "| | before | after |", "|---|---|---|"]
         lines += [f"| {key} | {_number(before.get(key))} | {_number(after.get(key))} |" for key in before]
     lines += ["", "## Use", "",
-              "Standard loading reads this folder exactly as training did (`make export` checked token ids and "
-              "greedy completions before writing it):", "", "```python", *use_lines(out),
+              "Standard loading reads this folder as training did. " + checked, "", "```python", *use_lines(out),
               "# prompt with the recipe's template; generation_config.json samples as training did",
               "```", ""]
     return "\n".join(lines)
@@ -248,18 +264,23 @@ def export(ckpt, out) -> Path:
     model, tokenizer = load_trained(str(ckpt), kind)
     base = weights_source(str(ckpt), kind) if kind == "adapter" else None
     # load_tokenizer gives a TokenizersBackend exactly when the tokenizer.json is the kit's own (models.py)
+    qwen2 = model.config.model_type == "qwen2"
     model = standard_architecture(model, type(tokenizer).__name__ == "TokenizersBackend")
+    converted = qwen2 and model.config.model_type == "llama"  # standard_architecture compared the logits
     model.generation_config = generation_config(model, tokenizer, info.get("training", {}))
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
-    problem = loading_mismatch(out, probe_texts(tokenizer), tokenizer, model)
+    texts = probe_texts(tokenizer)
+    generate = 0  # comparing completions loads the model twice more (AutoModel, pipeline): not cheap at 7B
+    problem = loading_mismatch(out, texts, tokenizer, model, generate=generate)
     if problem:
         import shutil
 
         shutil.rmtree(out)
         raise RunError(f"export refused: {problem}; load {ckpt} with scripts/lib/models/loading.py load_trained instead")
-    (out / "README.md").write_text(model_card(ckpt, out, info, step, metrics, aha, base, held_out), encoding="utf-8")
+    (out / "README.md").write_text(model_card(ckpt, out, info, step, metrics, aha, base, held_out,
+                                                 checked_line(len(texts), generate, converted)), encoding="utf-8")
     if info:  # `make eval` on the export takes its held-out settings from the run that wrote it
         (out / RUN_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
     return out

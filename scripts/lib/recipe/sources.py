@@ -30,7 +30,7 @@ SETTINGS = {
     "model": "model_name_or_path",
     "data": "dataset_name (+ MATH levels)",
     "template": "prompt_template",
-    "algorithm": "what computes the advantages",
+    "algorithm": "the policy objective: loss_type's family, importance_sampling_level, delta, masks",
     "loss": "loss_type (how token losses are averaged)",
     "advantage_std": "advantages divided by the group's reward std (scale_rewards)",
     "clip": "epsilon, or epsilon/epsilon_high",
@@ -101,6 +101,35 @@ def _num(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+# TRL 1.16's loss_type: grpo, dr_grpo, dapo and bnpo are GRPO's clipped objective averaged four ways (the
+# `loss` row); these are objectives of their own.
+OWN_OBJECTIVES = {"cispo": "CISPO", "sapo": "SAPO", "luspo": "LUSPO", "vespo": "VESPO"}
+
+
+def algorithm(train) -> str:
+    """The objective TRL's GRPOTrainer optimizes with these settings, named as the papers name it.
+
+    >>> from types import SimpleNamespace as S
+    >>> algorithm(S(loss_type="dr_grpo", importance_sampling_level="token", delta=None, top_entropy_quantile=1.0))
+    'GRPO'
+    >>> algorithm(S(loss_type="dapo", importance_sampling_level="sequence", delta=None, top_entropy_quantile=1.0))
+    'GSPO'
+    >>> algorithm(S(loss_type="cispo", importance_sampling_level="token", delta=4.0, top_entropy_quantile=0.2))
+    'CISPO (two-sided clip, delta 4; loss on the top 0.2 of tokens by entropy)'
+    """
+    name = OWN_OBJECTIVES.get(train.loss_type, "GRPO")
+    if train.importance_sampling_level == "sequence":
+        name = "GSPO" if name == "GRPO" else f"{name} with sequence-level ratios"
+    extras = []
+    if getattr(train, "delta", None) is not None:
+        extras.append(f"two-sided clip, delta {_num(train.delta)}")
+    if getattr(train, "off_policy_mask_threshold", None) is not None:
+        extras.append(f"off-policy masking at {_num(train.off_policy_mask_threshold)}")
+    if getattr(train, "top_entropy_quantile", 1.0) < 1.0:
+        extras.append(f"loss on the top {_num(train.top_entropy_quantile)} of tokens by entropy")
+    return name + (f" ({'; '.join(extras)})" if extras else "")
+
+
 def recipe_values(path: str, gpus: int = 1) -> dict[str, str]:
     """The recipe's side of every setting in ``SETTINGS``, as ``make train`` parses it (on ``gpus`` GPUs)."""
     argv = ["--config", path, "--bf16", "false", "--use_vllm", "false", "--output_dir", "/tmp/recipes-check"]
@@ -121,7 +150,7 @@ def recipe_values(path: str, gpus: int = 1) -> dict[str, str]:
         "model": model.model_name_or_path,
         "data": data,
         "template": script.prompt_template,
-        "algorithm": "GRPO",
+        "algorithm": algorithm(train),
         "loss": train.loss_type,
         "advantage_std": str(train.scale_rewards not in ("none", False)).lower(),
         "clip": clip,
