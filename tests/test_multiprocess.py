@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 from conftest import ROOT, TINY_TASK
@@ -87,6 +88,75 @@ def test_the_lock_of_a_dead_process_does_not_block(tmp_path):
     with folder_lock(target):  # would wait forever if the dead process still held it
         pass
     assert build_once(target, lambda p: p.is_dir(), lambda folder: None)
+
+
+def test_a_folder_moved_aside_by_a_killed_swap_is_cleared_whether_or_not_a_build_follows(tmp_path):
+    target = tmp_path / "thing"
+    target.mkdir()
+    (target / "new.txt").write_text("2")
+    (tmp_path / ".thing.old-dead" / "folder").mkdir(parents=True)  # killed between the swap and the delete
+    assert build_once(target, lambda p: (p / "new.txt").is_file(), lambda folder: None) is False  # done already
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thing"]
+
+    (tmp_path / ".thing.old-dead2" / "folder").mkdir(parents=True)
+    assert build_once(target, lambda p: (p / "newer.txt").is_file(), lambda folder: (folder / "newer.txt").touch())
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".thing.lock", "thing"]
+
+
+# Written against build_once's plain signature, so that it runs (and hangs) on the code before the fix too.
+BUILDER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from scripts.lib.models import build_once
+
+    def build(folder):
+        print("building", flush=True)
+        time.sleep(600)
+
+    build_once.START_TIMEOUT = float(sys.argv[2])
+    try:
+        build_once.build_once(Path(sys.argv[1]), lambda p: (p / "done").is_file(), build)
+        print("done", flush=True)
+    except Exception as err:
+        print(f"{type(err).__name__}: {err}", flush=True)
+""")
+
+
+def _build_rank(target, local_rank: str, start_timeout: float = 600) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", BUILDER, str(target), str(start_timeout)], cwd=ROOT,
+                            env=dict(env_for_ranks(), LOCAL_RANK=local_rank), stdout=subprocess.PIPE, text=True)
+
+
+def test_a_rank_waiting_for_local_rank_0_stops_soon_after_the_builder_dies(tmp_path):
+    target = tmp_path / "thing"
+    builder = _build_rank(target, "0")
+    waiter = None
+    try:
+        assert builder.stdout.readline().strip() == "building"
+        waiter = _build_rank(target, "1")
+        time.sleep(2)
+        assert waiter.poll() is None  # a build under way: it waits
+        builder.kill()
+        builder.wait()
+        out, _ = waiter.communicate(timeout=30)  # before the fix: it waited for ever
+    finally:
+        for proc in (builder, waiter):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert out.strip() == (f"BuildAbandoned: local rank 0 stopped building {target} before it was done (its process "
+                           "died or failed: see its output); rerun, the next build starts over")
+
+
+def test_a_rank_waiting_for_a_builder_that_never_comes_stops_after_its_timeout(tmp_path):
+    waiter = _build_rank(tmp_path / "thing", "1", start_timeout=1)
+    try:
+        out, _ = waiter.communicate(timeout=60)  # before the fix: it waited for ever
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+            waiter.wait()
+    assert out.strip().startswith("BuildAbandoned: waited 1 s for local rank 0 to build")
 
 
 def test_two_runs_starting_together_build_the_tiny_base_once_and_both_read_it_whole(tmp_path):

@@ -357,6 +357,24 @@ def test_a_half_written_checkpoint_is_skipped_with_one_warning(interrupted, tmp_
     assert err == f"warning: skipping incomplete checkpoint {bad} ({reason})\n"
 
 
+def test_a_checkpoint_of_several_ranks_missing_one_rank_s_rng_state_is_incomplete(interrupted, tmp_path,
+                                                                                  monkeypatch):
+    from scripts.lib.runs.resume import checkpoint_problem
+
+    source, _, _, step = interrupted
+    copy = tmp_path / f"checkpoint-{step}"
+    shutil.copytree(source / f"checkpoint-{step}", copy)
+    (copy / "rng_state.pth").rename(copy / "rng_state_0.pth")  # as rank 0 of 2 writes it; rank 1 was killed
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert checkpoint_problem(copy) == "rng_state_1.pth is missing: rank 1's save did not finish"
+    shutil.copy(copy / "rng_state_0.pth", copy / "rng_state_1.pth")
+    assert checkpoint_problem(copy) is None
+    # A one-process checkpoint (rng_state.pth) resumed on 2 ranks is not refused for it.
+    (copy / "rng_state_1.pth").rename(copy / "rng_state.pth")
+    (copy / "rng_state_0.pth").unlink()
+    assert checkpoint_problem(copy) is None
+
+
 def test_a_checkpoint_whose_state_is_for_another_step_is_skipped(interrupted, tmp_path):
     from scripts.lib.runs.resume import checkpoint_problem
 

@@ -20,6 +20,7 @@ from scripts.lib.evaluation.scoring import REVISION_ROWS, json_safe, score_compl
 from scripts.lib.process.console import say
 from scripts.lib.recipe.arguments import chat_template_kwargs
 from scripts.lib.process.distributed import is_main
+from scripts.lib.runs.resume_logs import keep_records_up_to
 from scripts.lib.runs.run_files import EVAL_HISTORY, HELD_OUT_BEFORE, write_json_atomically
 from scripts.lib.training.writers import tensorboard_writer
 
@@ -239,6 +240,13 @@ class HeldOutEvalCallback(TrainerCallback):
         scalars = {f"eval/{key}_greedy": value for key, value in metrics["greedy"].items()}
         scalars.update({f"eval/{key}": value for key, value in metrics.get("sampled", {}).items()})
         return {key: value for key, value in scalars.items() if value == value}  # NaN: nothing to log
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        # A resumed run scores again the steps past its checkpoint: their old records go (runs/resume_logs.py).
+        if self.output_dir and state.is_world_process_zero:
+            from pathlib import Path
+
+            keep_records_up_to(Path(self.output_dir) / EVAL_HISTORY, state.global_step)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         # Every rank generates its share (and, under ZeRO-3, steps generate in lockstep); rank 0 reports.

@@ -9,6 +9,10 @@ printed by rank 0 (``scripts.lib.process.console.say``), except a rank's own err
 from __future__ import annotations
 
 import os
+import re
+import socket
+import time
+from pathlib import Path
 
 
 def rank() -> int:
@@ -98,3 +102,78 @@ def lockstep_generation() -> bool:
     from transformers.integrations import is_deepspeed_zero3_enabled
 
     return bool(is_deepspeed_zero3_enabled()) or os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
+
+
+# ----------------------------------------------------------------------------- a peer that died
+
+# Every rank's (host, pid), gathered once training is set up: which rank to name when one dies.
+_ROSTER: list[tuple[str, int]] = []
+# What gloo (and the c10d store) say when the other end of a connection went away mid-collective.
+PEER_GONE = re.compile(r"Connection (?:reset|closed) by peer|Broken pipe|Connection refused|"
+                       r"Socket Timeout|timed out|Timed out")
+
+
+def remember_peers() -> None:
+    """Call on every rank once the process group is up (after the trainer is built)."""
+    if world_size() > 1:
+        _ROSTER[:] = [tuple(entry) for entry in gather((socket.gethostname(), os.getpid()))]
+
+
+def _alive(pid: int) -> bool:
+    try:  # a killed child of torchrun is a zombie until torchrun reaps it: dead already
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        if Path("/proc/self/stat").exists():
+            return False
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def dead_peers(wait: float = 0.0) -> list[tuple[int, int]]:
+    """(rank, pid) of the ranks on this machine whose process is gone, waiting up to ``wait`` s for one to
+    show (a killed process closes its sockets a moment before it is counted dead)."""
+    host, deadline = socket.gethostname(), time.monotonic() + wait
+    while True:
+        dead = [(r, pid) for r, (h, pid) in enumerate(_ROSTER) if h == host and r != rank() and not _alive(pid)]
+        if dead or time.monotonic() >= deadline:
+            return dead
+        time.sleep(0.05)
+
+
+def dead_peer_reason() -> str | None:
+    """One line naming the ranks of this machine that died, if any did (a signal handler asks: no waiting)."""
+    dead = dead_peers() if world_size() > 1 else []
+    return _dead_line(dead) if dead else None
+
+
+def _dead_line(dead: list[tuple[int, int]]) -> str:
+    return _lost_line(", ".join(f"rank {r} (pid {pid})" for r, pid in dead) + (" has" if len(dead) == 1 else " have")
+                      + " died")
+
+
+def _lost_line(who: str) -> str:
+    return (f"{who}, so this rank cannot go on; it stops too. Rerun the same command to resume from the newest "
+            "complete checkpoint")
+
+
+def lost_peer_reason(err: BaseException) -> str | None:
+    """Why ``err`` ended this rank, if it is another rank's death (one line naming that rank), else None."""
+    if world_size() == 1:
+        return None
+    text = str(err)
+    gone = PEER_GONE.search(text)
+    dead = dead_peers(wait=2.0 if gone else 0.0)
+    if not dead and not gone:
+        return None
+    if dead:
+        return _dead_line(dead)
+    elsewhere = any(host != socket.gethostname() for host, _ in _ROSTER)
+    return _lost_line(f"{'a rank on another machine' if elsewhere else 'another rank'} stopped answering "
+                      f"({gone.group(0)})")

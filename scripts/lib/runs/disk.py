@@ -25,12 +25,14 @@ def disk_full_error(err: BaseException, output_dir: str | Path) -> str | None:
     text = str(err)
     is_full = is_full or "No space left on device" in text or "Disk quota exceeded" in text
     if not is_full:
-        # torch's zip writer says only "file write failed"; count it as a full disk only if it nearly is.
-        is_full = "file write failed" in text and _free_bytes(output_dir) < 64 * 2**20
+        # torch's zip writer says only "file write failed", or, when a write came up short, "unexpected pos
+        # <written> vs <expected>" (what a real full tmpfs gives): a full disk only if it nearly is.
+        is_full = (("file write failed" in text or "unexpected pos" in text)
+                   and _free_bytes(output_dir) < 64 * 2**20)
     if not is_full:
         return None
     free = _free_bytes(output_dir)
-    checkpoint = last_complete_checkpoint(output_dir)
+    checkpoint = last_complete_checkpoint(output_dir, warn=False)  # the line names the one it keeps: one line
     keep = (f"the newest complete checkpoint, {checkpoint}, is intact" if checkpoint else
             "no complete checkpoint was saved yet")
     return (f"disk full while writing to {output_dir} ({_human(free)} free there); {keep}: free some space "

@@ -25,7 +25,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from scripts.lib.process.distributed import is_main
+from scripts.lib.process.distributed import is_main, world_size
 from scripts.lib.recipe.cli import RecipeError
 from scripts.lib.runs.output_lock import LOCK_FILE
 
@@ -105,6 +105,12 @@ def checkpoint_problem(path: str | Path) -> str | None:
     for file in weights:
         if problem := _safetensors_problem(file):
             return problem
+    # Each rank of a multi-process run writes its own RNG state, and rank 0 writes trainer_state.json without
+    # waiting for the others': a rank killed there leaves a checkpoint that is whole but for its RNG file.
+    if world_size() > 1 and any(path.glob("rng_state_*.pth")):
+        missing = [r for r in range(world_size()) if not (path / f"rng_state_{r}.pth").is_file()]
+        if missing:
+            return f"rng_state_{missing[0]}.pth is missing: rank {missing[0]}'s save did not finish"
     for file in sorted(path.iterdir()):
         if file.is_file() and file.suffix in (".pt", ".pth", ".bin") and file.name != "training_args.bin":
             if problem := _torch_file_problem(file):
@@ -115,10 +121,10 @@ def checkpoint_problem(path: str | Path) -> str | None:
     return None
 
 
-def last_complete_checkpoint(output_dir: str | Path) -> str | None:
+def last_complete_checkpoint(output_dir: str | Path, warn: bool = True) -> str | None:
     """The newest ``checkpoint-N`` in ``output_dir`` that passes ``checkpoint_problem``.
 
-    Each newer, incomplete one is skipped with a one-line warning and never loaded.
+    Each newer, incomplete one is skipped (with a one-line warning unless ``warn`` is False) and never loaded.
     """
     root = Path(output_dir)
     if not root.is_dir():
@@ -129,7 +135,7 @@ def last_complete_checkpoint(output_dir: str | Path) -> str | None:
         problem = checkpoint_problem(checkpoint)
         if problem is None:
             return str(checkpoint)
-        if is_main():
+        if warn and is_main():
             print(f"warning: skipping incomplete checkpoint {checkpoint} ({problem})", file=sys.stderr)
     return None
 

@@ -6,6 +6,7 @@ optimizer, scheduler, RNG, trainer state), ends training so TensorBoard's writer
 ``scripts/train.py`` then prints the checkpoint and the resume command (``stop_report``) and exits
 130 / 143. A second signal exits at once, without saving. ``save_checkpoint_now`` saves the last
 finished step after an error; ``agreed_max`` makes every rank stop at the same step.
+``stop_on_lost_peer``: another rank's death ends this one at once, in one line naming the dead rank.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from scripts.lib.process.distributed import is_main
+from scripts.lib.process.distributed import dead_peer_reason, error_prefix, is_main, lost_peer_reason, world_size
 from scripts.lib.runs.resume import checkpoint_problem, last_complete_checkpoint, resume_command
 
 def agreed_max(value: int, device) -> int:
@@ -68,6 +69,8 @@ class GracefulStop(TrainerCallback):
 
     def _handle(self, signum, frame):
         name = signal.Signals(signum).name
+        if reason := dead_peer_reason():  # torchrun's SIGTERM after another rank died: no step can finish
+            _stop_for_lost_peer(reason)
         if self.signum is not None:
             print(f"\n{name} again: exiting now, without saving this step", file=sys.stderr, flush=True)
             # os._exit, not an exception: nothing may catch it or run more training code first.
@@ -126,3 +129,46 @@ def save_checkpoint_now(trainer) -> None:
         trainer._save_checkpoint(trainer.model_wrapped, trial=None)
         trainer.control = trainer.callback_handler.on_save(trainer.args, state, trainer.control)
     trainer.control = trainer.callback_handler.on_train_end(trainer.args, state, trainer.control)
+
+
+@contextmanager
+def stop_on_lost_peer():
+    """Around a run on several processes: another rank's death ends this rank at once, with one line naming
+    the dead rank: when a collective fails for it, or when torchrun's SIGTERM to the survivors (sent within
+    its 0.1 s monitor interval) comes first, whatever this rank is doing then.
+
+    Not by raising: this rank can neither end its process group cleanly (``shut_down``'s barrier would wait
+    for the dead rank) nor exit normally (Python's exit with gloo's threads still running can abort in C++),
+    and a SIGTERM with its default action would end it before the line. So: the line, then ``os._exit(2)``.
+    """
+    watch = world_size() > 1 and threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum, frame):
+        if reason := dead_peer_reason():
+            _stop_for_lost_peer(reason)
+        if callable(previous):  # any other SIGTERM: what it did before
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    if watch:
+        signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 - re-raised unchanged unless another rank's death caused it
+        reason = lost_peer_reason(err)
+        if reason is None:
+            raise
+        _stop_for_lost_peer(reason)
+    finally:
+        if watch:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_for_lost_peer(reason: str) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.stdout.flush()
+    print(f"{error_prefix()}: {reason}", file=sys.stderr, flush=True)
+    os._exit(2)

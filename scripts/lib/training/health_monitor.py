@@ -29,6 +29,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from scripts.lib.process.console import say
+from scripts.lib.runs.resume_logs import keep_records_up_to
 from scripts.lib.runs.run_files import EVAL_HISTORY, HEALTH, read_jsonl
 from scripts.lib.runs.stopping import agreed_max, stop_report
 from scripts.lib.training.health_checks import CHECKS, Context, Finding, Thresholds, value
@@ -121,8 +122,7 @@ class HealthMonitor(TrainerCallback):
         # Alarms recorded after the checkpoint belong to steps that are trained again: dropped.
         path = Path(self.output_dir or ".") / HEALTH
         if self.output_dir and state.is_world_process_zero and path.is_file():
-            kept = [r for r in read_jsonl(path) if r.get("step", 0) <= state.global_step]
-            path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+            keep_records_up_to(path, state.global_step)
         for entry in state.log_history:
             if "reward" in entry and "step" in entry:
                 self.observe(int(entry["step"]), entry)
