@@ -273,7 +273,8 @@ def test_the_in_training_hook_logs_the_same_numbers_and_leaves_the_random_stream
 
 @pytest.mark.slow
 def test_training_with_holdout_eval_steps_logs_eval_curves_to_tensorboard(tiny_model_dir, tmp_path, run_env):
-    from test_train import quick_run_args, tensorboard_scalars
+    from tb import read_events
+    from test_train import quick_run_args
 
     from conftest import train_command
 
@@ -282,7 +283,7 @@ def test_training_with_holdout_eval_steps_logs_eval_curves_to_tensorboard(tiny_m
                                                         "--holdout_eval_samples", "2")),
                           cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    scalars = tensorboard_scalars(out)["scalars"]
+    scalars = read_events(out)["scalars"]
     for tag in ["eval/pass@1_greedy", "eval/format_greedy", "eval/pass@1", "eval/pass@2", "eval/format",
                 "eval/mean_length", "eval/self_check"]:
         assert len(scalars.get(tag, [])) == 2, f"{tag} missing; have {sorted(scalars)}"

@@ -166,7 +166,7 @@ def test_disk_full_errors_become_one_line_naming_the_folder_and_its_free_space(t
 
 
 # What a 3-step run prints on stdout when all is well: anything else there is part of a failure's output.
-NORMAL_STDOUT = re.compile(r"data: |step \d+/3 \|")
+NORMAL_STDOUT = re.compile(r"data: |step \d+/3 \||held-out before")
 
 
 @pytest.fixture(scope="module")

@@ -227,8 +227,9 @@ def test_a_resumed_run_appends_to_the_same_tensorboard_run(interrupted, resumed)
 
     out = resumed[0]
     train_folder = out / "runs" / "train"
-    assert len(list(train_folder.glob("events.out.tfevents.*"))) == 2  # the interrupted segment's and the resumed one's
-    assert {p.parent for p in out.glob("runs/**/events.out.tfevents.*")} == {train_folder, out / "runs" / "held_out"}
+    # the interrupted segment's, the resumed one's, and the before/after table's text written at the end
+    assert len(list(train_folder.glob("events.out.tfevents.*"))) == 3
+    assert {p.parent for p in out.glob("runs/**/events.out.tfevents.*")} == {train_folder}  # the table's text too
     run = EventAccumulator(str(train_folder), size_guidance={"scalars": 0})
     run.Reload()
     assert [e.step for e in run.Scalars("train/reward")] == list(range(1, MAX_STEPS + 1))

@@ -22,7 +22,7 @@ from scripts.lib.recipe.arguments import chat_template_kwargs
 from scripts.lib.process.distributed import is_main
 from scripts.lib.runs.resume_logs import keep_records_up_to
 from scripts.lib.runs.run_files import EVAL_HISTORY, HELD_OUT_BEFORE, write_json_atomically
-from scripts.lib.training.writers import tensorboard_writer
+from scripts.lib.training.writers import TENSORBOARD_RUN, tensorboard_writer
 
 
 TABLE_KEYS = {"n", "format", "accuracy", "mean_length", *(key for key, _ in REVISION_ROWS)}
@@ -73,7 +73,8 @@ def record_before_after(output_dir: str, before: dict, after: dict, example_prom
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # pragma: no cover - tensorboard is a dependency
         return
-    writer = SummaryWriter(log_dir=str(out / "runs" / "held_out"))
+    # Into the training run's own folder: TensorBoard shows one run per output_dir, table included.
+    writer = SummaryWriter(log_dir=str(out.joinpath(*TENSORBOARD_RUN)))
     writer.add_text("held_out/before_after", before_after_table(before, after) + "\n\n"
                     f"**prompt**: `{payload['prompt']}`\n\n**before**:\n\n```\n{one_try_per_line(str(payload['example_before']))}"
                     f"\n```\n\n**after**:\n\n```\n{one_try_per_line(str(payload['example_after']))}\n```", 0)

@@ -61,7 +61,7 @@ AHA_LAYOUT = {
     }
 }
 
-TENSORBOARD_RUN = ("runs", "train")  # under output_dir; the before/after text goes to runs/held_out
+TENSORBOARD_RUN = ("runs", "train")  # under output_dir; the before/after text goes there too
 
 
 def log_into_one_tensorboard_run(trainer, resumed_at: int | None) -> None:
