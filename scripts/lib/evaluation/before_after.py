@@ -11,12 +11,17 @@ These are the rows the recipe holds out of its training data (``holdout_size``),
 
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
+
 from transformers import TrainerCallback
 
-from rewards.text import table_cell
+from rewards.text import prompt_text, table_cell
 from scripts.lib.evaluation.generation import HFGenerator, across_ranks
 from scripts.lib.evaluation.pass_at_k import evaluate_generations
 from scripts.lib.evaluation.scoring import REVISION_ROWS, json_safe, score_completions
+from scripts.lib.measure.trace_grammar import one_try_per_line
 from scripts.lib.process.console import say
 from scripts.lib.recipe.arguments import chat_template_kwargs
 from scripts.lib.process.distributed import is_main
@@ -53,12 +58,6 @@ def record_before_after(output_dir: str, before: dict, after: dict, example_prom
     The text shows the same held-out prompt answered before and after training, so the change in
     what the model writes can be read, not only plotted.
     """
-    import json
-    from pathlib import Path
-
-    from rewards.text import prompt_text
-    from scripts.lib.measure.trace_grammar import one_try_per_line
-
     def numbers(scores: dict) -> dict:
         # None: a rate with nothing to measure (NaN until written as JSON, as "before" is: before_scores)
         return {k: v for k, v in scores.items() if isinstance(v, (int, float)) or (v is None and k in TABLE_KEYS)}
@@ -116,8 +115,6 @@ def before_scores(resume: str | None, model, tokenizer, rows, script_args, train
 
     A fresh run uses the scores as read back from JSON too, so its table is the one a resume prints.
     """
-    import json
-    from pathlib import Path
 
     if not rows:
         return None
@@ -138,14 +135,11 @@ def before_scores(resume: str | None, model, tokenizer, rows, script_args, train
 
 def _rows_key(rows) -> str:
     """Which held-out rows scores are for: the hash of their prompts."""
-    import hashlib
-    import json
 
     return hashlib.sha256(json.dumps([row["prompt"] for row in rows], sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _read_before(path, rows) -> dict | None:
-    import json
 
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
@@ -176,8 +170,6 @@ def fair_example(before: dict, after: dict) -> int:
 def show_before_after(output_dir: str, before: dict, after: dict, rows) -> None:
     """Print the before/after table and one held-out problem answered before and after (a fair
     witness: ``fair_example``), and keep them with the run."""
-    from rewards.text import prompt_text
-    from scripts.lib.measure.trace_grammar import one_try_per_line
 
     print("\n" + before_after_table(before, after))
     print(f"before: {before['verdict']}\nafter:  {after['verdict']}")
@@ -245,8 +237,7 @@ class HeldOutEvalCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         # A resumed run scores again the steps past its checkpoint: their old records go (runs/resume_logs.py).
         if self.output_dir and state.is_world_process_zero:
-            from pathlib import Path
-
+        
             keep_records_up_to(Path(self.output_dir) / EVAL_HISTORY, state.global_step)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
@@ -265,8 +256,6 @@ class HeldOutEvalCallback(TrainerCallback):
                     writer.add_scalar(key, value, state.global_step)
                 writer.flush()
         if self.output_dir:
-            import json
-            from pathlib import Path
-
+                
             with (Path(self.output_dir) / EVAL_HISTORY).open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps({"step": state.global_step, **scalars}) + "\n")
