@@ -30,7 +30,7 @@ from scripts.lib.recipe.cli import run_cli
 from scripts.lib.recipe.arguments import chat_template_kwargs
 from scripts.lib.recipe.parsing import parse_recipe
 from scripts.lib.process.console import say
-from scripts.lib.process.distributed import quiet_other_ranks, remember_peers
+from scripts.lib.process.distributed import quiet_other_ranks, remember_peers, shut_down
 from scripts.lib.evaluation.before_after import HeldOutEvalCallback, before_scores, held_out_scores, show_before_after
 from scripts.lib.training.health_monitor import HealthMonitor
 from scripts.lib.recipe.hub import check_available
@@ -54,7 +54,11 @@ def main(argv=None) -> int:
     # One run per output_dir: a second one is refused at once (the lock dies with its process). On several
     # processes, another rank's death ends this one in a line naming it, not a hang or a traceback.
     with hold_output_dir(training_args.output_dir), stop_on_lost_peer():
-        return train(script_args, training_args, model_args, command)
+        code = train(script_args, training_args, model_args, command)
+        # Every rank returns here together (stops are agreed). Ending the process group before the
+        # interpreter ends keeps gloo's threads from aborting a finished rank (exit -6, seen in CI).
+        shut_down()
+        return code
 
 
 def train(script_args, training_args, model_args, command: list[str]) -> int:
