@@ -1,7 +1,7 @@
 """`make eval`: a base model and its checkpoints side by side, on problems training never saw.
 
     make eval MODELS="outputs/tiny-base/countdown outputs/cpu_countdown_tiny" ARGS="--limit 256"
-    make eval MODELS="Qwen/Qwen2.5-0.5B outputs/qwen/checkpoint-200" RECIPE=recipes/<gsm8k recipe>.yaml
+    make eval MODELS="Qwen/Qwen2.5-0.5B-Instruct outputs/qwen2.5-0.5b-instruct_gsm8k/checkpoint-200" RECIPE=recipes/qwen2.5-0.5b-instruct_gsm8k.yaml
     make eval MODELS="Qwen/Qwen2.5-0.5B-Instruct" TASK=gsm8k ARGS="--prompt_template chat --limit 100"
     python -m scripts.evaluate --models A B --recipe recipes/cpu_countdown_tiny.yaml --num_samples 16 --pass_k 1 4 16
     make eval MODELS="Qwen/Qwen2.5-1.5B" TASK=math500 ARGS="--use_vllm true"     # a benchmark (data/benchmarks.py)
