@@ -53,7 +53,7 @@ help:
 	@echo "make checkpoints  table of a run's checkpoints, best and aha step marked: RUN=$(OUTPUT_ROOT)/cpu_countdown_tiny"
 	@echo "make plot         PNG of a run's aha curves, written into the run: RUN=<output_dir>"
 	@echo "make export       a checkpoint as a clean HF model folder: CKPT=<run>/checkpoint-N OUT=<folder>"
-	@echo "make eval         eval table: MODELS=\"<base> <run>/checkpoint-100\" [TASK=gsm8k|countdown] [RECIPE=...]; RECIPE alone: its starting and trained models"
+	@echo "make eval         eval table: MODELS=\"<base> <run>/checkpoint-100\" [TASK=countdown|gsm8k|math|arithmetic, or a benchmark: math500|aime24|amc23|gsm8k] [RECIPE=...]; RECIPE alone: its starting and trained models"
 	@echo "make test         the offline test suite"
 	@echo "make test-slow    the long end-to-end runs (marked slow, left out of make test)"
 	@echo "make bench        the quick benchmarks: bench-rewards, bench-math, bench-train (tables; results go in RESULTS.md)"
@@ -134,8 +134,9 @@ export: $(STAMP)
 	$(PY) -m scripts.export $(CKPT) $(OUT)
 
 # NPROC=2 (or ACCELERATE_CONFIG) shares the problems across processes; --use_vllm runs on one.
-# Held-out settings come from RECIPE (the default one unless TASK names a task alone, which then
-# uses that task's defaults). Extra flags: ARGS="--limit 256 --num_samples 16 --pass_k 1 4 16".
+# Held-out settings come from RECIPE (the default one unless TASK is given alone: a benchmark name -
+# gsm8k, math500, aime24, amc23 - uses its published protocol; a task uses the run's recorded settings
+# (run_info.json), else the task's defaults). Extra flags: ARGS="--limit 256 --num_samples 16 --pass_k 1 4 16".
 EVAL_RECIPE = $(if $(filter command line environment,$(origin RECIPE)),$(RECIPE),$(if $(TASK),,$(RECIPE)))
 eval: $(STAMP)
 	$(LAUNCH) scripts.evaluate $(if $(MODELS),--models $(MODELS)) $(if $(TASK),--task $(TASK)) $(if $(EVAL_RECIPE),--recipe $(EVAL_RECIPE)) $(ARGS)
@@ -152,13 +153,13 @@ bench-aha: $(STAMP)
 	$(PY) -m scripts.bench.aha --recipe $(RECIPE) $(if $(SEEDS),--seeds $(SEEDS))
 	$(RESULTS_NOTE)
 
-# One GRPO step on a Qwen2.5-0.5B-shaped random model, HF generate vs vLLM colocate (GPU; ARGS="--tiny" on CPU).
 # The tiny base's corpus search, measured without a model: random vs heuristic try order (issue #35).
 .PHONY: bench-search
 bench-search: $(STAMP)
 	$(PY) -m scripts.bench.search_orders $(ARGS)
 	$(RESULTS_NOTE)
 
+# One GRPO step on a Qwen2.5-0.5B-shaped random model, HF generate vs vLLM colocate (GPU; ARGS="--tiny" on CPU).
 .PHONY: bench-gpu
 bench-gpu: $(STAMP)
 	$(PY) -m scripts.bench.gpu $(ARGS)

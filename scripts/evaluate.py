@@ -7,10 +7,10 @@
     make eval MODELS="Qwen/Qwen2.5-1.5B" TASK=math500 ARGS="--use_vllm true"     # a benchmark (data/benchmarks.py)
 
 For each model: pass@1 with greedy decoding, the unbiased pass@k from k samples at the recipe's
-temperature (avg@k too for a benchmark), format rate, mean completion length and self-check share, all
+temperature (and avg@k whenever samples are drawn), format rate, mean completion length and self-check share, all
 scored with the training prompt template and reward code (``scripts/lib/evaluation/scoring.py``, ``pass_at_k.py``). Prints a
 markdown table and writes a JSON file with every number, the library versions (torch, transformers,
-trl, math-verify, vllm) and one record per problem (prompt, completions, correct?).
+trl, math-verify, sympy, vllm) and one record per problem (prompt, completions, correct?).
 
 Settings come from ``--recipe``, so a checkpoint is measured the way it was trained, or from a
 benchmark's published protocol; flags override them (``scripts/lib/evaluation/eval_settings.py``). Without

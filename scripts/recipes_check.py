@@ -6,8 +6,8 @@ run next to the recipe's, and fails on a difference the sidecar does not explain
 
 The source values and the reasons for deliberate differences live in ``recipes/sources/sources.yaml``; the
 recipe's values are read the way ``make train`` reads them (``scripts/lib/recipe/sources.py``). Exit 0
-when every difference is marked deliberate; else exit 1 with one line per unexplained difference (and
-per recipe without an entry); a broken sidecar or recipe is one ``error:`` line and exit 2.
+when every difference is marked deliberate; else exit 1 with one line per unexplained difference, per
+`deliberate:` mark on a value that matches its source, and per recipe without an entry; a broken sidecar or recipe is one ``error:`` line and exit 2.
 """
 
 from __future__ import annotations

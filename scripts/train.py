@@ -1,7 +1,7 @@
 """R1-Zero GRPO training: a base model learns <think>/<answer> and accuracy from rule-based rewards.
 
 Reads top to bottom: recipe -> seed -> data -> rewards -> (tiny base) -> model + tokenizer ->
-held-out "before" -> GRPOTrainer -> train -> held-out "after" -> save.
+held-out "before" -> GRPOTrainer -> train -> save -> held-out "after".
 
     make train                                   # the CPU default: recipes/cpu_countdown_tiny.yaml
     make train RECIPE=recipes/qwen2.5-0.5b-instruct_gsm8k.yaml
