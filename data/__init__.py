@@ -1,6 +1,6 @@
 """Rows -> R1-Zero prompts.
 
-`prompts` renders a question into the prompt a model sees; `gsm8k` and `countdown` turn raw rows
+`prompts` renders a question into the prompt a model sees; `gsm8k`, `countdown`, `math` and `arithmetic` turn raw rows
 into `{"prompt", ...gold columns}` rows; `build_dataset` picks one from a recipe.
 """
 

@@ -1,7 +1,7 @@
 """Arithmetic: ``What is 7 + 12?``, generated offline, one integer answer checked by rule.
 
-The task for a small real chat model: SmolLM2-135M-Instruct gets GSM8K and Countdown right ~0 % of
-the time when sampled, and short sums some of the time, so GRPO has right answers to amplify
+The task for a small real chat model: SmolLM2-135M-Instruct gets GSM8K right ~0 % of the time when
+sampled (Countdown was not measured), and short sums some of the time, so GRPO has right answers to amplify
 (recipes/smollm2-135m-instruct_arithmetic.yaml, RESULTS.md). Converted rows have GSM8K's shape
 (``prompt``, ``solution``, ``question``) and are scored by ``gsm8k_accuracy_reward``.
 

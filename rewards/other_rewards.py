@@ -4,7 +4,8 @@ and DAPO's soft overlong punishment.
 All three measure length in completion tokens, so they read the ``completion_ids`` that ``GRPOTrainer``
 passes to every reward function.
 
-``cosine_scaled_accuracy_reward`` rescales the task's accuracy reward by length with the cosine
+``cosine_scaled_accuracy_reward`` rescales the task's accuracy reward (every task's: countdown, gsm8k,
+arithmetic, math) by length with the cosine
 schedule of TRL's ``get_cosine_scaled_reward`` ("Demystifying Long Chain-of-Thought Reasoning",
 appendix C.1): a right answer earns ``max_value_correct`` when short, falling to
 ``min_value_correct`` at ``max_len`` tokens; a wrong one earns ``min_value_wrong`` when short,
@@ -43,6 +44,7 @@ import math
 
 from rewards.accuracy_rewards import GSM8KAccuracyReward
 from rewards.countdown_rewards import CountdownReward
+from rewards.math_rewards import math_accuracy_reward
 
 
 def _completion_ids(name: str, completion_ids, n: int) -> list:
@@ -59,12 +61,17 @@ class CosineScaledAccuracyReward:
     def __init__(self, task: str = "countdown", max_len: int = 1000, min_value_wrong: float = -1.0,
                  max_value_wrong: float = -0.5, min_value_correct: float = 0.5, max_value_correct: float = 1.0,
                  allow_subset: bool = False, fallback_to_last_number: bool = False):
-        if task not in ("countdown", "gsm8k"):
-            raise ValueError(f"cosine_scaled_accuracy_reward: unknown task {task!r}, use one of ['countdown', 'gsm8k']")
+        # The task's own accuracy reward, as rewards/__init__.py's ACCURACY_REWARD_FOR_TASK names it
+        # (a test keeps the two in step; importing it here would be circular).
+        accuracy = {"countdown": lambda: CountdownReward(allow_subset=allow_subset),
+                    "gsm8k": lambda: GSM8KAccuracyReward(fallback_to_last_number=fallback_to_last_number),
+                    "arithmetic": lambda: GSM8KAccuracyReward(fallback_to_last_number=fallback_to_last_number),
+                    "math": lambda: math_accuracy_reward}
+        if task not in accuracy:
+            raise ValueError(f"cosine_scaled_accuracy_reward: unknown task {task!r}, use one of {sorted(accuracy)}")
         if max_len <= 0:
             raise ValueError(f"cosine_scaled_accuracy_reward: max_len must be positive, got {max_len}")
-        self.accuracy = (CountdownReward(allow_subset=allow_subset) if task == "countdown"
-                         else GSM8KAccuracyReward(fallback_to_last_number=fallback_to_last_number))
+        self.accuracy = accuracy[task]()
         self.max_len = max_len
         self.min_value_wrong, self.max_value_wrong = min_value_wrong, max_value_wrong
         self.min_value_correct, self.max_value_correct = min_value_correct, max_value_correct

@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from rewards import REWARDS, UnknownRewardError, get_reward, get_rewards
+from rewards import ACCURACY_REWARD_FOR_TASK, REWARDS, UnknownRewardError, get_reward, get_rewards
 from rewards.accuracy_rewards import gsm8k_accuracy_reward
 from rewards.countdown_rewards import countdown_reward
 from rewards.format_rewards import format_reward, format_shaped_reward
@@ -198,6 +198,24 @@ def test_cosine_scaled_accuracy_wraps_the_task_accuracy_and_its_settings():
     gsm8k = get_reward("cosine_scaled_accuracy_reward", task="gsm8k", max_len=10, fallback_to_last_number=True,
                        min_value_correct=0.0, max_value_correct=2.0)
     assert gsm8k(["it is 18", "x"], solution=["18", "eighteen"], completion_ids=[[1] * 5, [1]]) == [1.0, None]
+
+
+# A right and a wrong completion per task, with the columns its accuracy reward reads.
+TASK_CASES = {
+    "countdown": (["<answer> ( 3 * 3 ) + 2 </answer>", "<answer> 3 + 3 + 2 </answer>"],
+                  {"nums": [[3, 2, 3]] * 2, "target": [11, 11]}),
+    "gsm8k": (["<answer>18</answer>", "<answer>17</answer>"], {"solution": ["18", "18"]}),
+    "arithmetic": (["<answer>27</answer>", "<answer>28</answer>"], {"solution": ["27", "27"]}),
+    "math": (["<answer>\\frac{1}{2}</answer>", "<answer>\\frac{1}{3}</answer>"], {"solution": ["\\frac{1}{2}"] * 2}),
+}
+
+
+@pytest.mark.parametrize("task", sorted(ACCURACY_REWARD_FOR_TASK))
+def test_cosine_scaled_accuracy_takes_every_tasks_own_accuracy(task):
+    completions, columns = TASK_CASES[task]
+    assert get_reward(ACCURACY_REWARD_FOR_TASK[task])(completions, **columns) == [1.0, 0.0]
+    cosine = get_reward("cosine_scaled_accuracy_reward", task=task, max_len=10)
+    assert cosine(completions, completion_ids=[[1] * 0, [1] * 0], **columns) == [1.0, -1.0]
 
 
 def test_cosine_scaled_accuracy_needs_completion_ids():

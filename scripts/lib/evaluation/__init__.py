@@ -1,4 +1,4 @@
-"""Stage 4, evaluation: score models with training's own template and rewards, on training's held-out
+"""Stage 6, evaluation: score models with training's own template and rewards, on training's held-out
 rows (the before/after table) or on the problems ``make eval`` scores.
 
 ``scoring`` scores one batch of completions (format, accuracy, length, the reflection measures) and

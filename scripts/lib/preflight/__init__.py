@@ -1,4 +1,4 @@
-"""Before training: checks that catch a recipe's mistakes in seconds instead of hours.
+"""Stage 3, before training: checks that catch a recipe's mistakes in seconds instead of hours.
 
 ``checks`` runs them all (``make preflight``) or the fast ones (``make train``) and stops on a failure;
 ``report`` is the ``Section``/``Report`` they fill; ``template`` probes every reward with completions after

@@ -1,4 +1,4 @@
-"""Stage 3a, the run's folder: what a training run owns on disk and how it survives a stop.
+"""Stage 5, the run's folder: what a training run owns on disk and how it survives a stop.
 
 ``output_lock`` holds the one-run-per-``output_dir`` lock; ``resume`` finds complete checkpoints,
 checks them and resolves ``resume``; ``resume_logs`` keeps the JSON-lines logs one history

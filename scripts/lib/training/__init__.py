@@ -1,4 +1,4 @@
-"""Stage 3b, watching training: the callbacks that ride along ``GRPOTrainer``.
+"""Stage 4, watching training: the callbacks that ride along ``GRPOTrainer``.
 
 ``aha_tracker`` adds the aha curves and sample texts to each training log (``AhaTracker``); ``writers``
 holds where they go (the run's TensorBoard writer, W&B texts, the aha dashboard layout); ``console_log``
