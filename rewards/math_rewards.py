@@ -40,7 +40,7 @@ How a verdict is reached
 The reference is math-verify on the two texts in math mode: ``verify(parse(f"${gold}$"),
 parse(f"${answer}$"))`` (``reference_verdict``); wherever it parses both, the reward is its
 verdict. A fast path (``fast_math_verdict``) reaches the same verdict without math-verify, ~200x
-faster (70-700x by form, ``make bench-math``), for the forms MATH answers are most often written in:
+faster (78-737x by form, ``make bench-math``; RESULTS.md), for the forms MATH answers are most often written in:
 
 * an integer or a decimal, optionally negative: ``42``, ``-7``, ``0.25`` (no ``+``, thousands
   separators or trailing ``.``: in math mode ``1,2`` is a set to math-verify);
