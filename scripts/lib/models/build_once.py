@@ -1,7 +1,8 @@
 """Build a folder once, whole: one process builds it while the others wait, and no reader sees half of it.
 
-Anything the kit builds or converts once and then reads (the tiny base, a converted model, a
-dataset folder) goes through ``build_once(target, is_done, build)``:
+The tiny base, an export and the fault bench's model go through ``build_once(target, is_done, build)``
+(``gguf_convert`` and ``qwen_tokenizers`` write into a temporary folder and rename it the same way, without
+the lock):
 
 * the build writes into a fresh temporary folder next to ``target`` (same parent, so same file
   system), which is then renamed to ``target``: a reader finds the old folder, no folder, or the
@@ -12,8 +13,8 @@ dataset folder) goes through ``build_once(target, is_done, build)``:
   process dies, so a crashed build never blocks the next (the lock file itself is left, harmless);
 * inside one multi-process run (torchrun / accelerate: ``LOCAL_RANK`` > 0) the other processes of
   the machine do not race local rank 0 for the lock: they wait until ``is_done(target)``, so the
-  build, and everything it prints, happens once, on the rank that prints. They wait a bounded time,
-  whatever the launcher does: each poll also tries the lock without blocking. Taken by someone, a
+  build, and everything it prints, happens once, on the rank that prints. They wait a bounded time for
+  the build to begin, whatever the launcher does: each poll also tries the lock without blocking. Taken by someone, a
   build is under way; free again after it was taken and the folder still not done, the builder died
   or failed (``BuildAbandoned``); never taken within ``start_timeout`` seconds, no builder came;
 * a build killed while it swapped folders (``replace_folder``) can leave the old one moved aside in

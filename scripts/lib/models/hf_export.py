@@ -270,7 +270,8 @@ def export(ckpt, out) -> Path:
     kind = model_kind(str(ckpt))
     model, tokenizer = load_trained(str(ckpt), kind)
     base = weights_source(str(ckpt), kind) if kind == "adapter" else None
-    # load_tokenizer gives a TokenizersBackend exactly when the tokenizer.json is the kit's own (models.py)
+    # load_tokenizer gives a TokenizersBackend when tokenizer_config.json names TokenizersBackend or
+    # PreTrainedTokenizerFast, as the kit's own tokenizers do (scripts/lib/models/loading.py)
     qwen2 = model.config.model_type == "qwen2"
     model = standard_architecture(model, type(tokenizer).__name__ == "TokenizersBackend")
     converted = qwen2 and model.config.model_type == "llama"  # standard_architecture compared the logits

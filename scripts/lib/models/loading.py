@@ -51,7 +51,9 @@ def tokenizer_json_is_authoritative(name_or_path: str, revision: str | None = No
 
 
 def load_tokenizer(name_or_path: str, **kwargs):
-    """``AutoTokenizer.from_pretrained``, except that a local tokenizer.json saved by this kit is used as is."""
+    """``AutoTokenizer.from_pretrained``, except that a tokenizer whose tokenizer_config.json names
+    TokenizersBackend or PreTrainedTokenizerFast (a folder, or the hub cache's copy) is loaded from its
+    tokenizer.json as is."""
     from transformers import AutoTokenizer, TokenizersBackend
 
     if tokenizer_json_is_authoritative(name_or_path, kwargs.get("revision")):
@@ -84,7 +86,7 @@ def _with_pad_token(tokenizer):
 
 
 def load_model_and_tokenizer(model_args, training_args):
-    """The recipe's policy and tokenizer, as training, ``make preflight --samples`` and the benches load them."""
+    """The recipe's policy and tokenizer, as training and ``make preflight --samples`` load them."""
     from transformers import AutoModelForCausalLM
 
     name = model_args.model_name_or_path

@@ -1,7 +1,8 @@
 """``sample_completions``: one completion per prompt from a transformers model, sampled like TRL samples.
 
 The lowest layer of generation (it needs only ``data.prompts``), so the tiny base's build can audit
-its own samples without importing the model loaders that build it.
+its own samples without importing the model loaders
+(``scripts/lib/models/loading.py``).
 """
 
 from __future__ import annotations

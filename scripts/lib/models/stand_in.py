@@ -1,8 +1,8 @@
 """A recipe's model as a random stand-in: its architecture scaled down to a CPU, its real tokenizer.
 
 ``make rehearse`` runs each GPU recipe on CPU with such a model. What decides a run's tokens is kept as the
-checkpoint has it: the embedding rows (``vocab_size``, 151,936 for Qwen: every id the tokenizer can produce
-has a row), tied or untied embeddings, rotary base and positions, the model family (Qwen2 for Qwen2.5,
+checkpoint has it: the embedding rows (``vocab_size``, 151,936 for most Qwen checkpoints, 152,064 for
+Qwen2.5-Math-7B: every id the tokenizer can produce has a row), tied or untied embeddings, rotary base and positions, the model family (Qwen2 for Qwen2.5,
 Qwen3 with its per-head q/k norms), and the eos ids its ``generation_config.json`` stops at (TRL adds them to
 the tokenizer's eos). What decides only compute is scaled down (``SCALE``): 2 layers of width 64, 2 heads
 sharing 1 key/value head. The weights are random, so completions are noise that runs to the budget; what the

@@ -12,7 +12,7 @@ bitten R1-Zero users of Qwen, Llama and SmolLM models:
   that looks for a tag as one token id (a stop token, a logits processor, a token count) is wrong;
   the rewards read decoded text, which is right. A tag that is a *special* token is worse: TRL
   decodes completions with ``skip_special_tokens=True`` and the rewards never see it.
-* **pad = eos.** Common (SmolLM2, Qwen2.5-Instruct: ``<|im_end|>``). Harmless when attention masks
+* **pad = eos.** Common (SmolLM2: ``<|im_end|>``). Harmless when attention masks
   come from the tokenizer and completions are cut at the first eos (TRL and ``scripts/lib/models/sampling.py``
   do both); wrong wherever a mask is rebuilt as ``ids != pad_token_id``, which would also hide every
   ``<|im_end|>`` inside the prompt.

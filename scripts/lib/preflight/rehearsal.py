@@ -1,7 +1,7 @@
 """``make rehearse``: a GPU recipe rehearsed on CPU with its model family's real tokenizer, in about a minute.
 
-For one recipe (``rehearse``): a random stand-in of its model (its architecture scaled down, the real
-151,936-row vocabulary; ``scripts/lib/models/stand_in.py``) with the real tokenizer of its family
+For one recipe (``rehearse``): a random stand-in of its model (its architecture scaled down, the checkpoint's
+real vocabulary rows, 151,936, or 152,064 for Qwen2.5-Math-7B; ``scripts/lib/models/stand_in.py``) with the real tokenizer of its family
 (``scripts/lib/models/qwen_tokenizers.py``), and the recipe's own template, rewards, stops, generation and
 GRPO settings on offline data: the kit's generated Countdown; GSM8K from ``../shared/data/gsm8k`` when present,
 else generated GSM8K-shaped rows; MATH from the test fixture. Then:
@@ -255,7 +255,7 @@ def tag_pieces(tokenizer) -> dict[str, list[str]]:
 
 
 def describe_tags(tokenizer) -> str:
-    """One phrase per tag: ``<think> 1 (added token)``, ``<answer> 3 (< answer >)``."""
+    """One phrase per tag: ``<think> 1 (added token, not special)``, ``<answer> 3 (< answer >)``."""
     specials = set(getattr(tokenizer, "all_special_tokens", []) or [])
     added = {str(t) for t in (getattr(tokenizer, "added_tokens_decoder", None) or {}).values()}
     parts = []

@@ -2,7 +2,7 @@
 
 ``FetchPlan``: the model's weights (safetensors only), config and tokenizer files, and the dataset
 split(s) a recipe trains and evaluates on. ``check_available`` is what ``scripts/train.py`` runs
-first, so a model or dataset that is neither cached nor reachable stops the run at once with one
+before loading any data or model, so a model or dataset that is neither cached nor reachable stops the run at once with one
 line saying so. ``scripts/download.py`` is the command.
 """
 

@@ -118,7 +118,8 @@ def is_current(plan: TinyBasePlan) -> bool:
 
 
 class BaseGateError(UserError):
-    """The tiny base failed its audit gate and its recipe says ``on_failed_gate: stop``."""
+    """The tiny base failed its audit gate and its recipe says ``on_failed_gate: stop``, or
+    ``on_failed_gate`` is neither stop nor warn."""
 
 
 def failed_gate(plan: TinyBasePlan) -> str | None:

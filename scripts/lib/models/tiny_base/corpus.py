@@ -133,8 +133,8 @@ def make_trace(rng: random.Random, nums: list[int], target: int, cfg: TinyBaseCo
         else:
             hits = [c for c in chains if c[-1] == target]
             misses = [c for c in chains if c[-1] != target]
-            # Half-and-half (search_hit_rate): a solution at a uniformly random try, stopped at; or
-            # k misses and a give-up. Either way `ok` follows only `t vs t`, so the verdict is a function
+            # With probability search_hit_rate (default 1.0): a solution at a uniformly random try, stopped
+            # at; otherwise k misses and a give-up. Either way `ok` follows only `t vs t`, so the verdict is a function
             # of the two written numbers, never of how long the search has run.
             n_miss = rng.randrange(k) if hits and rng.random() < cfg.search_hit_rate else k
             tries = _pick_misses(rng, misses, target, min(n_miss, len(misses)), cfg.near_miss_share)
