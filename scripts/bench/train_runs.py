@@ -22,8 +22,8 @@ CACHED_BASE = "outputs/tiny-base/countdown"
 
 
 def _run_project(argv: list[str]) -> int:
-    # The entry point as `python -m scripts.train` runs it, in this process (so the clock callback
-    # above sees its trainer): executed as a script, never imported as a library.
+    # The entry point as `python -m scripts.train` runs it, in this process (so train_timing.instrument's
+    # StepClock, patched into GRPOTrainer, sees its trainer): executed as a script, never imported as a library.
     import runpy
 
     return runpy.run_module("scripts.train", run_name="bench")["run"](argv)

@@ -5,8 +5,9 @@ The "before" scores are the base model's, taken when a run starts and kept in
 ``<output_dir>/held_out_before.json`` (``before_scores``): a run stopped and resumed, as often as it
 is, ends with the table and ``held_out.json`` an uninterrupted run ends with.
 
-These are the rows the recipe holds out of its training data (``holdout_size``), not the problems
-``make eval`` scores (``eval_problems``).
+These are the rows the recipe holds out of its training data (``holdout_size``). ``make eval`` scores the
+same rows for generated Countdown/arithmetic and one-file recipes, a test split for GSM8K/MATH
+(``eval_problems``).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """The eval problems: what ``make eval`` scores, problems a recipe's training never saw, in its prompt format.
 
 GSM8K's and MATH's ``test`` split (a hub id, a local ``.jsonl`` file or a folder with ``test.jsonl``);
-for generated Countdown and arithmetic, the problems the recipe's training held out (same seed and settings) or fresh
-ones outside its training set; for a recipe that reads one file, the tail of it that training held out.
+for generated Countdown and arithmetic, the problems the recipe's training held out (same seed and settings), or,
+for Countdown only, fresh ones outside its training set (arithmetic needs ``holdout_size``); for a recipe that reads one file, the tail of it that training held out.
 
 Not to be confused with training's held-out rows (``holdout_size``, scored before and after training by
-``before_after``): for generated Countdown and a one-file recipe they are the same problems, otherwise
+``before_after``): for generated Countdown/arithmetic and a one-file recipe they are the same problems, otherwise
 (GSM8K, MATH, benchmarks) the eval problems are a test split training's held-out rows are not drawn from.
 """
 

@@ -2,7 +2,8 @@
 
 Settings come from ``--recipe`` (task, data, prompt template, temperature, top_k/top_p, completion
 length, seed), so a checkpoint is measured the way it was trained; flags override them. Without a
-recipe, the task's defaults (``scripts/lib/recipe/arguments.py``) and TRL's ``GRPOConfig`` defaults apply. A
+recipe, the settings recorded by the run that wrote the model (its ``run_info.json``); failing that, or with
+``--recorded_settings false``, the task's defaults (``scripts/lib/recipe/arguments.py``) and ``GRPOConfig``'s. A
 benchmark (``--task math500|aime24|amc23|gsm8k``, ``data/benchmarks.py``) is decoded with its
 published protocol instead (``--protocol``; flags override it).
 """

@@ -3,7 +3,7 @@
 A generate function is any callable ``generate(prompts, samples_per_prompt, greedy) -> (texts,
 token_lengths)`` returning ``len(prompts) * samples_per_prompt`` completions, prompt-major (all samples
 of prompt 0 first). ``HFGenerator`` wraps transformers' ``generate`` (training's before/after table,
-the in-training eval, ``make eval`` on CPU); ``VLLMGenerator`` wraps vLLM (``make eval --use_vllm``);
+the in-training eval, ``make eval`` without ``--use_vllm``); ``VLLMGenerator`` wraps vLLM (``make eval --use_vllm``);
 ``ModelGenerators`` loads a model by name and gives its generate function. Prompts are rendered with
 ``data.prompts.render_prompt``, the way training renders them (``chat_template_kwargs`` included).
 """
@@ -54,7 +54,7 @@ def across_ranks(generate):
 
     ``generate`` takes ``start``: its prompts' position in the full list (``HFGenerator``'s seeds),
     so the completions equal a one-process run's, up to floating-point differences between batches
-    of other shapes (see README "Scale").
+    of other shapes (see docs/scale.md).
     """
     if world_size() == 1:
         return generate

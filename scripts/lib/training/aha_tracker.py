@@ -8,7 +8,7 @@ its completions table (``trainer._logs``) and adds, under ``aha/`` (TensorBoard:
 * ``aha/format`` and ``aha/accuracy`` (the format and task rewards' means, same names for every task
   and every format reward),
 * ``aha/self_check_share`` (completions with a reflection phrase: "wait", "let me check", …),
-* ``aha/honest_checks`` (Countdown: share of the checks' claims that are true),
+* ``aha/honest_checks`` (Countdown: share of the trace's claims, each step and each check, that are true),
 * ``aha/accuracy_self_checking``, ``aha/accuracy_not_checking`` and ``aha/accuracy_ratio`` (does
   self-checking pay in the policy's own samples?),
 * Countdown, where code checks every try: ``aha/tries_mean``, ``aha/first_try_accuracy``,

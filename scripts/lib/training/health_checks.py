@@ -231,7 +231,7 @@ def reward_missing(c: Context) -> Finding | None:
         {"rewards": dead})
 
 
-# name -> (symptom, check). The order is the README's.
+# name -> (symptom, check). The order is docs/loop.md's.
 CHECKS = {
     "zero_std_groups": ("groups teach nothing", zero_std_groups),
     "truncation": ("completions cut off", truncation),
