@@ -52,6 +52,12 @@ CASES = [
     ("unknown key: names the closest valid one", ["--config", "{typo.yaml}"],
      "{typo.yaml}: unknown recipe key `learning_rat` (did you mean `learning_rate`?)"),
     ("negative learning rate", ["--learning_rate", "-1"], "learning_rate must be positive, got -1.0"),
+    ("cosine_max_len 0: names that setting alone",
+     ["--reward_funcs", "format_reward", "cosine_scaled_accuracy_reward", "--cosine_max_len", "0"],
+     "cosine_max_len must be positive, got 0"),
+    ("repetition_n_grams 0: names that setting alone",
+     ["--reward_funcs", "format_reward", "repetition_penalty_reward", "--repetition_n_grams", "0"],
+     "repetition_n_grams must be at least 1, got 0"),
     ("num_generations does not divide the generation batch",
      ["--per_device_train_batch_size", "6", "--num_generations", "4"],
      "generation_batch_size (6) must be divisible by num_generations (4): make per_device_train_batch_size x "

@@ -60,8 +60,10 @@ def validate(script_args, training_args, model_args) -> None:
             raise RecipeError(f"soft_overlong_punishment_reward needs 0 < overlong_cache < overlong_max_len "
                               f"({script_args.overlong_max_len}), got overlong_cache {script_args.overlong_cache}: "
                               "DAPO uses 4096 of 20480")
-    if script_args.cosine_max_len <= 0 or script_args.repetition_n_grams < 1:
-        raise RecipeError("cosine_max_len must be positive and repetition_n_grams at least 1")
+    if script_args.cosine_max_len <= 0:
+        raise RecipeError(f"cosine_max_len must be positive, got {script_args.cosine_max_len}")
+    if script_args.repetition_n_grams < 1:
+        raise RecipeError(f"repetition_n_grams must be at least 1, got {script_args.repetition_n_grams}")
     if script_args.repetition_max_penalty > 0:
         raise RecipeError(f"repetition_max_penalty must be <= 0 (a penalty), got {script_args.repetition_max_penalty}")
     weights = training_args.reward_weights
