@@ -10,7 +10,8 @@ tokenizer; preflight at the recipe's own sizes; ``make train``'s command at CPU 
 checkpoint-1 is written and run again (it resumes to step 2); held-out before/after; export. It prints the prompt
 lengths in real tokens against the context, the completion budget, the stop and eos handling, how each tag
 tokenizes, and the CPU replacements (vLLM -> HF generate, bf16 -> fp32, DeepSpeed -> one process); at the end
-the table RESULTS.md keeps. Exit 1 if any recipe fails a stage.
+the table RESULTS.md keeps. Exit 1 if any recipe fails a stage; a missing recipe, or one whose model is not a
+GPU recipe's (the CPU ones run as they are), is one ``error:`` line and exit 2 before anything runs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 from scripts.lib.models.qwen_tokenizers import ROOT as TOKENIZER_ROOT
-from scripts.lib.preflight.rehearsal import ROOT, rehearse, table
+from scripts.lib.preflight.rehearsal import ROOT, rehearsable_model, rehearse, table
 from scripts.lib.recipe.cli import USER_ERRORS, command_line, run_cli
 
 RECIPES = "recipes/qwen*.yaml"
@@ -35,6 +36,8 @@ def main(argv=None) -> int:
                     "(default: a temporary folder, deleted)"}),
     ).parse_args(argv)
     recipes = [Path(r) for r in args.recipe] if args.recipe else sorted(ROOT.glob(RECIPES))
+    for recipe in recipes:  # a missing or CPU-only recipe is one line before anything runs
+        rehearsable_model(recipe)
     rows, failed = [], []
     for recipe in recipes:
         with tempfile.TemporaryDirectory(prefix=f"rehearse-{recipe.stem}-") as tmp:

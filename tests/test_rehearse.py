@@ -37,6 +37,20 @@ def test_every_qwen_recipe_quotes_its_prompt_lengths_in_real_tokens():
     assert [r.name for r in QWEN_RECIPES if quoted_lengths(r) is None] == []
 
 
+@pytest.mark.parametrize("recipe,line", [
+    ("recipes/nope.yaml", "error: recipe file not found: recipes/nope.yaml"),
+    ("recipes/cpu_countdown_tiny.yaml", "error: cpu_countdown_tiny.yaml: its model outputs/tiny-base/countdown is not "
+                                        "a GPU recipe's model the rehearsal can scale down"),
+])
+def test_a_recipe_it_cannot_rehearse_is_one_line_and_exit_2_before_anything_runs(recipe, line):
+    # Listed after a real one: nothing of that one may run first.
+    done = subprocess.run([sys.executable, "-m", "scripts.rehearse", "--recipe", str(QWEN3_RECIPE), "--recipe", recipe],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.startswith(line) and done.stderr.count("\n") == 1, done.stderr
+
+
 @needs_tokenizers
 def test_qwen3_preflight_proves_trls_decode_keeps_think(tmp_path):
     from scripts.lib.models.stand_in import build_stand_in

@@ -39,6 +39,7 @@ from scripts.lib.models.hf_export import export
 from scripts.lib.models.loading import load_tokenizer
 from scripts.lib.models.qwen_tokenizers import folder_for, is_written, variant_for_model
 from scripts.lib.models.sampling import stop_token_ids
+from scripts.lib.models.shapes import shape_for_model
 from scripts.lib.models.stand_in import SCALE, build_stand_in
 from scripts.lib.preflight.checks import run_checks
 from scripts.lib.preflight.data import prompt_token_lengths
@@ -174,13 +175,22 @@ def preflight_at_full_size(recipe: Path, model_dir: Path, data_flags: list[str],
             "warnings": len(report.warnings), "script_args": script_args, "tokenizer": tokenizer}
 
 
+def rehearsable_model(recipe: Path) -> str:
+    """The hub model ``recipe`` trains, if the rehearsal can scale it down; else one line saying why."""
+    model_name = load_recipe_yaml(str(recipe)).get("model_name_or_path", "")
+    if shape_for_model(model_name) is None:  # the CPU recipes run as they are: make train
+        raise RehearsalFailed(f"{recipe.name}: its model {model_name or '(none)'} is not a GPU recipe's model the "
+                              "rehearsal can scale down (scripts/lib/models/shapes.py); rehearse a recipes/qwen*.yaml")
+    return model_name
+
+
 def rehearse(recipe: Path, work: Path, tokenizer_root: Path, say=print) -> dict:
     """One recipe: preflight at its sizes, then 2 GRPO steps at CPU sizes with a kill and resume, held-out
     before/after, and export."""
     from transformers import GenerationConfig
 
     start = time.perf_counter()
-    model_name = load_recipe_yaml(str(recipe)).get("model_name_or_path", "")
+    model_name = rehearsable_model(recipe)
     variant = variant_for_model(model_name)
     tokenizer_dir = folder_for(variant, tokenizer_root)
     if not is_written(tokenizer_dir):
