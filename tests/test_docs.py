@@ -28,7 +28,8 @@ def test_readme_is_at_most_300_lines():
 
 
 def _texts_naming_paths():
-    """Makefile, the READMEs, docs/ and every module docstring of the kit's code and tests."""
+    """Makefile, the READMEs, docs/ and every module docstring of the kit's code and tests. Not RESULTS.md:
+    it records runs at past commits, with the paths they had then (its header says so)."""
     for name in ["Makefile", "README.md", "recipes/README.md", *DOCS[3:]]:
         yield name, (ROOT / name).read_text(encoding="utf-8")
     for folder in ("scripts", "rewards", "data", "tests"):

@@ -146,8 +146,8 @@ def test_pass_at_k_is_averaged_over_problems(tmp_path):
         return texts, [3] * len(texts)
 
     out = tmp_path / "graded.json"
-    evaluate.main(["--models", "graded", "--task", "gsm8k", "--dataset_name", str(GSM8K), "--num_samples", "4",
-                   "--pass_k", "1", "2", "--output_file", str(out)], generators=lambda name: generate)
+    assert evaluate.main(["--models", "graded", "--task", "gsm8k", "--dataset_name", str(GSM8K), "--num_samples", "4",
+                          "--pass_k", "1", "2", "--output_file", str(out)], generators=lambda name: generate) == 0
     metrics = json.loads(out.read_text())["models"][0]["metrics"]
     counts = range(len(golds))  # 0, 1, 2, 3 correct of 4
     assert metrics["sampled"]["pass@1"] == pytest.approx(sum(c / 4 for c in counts) / 4)
@@ -158,8 +158,8 @@ def test_pass_at_k_is_averaged_over_problems(tmp_path):
 
 def test_pass_at_k_defaults_to_one_and_the_number_of_samples(tmp_path):
     out = tmp_path / "default_k.json"
-    evaluate.main(["--models", "always-right", "--task", "gsm8k", "--dataset_name", str(GSM8K), "--num_samples", "3",
-                   "--output_file", str(out)], generators=STUBS.__getitem__)
+    assert evaluate.main(["--models", "always-right", "--task", "gsm8k", "--dataset_name", str(GSM8K),
+                          "--num_samples", "3", "--output_file", str(out)], generators=STUBS.__getitem__) == 0
     sampled = json.loads(out.read_text())["models"][0]["metrics"]["sampled"]
     assert [key for key in sampled if key.startswith("pass@")] == ["pass@1", "pass@3"]
 
@@ -211,19 +211,23 @@ def test_numbers_and_completions_are_reproducible_with_a_fixed_seed(tiny_model_d
 
 
 def test_a_lora_adapter_dir_is_loaded_on_its_base(tiny_model_dir, tmp_path):
+    import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     adapter = tmp_path / "adapter"
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    # A fresh LoRA adds B @ A with B = 0: merged, it is the base model, so greedy text must match.
-    get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj", "v_proj"])).save_pretrained(adapter)
+    # Random A and B (not TRL's B = 0 start): an evaluation that dropped the adapter's weights would
+    # write the base model's greedy text.
+    torch.manual_seed(0)
+    get_peft_model(base, LoraConfig(r=8, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"],
+                                    init_lora_weights=False)).save_pretrained(adapter)
     assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == str(tiny_model_dir)
     data = countdown_file(tmp_path)
     results = run_tiny(tiny_model_dir, data, tmp_path / "lora.json", "--models", str(tiny_model_dir), str(adapter),
                        "--num_samples", "0")
     assert [r["kind"] for r in results] == ["folder", "adapter"]
-    assert [r["completion"] for r in results[0]["records"]] == [r["completion"] for r in results[1]["records"]]
+    assert [r["completion"] for r in results[0]["records"]] != [r["completion"] for r in results[1]["records"]]
 
 
 def test_model_kinds(tmp_path):

@@ -72,6 +72,7 @@ def test_the_import_graph_has_no_cycle():
 
 
 def test_no_module_imports_an_entry_point():
+    # Import statements; bench/train_runs.py runs scripts.train through runpy on purpose, as `python -m` does.
     edges, entry = _graph()
     bad = sorted((m, e) for m, targets in edges.items() for e in targets if e in entry)
     assert bad == [], f"entry points imported as libraries: {bad}"
@@ -151,7 +152,7 @@ def test_every_shipped_recipe_sets_only_settings_its_rewards_use():
 
 
 def test_prompts_render_one_way_with_chat_template_kwargs():
-    # Training's checks, the tracker and evaluation all call data.prompts.render_prompt.
+    # Everything under scripts/ renders a prompt through data.prompts.render_prompt.
     from data.prompts import render_prompt
 
     class Tokenizer:
@@ -161,11 +162,9 @@ def test_prompts_render_one_way_with_chat_template_kwargs():
     assert render_prompt("plain", Tokenizer(), {"enable_thinking": False}) == "plain"
     assert render_prompt([{"role": "user", "content": "q"}], Tokenizer(), {"enable_thinking": False}) == \
         "q|[('enable_thinking', False)]"
-    modules = [*(ROOT / "scripts/lib/evaluation").glob("*.py"), *(ROOT / "scripts/lib/preflight").glob("*.py"),
-               ROOT / "scripts/evaluate.py"]
-    for module in modules:
-        if module.name == "chat_audit.py":
-            continue  # reads a real chat template on purpose: what it adds to a prompt
+    for module in (ROOT / "scripts").rglob("*.py"):
+        if module.name in ("chat_audit.py", "hf_export.py"):
+            continue  # on purpose: what a real template adds to a prompt; an export's template equals training's
         assert "apply_chat_template" not in module.read_text(), module
 
 
@@ -190,16 +189,32 @@ def _readme_map_blocks() -> dict[str, str]:
     return blocks
 
 
+def listed_modules(block: str) -> set[str]:
+    """The names an entry lists after its description (``stage: a, b (what b is), c + d``), asides dropped:
+    a module's name that is also a word of the description (``checks``, ``aha``) must still be listed."""
+    listed = block.partition(":")[2]
+    while (bare := re.sub(r"\([^()]*\)", "", listed)) != listed:
+        listed = bare
+    return set(re.findall(r"[a-z0-9_]+", listed))
+
+
 def test_the_readme_map_names_every_library_module_in_its_stage():
-    # The map is drawn from the tree: a module added, moved or renamed without the map fails here.
+    # The map is drawn from the tree: a module added, moved or renamed without the map fails here, and so
+    # does a name the map keeps after its module has gone.
     blocks = _readme_map_blocks()
     lib = ROOT / "scripts" / "lib"
     for folder in sorted(p for p in lib.rglob("*") if p.is_dir() and (p / "__init__.py").is_file()):
         assert folder.name in blocks, f"stage folder {folder.relative_to(lib)}/ missing from README's map"
-        for module in sorted(folder.glob("*.py")):
-            if module.stem != "__init__":
-                assert re.search(rf"\b{module.stem}\b", blocks[folder.name]), \
-                    f"{folder.relative_to(lib)}/{module.name} missing from its folder's line in README's map"
+        modules = {m.stem for m in folder.glob("*.py") if m.stem != "__init__"}
+        assert listed_modules(blocks[folder.name]) == modules, f"{folder.relative_to(lib)}/ in README's map"
+
+
+def test_the_readme_map_names_every_entry_point_and_data_and_rewards_module():
+    blocks = _readme_map_blocks()
+    assert listed_modules(blocks["scripts"]) == {p.stem for p in (ROOT / "scripts").glob("*.py") if p.stem != "__init__"}
+    for folder in ("data", "rewards"):
+        named = set(re.findall(r"([a-z0-9_]+)\.py", blocks[folder]))
+        assert named == {p.stem for p in (ROOT / folder).glob("*.py") if p.stem != "__init__"}, folder
 
 
 def test_library_folders_stay_small_and_modules_short():

@@ -7,6 +7,7 @@ first). Where they are absent these tests skip and say so; no test fetches anyth
 from __future__ import annotations
 
 import functools
+import json
 
 import pytest
 
@@ -132,8 +133,24 @@ def test_written_once_atomically_then_cached(tmp_path, run_env):
     assert first.returncode == 0, first.stderr
     assert sorted(p.name for p in root.iterdir()) == sorted(f"{name}-tokenizer" for name in VARIANTS)
     assert all(is_written(folder_for(name, root)) for name in VARIANTS)
-    for name in FILES:  # the derived Qwen2.5 folders differ from the source only where the code says
-        assert (folder_for("Qwen2.5", root) / name).is_file()
+    # A derived Qwen2.5 folder differs from Qwen3's only where derive() says: the added tokens cut at
+    # <|file_sep|>, the eos, and (Instruct) the chat template; vocabulary and merges are the same bytes.
+    source = folder_for("Qwen3", root)
+    for name in VARIANTS:
+        if not name.startswith("Qwen2.5"):
+            continue
+        folder = folder_for(name, root)
+        for same in ("vocab.json", "merges.txt"):
+            assert (folder / same).read_bytes() == (source / same).read_bytes(), (name, same)
+        mine, theirs = (json.loads((f / "tokenizer.json").read_text()) for f in (folder, source))
+        assert [t["content"] for t in mine["added_tokens"]] == \
+            [t["content"] for t in theirs["added_tokens"] if t["id"] <= VARIANTS[name].last_added_id]
+        assert {k: v for k, v in mine.items() if k != "added_tokens"} == \
+            {k: v for k, v in theirs.items() if k != "added_tokens"}, name
+        config, source_config = (json.loads((f / "tokenizer_config.json").read_text()) for f in (folder, source))
+        assert config["eos_token"] == VARIANTS[name].eos
+        changed = {k for k in config.keys() | source_config.keys() if config.get(k) != source_config.get(k)}
+        assert changed <= {"eos_token", "chat_template", "added_tokens_decoder"}, (name, changed)
     again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and again.stdout.startswith("cached: ")
     # A half-written folder (no marker) is refused with one line, not taken as done.

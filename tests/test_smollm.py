@@ -75,6 +75,7 @@ def test_two_steps_train_resume_and_export_load(run_env, tmp_path):
     assert code == 0, out[-2000:]
     code, out = run([*common, "--max_steps", "2"], run_env)  # resume: auto continues from checkpoint-1
     assert code == 0, out[-2000:]
+    assert f"resuming from {run_dir / 'checkpoint-1'}" in out
     state = json.loads((run_dir / "checkpoint-2" / "trainer_state.json").read_text())
     assert state["global_step"] == 2 and [h["step"] for h in state["log_history"] if "loss" in h] == [1, 2]
     events = read_events(run_dir)
